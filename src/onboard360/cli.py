@@ -1,0 +1,63 @@
+"""The `onboard360` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onboard360.config import ConfigError, Settings, load_settings
+from onboard360.logging import configure_logging
+
+app = typer.Typer(
+    help="onboard360: 360dialog Integrated Onboarding for partners, self-hosted.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (or ONBOARD360_CONFIG).")
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one clear line to stderr and return the Exit to raise."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Apply database migrations (to the embedded server when no database URL is set)."""
+    from onboard360.db.engine import database_url  # noqa: PLC0415 - keep `--help` fast
+    from onboard360.db.migrate import upgrade  # noqa: PLC0415
+
+    settings = settings_or_exit(config)
+    try:
+        upgrade(database_url(settings))
+    except Exception as exc:
+        raise fail(f"migration failed: {type(exc).__name__}") from None
+    typer.echo("database is at the latest migration")
+
+
+def _register_subcommands() -> None:
+    from onboard360.sandbox.cli import sandbox_app  # noqa: PLC0415
+
+    app.add_typer(sandbox_app, name="sandbox")
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""PostgreSQL: the embedded default, the engine and the migrations."""

@@ -1,0 +1,52 @@
+"""The sandbox's FastAPI app: popup pages, Partner API, Messaging API and control API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from onboard360.asgi import BodySizeLimit
+from onboard360.sandbox import platform as p
+from onboard360.sandbox.models import HubSpec
+from onboard360.sandbox.state import Sandbox, SandboxError
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(hubs: Iterable[HubSpec] = (), sandbox: Sandbox | None = None) -> FastAPI:
+    """Build the sandbox app. ``hubs`` are created at once; more come via the control API."""
+    world = sandbox or Sandbox()
+    for spec in hubs:
+        world.create_hub(spec)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="onboard360 sandbox — an offline 360dialog",
+        lifespan=lifespan,
+        docs_url="/sandbox/docs",
+        openapi_url="/sandbox/openapi.json",
+        redoc_url=None,
+    )
+    app.state.sandbox = world
+
+    @app.exception_handler(SandboxError)
+    async def _sandbox_error(_request: Request, exc: SandboxError) -> JSONResponse:
+        return JSONResponse(p.error_body(exc.status, str(exc)), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Say where and what, never echo the input back.
+        problems = [
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+        ]
+        return JSONResponse(p.error_body(422, "; ".join(problems)), status_code=422)
+
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    return app

@@ -10,9 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from onboard360.asgi import BodySizeLimit
+from onboard360.sandbox import control, messaging, partner_api, popup
 from onboard360.sandbox import platform as p
 from onboard360.sandbox.models import HubSpec
 from onboard360.sandbox.state import Sandbox, SandboxError
+from onboard360.sandbox.webhooks import WebhookDispatcher
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -20,12 +22,18 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(hubs: Iterable[HubSpec] = (), sandbox: Sandbox | None = None) -> FastAPI:
     """Build the sandbox app. ``hubs`` are created at once; more come via the control API."""
     world = sandbox or Sandbox()
+    dispatcher = WebhookDispatcher(world)
+    world.dispatcher = dispatcher
     for spec in hubs:
         world.create_hub(spec)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
 
     app = FastAPI(
         title="onboard360 sandbox — an offline 360dialog",
@@ -35,6 +43,11 @@ def create_app(hubs: Iterable[HubSpec] = (), sandbox: Sandbox | None = None) -> 
         redoc_url=None,
     )
     app.state.sandbox = world
+    app.state.dispatcher = dispatcher
+    app.include_router(popup.router)
+    app.include_router(partner_api.router, prefix="/api/v2")
+    app.include_router(messaging.router, prefix="/v1")
+    app.include_router(control.router, prefix="/sandbox")
 
     @app.exception_handler(SandboxError)
     async def _sandbox_error(_request: Request, exc: SandboxError) -> JSONResponse:

@@ -39,14 +39,16 @@ def settings_or_exit(config: Path | None) -> Settings:
 @app.command()
 def migrate(config: ConfigOption = None) -> None:
     """Apply database migrations (to the embedded server when no database URL is set)."""
-    from onboard360.db.engine import database_url  # noqa: PLC0415 - keep `--help` fast
+    from onboard360.db.engine import database_url, describe_database_error  # noqa: PLC0415
     from onboard360.db.migrate import upgrade  # noqa: PLC0415
 
     settings = settings_or_exit(config)
+    url = ""
     try:
-        upgrade(database_url(settings))
+        url = database_url(settings)
+        upgrade(url)
     except Exception as exc:
-        raise fail(f"migration failed: {type(exc).__name__}") from None
+        raise fail(f"migration failed: {describe_database_error(exc, url)}") from None
     typer.echo("database is at the latest migration")
 
 

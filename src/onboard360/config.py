@@ -35,8 +35,6 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    _toml_file: Path | None = None
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -47,23 +45,26 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml_file = os.environ.get("ONBOARD360_CONFIG")
-        if toml_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_file)))
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Build and validate the settings, or raise ConfigError with one clear message."""
+    if config is None and os.environ.get("ONBOARD360_CONFIG"):
+        config = Path(os.environ["ONBOARD360_CONFIG"])
+    settings_cls = Settings
     if config is not None:
         if not config.is_file():
             raise ConfigError(f"config file not found: {config}")
-        os.environ["ONBOARD360_CONFIG"] = str(config)
-    toml_file = os.environ.get("ONBOARD360_CONFIG")
-    if toml_file and not Path(toml_file).is_file():
-        raise ConfigError(f"ONBOARD360_CONFIG names a file that does not exist: {toml_file}")
+
+        class FromFile(Settings):
+            model_config = SettingsConfigDict(toml_file=config)
+
+        settings_cls = FromFile
     try:
-        return Settings(**overrides)
+        return settings_cls(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
     except ValueError as exc:  # e.g. a TOML syntax error

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from onboard360.config import Settings
 from onboard360.db.embedded import start_embedded, to_sqlalchemy_url
+from onboard360.db.migrate import upgrade
 
 
 def database_url(settings: Settings) -> str:
-    """The SQLAlchemy URL to use, starting the embedded server when none is configured."""
+    """The SQLAlchemy URL to use.
+
+    With no URL configured, the embedded server is started and migrated: the embedded
+    default must work with no separate `onboard360 migrate` step. A configured server is
+    migrated only by `onboard360 migrate`, so several hosts never race to migrate.
+    """
     if settings.database_url is None:
-        return start_embedded(settings.data_dir)
+        url = start_embedded(settings.data_dir)
+        upgrade(url)
+        return url
     return to_sqlalchemy_url(str(settings.database_url))
 
 
 def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def describe_database_error(exc: Exception, url: str) -> str:
+    """One line for a person: where we tried to connect, never the password."""
+    where = make_url(url).render_as_string(hide_password=True)
+    if isinstance(exc, OperationalError):
+        return f"cannot connect to the database at {where}: is it running and reachable?"
+    return f"database error ({type(exc).__name__}) at {where}"

@@ -1,0 +1,3 @@
+from onboard360.cli import main
+
+main()

@@ -30,6 +30,7 @@ class RetryPolicy:
     timeout: float = 60.0
     wait_initial: float = 0.5
     wait_max: float = 10.0
+    wait_jitter: float = 1.0
 
 
 class _Retryable(Exception):
@@ -109,6 +110,7 @@ class _Transport:
                 timeout=self.retry.timeout,
                 wait_initial=self.retry.wait_initial,
                 wait_max=self.retry.wait_max,
+                wait_jitter=self.retry.wait_jitter,
             ):
                 with attempt:
                     return await self._once(call)

@@ -52,6 +52,27 @@ def migrate(config: ConfigOption = None) -> None:
     typer.echo("database is at the latest migration")
 
 
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface for both sites.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the partner page.")] = 8080,
+    sandbox_port: Annotated[
+        int, typer.Option(help="Port of the sandbox (the official button's env=local uses 8082).")
+    ] = 8082,
+) -> None:
+    """Run the sandbox (two hubs) and a partner page with Connect buttons; open the URL shown."""
+    import asyncio  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+
+    from onboard360.demo import run_demo  # noqa: PLC0415
+
+    configure_logging()
+    if port == sandbox_port:
+        raise fail("--port and --sandbox-port must differ")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(host, port, sandbox_port))
+
+
 def _register_subcommands() -> None:
     from onboard360.sandbox.cli import sandbox_app  # noqa: PLC0415
 

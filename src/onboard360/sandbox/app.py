@@ -14,15 +14,22 @@ from onboard360.sandbox import control, messaging, partner_api, popup
 from onboard360.sandbox import platform as p
 from onboard360.sandbox.models import HubSpec
 from onboard360.sandbox.state import Sandbox, SandboxError
-from onboard360.sandbox.webhooks import WebhookDispatcher
+from onboard360.sandbox.webhooks import DeliverySettings, WebhookDispatcher
 
 MAX_BODY_BYTES = 64 * 1024
 
 
-def create_app(hubs: Iterable[HubSpec] = (), sandbox: Sandbox | None = None) -> FastAPI:
-    """Build the sandbox app. ``hubs`` are created at once; more come via the control API."""
+def create_app(
+    hubs: Iterable[HubSpec] = (),
+    sandbox: Sandbox | None = None,
+    webhook_settings: DeliverySettings | None = None,
+) -> FastAPI:
+    """Build the sandbox app. ``hubs`` are created at once; more come via the control API.
+
+    ``webhook_settings`` tunes webhook retries and fault randomness (tests use ~0 delays).
+    """
     world = sandbox or Sandbox()
-    dispatcher = WebhookDispatcher(world)
+    dispatcher = WebhookDispatcher(world, webhook_settings)
     world.dispatcher = dispatcher
     for spec in hubs:
         world.create_hub(spec)

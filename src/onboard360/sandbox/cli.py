@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from onboard360.logging import configure_logging
 from onboard360.sandbox import platform as p
+from onboard360.sandbox.cli_control import register
 from onboard360.sandbox.models import HubSpec
 
 sandbox_app = typer.Typer(
@@ -23,7 +24,7 @@ sandbox_app = typer.Typer(
 
 HubsOption = Annotated[
     Path | None,
-    typer.Option("--hubs", help="TOML or JSON file with [[hubs]] entries (see README)."),
+    typer.Option("--hubs", help="TOML or JSON file with a list named 'hubs' (see README)."),
 ]
 
 
@@ -70,3 +71,6 @@ def serve(
         raise typer.Exit(2) from None
     typer.echo(f"sandbox on http://{host}:{port} with {len(specs)} hub(s)")
     asyncio.run(serve_all([Site(create_app(specs), host, port)], log_level="info"))
+
+
+register(sandbox_app)

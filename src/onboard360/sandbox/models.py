@@ -61,18 +61,28 @@ class HubSpec(BaseModel):
     @field_validator("redirect_url", "webhook_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an absolute http(s) URL")
-        return value
+        return None if value is None else check_http_url(value)
 
     @field_validator("webhook_headers")
     @classmethod
     def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 20:
-            raise ValueError("at most 20 custom headers")
-        for name, header_value in value.items():
-            if not re.match(r"^[A-Za-z0-9-]{1,100}$", name) or len(header_value) > 1000:
-                raise ValueError("header names are letters, digits and '-'; values ≤ 1000 chars")
-            if "\r" in header_value or "\n" in header_value:
-                raise ValueError("header values must not contain line breaks")
-        return value
+        return check_webhook_headers(value)
+
+
+def check_http_url(value: str) -> str:
+    """An absolute http(s) URL, as webhook and redirect URLs must be (pydantic validator body)."""
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+def check_webhook_headers(value: dict[str, str]) -> dict[str, str]:
+    """Custom headers sent with every webhook: few, well-formed, no line breaks."""
+    if len(value) > 20:
+        raise ValueError("at most 20 custom headers")
+    for name, header_value in value.items():
+        if not re.match(r"^[A-Za-z0-9-]{1,100}$", name) or len(header_value) > 1000:
+            raise ValueError("header names are letters, digits and '-'; values ≤ 1000 chars")
+        if "\r" in header_value or "\n" in header_value:
+            raise ValueError("header values must not contain line breaks")
+    return value

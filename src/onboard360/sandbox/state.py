@@ -7,6 +7,7 @@ partner goes through ``emit`` to the dispatcher (webhooks.py).
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -222,9 +223,12 @@ class Sandbox:
         self,
         dispatcher: Dispatcher | None = None,
         clock: Callable[[], datetime] = now_utc,
+        rng: random.Random | None = None,
     ) -> None:
         self.dispatcher: Dispatcher = dispatcher or RecordingDispatcher()
         self.clock = clock
+        # Draws every injected fault; seed it (``random.Random(7)``) for a repeatable mix.
+        self.rng = rng or random.Random()
         self.hubs: dict[str, Hub] = {}
         self.clients: dict[str, Client] = {}
         self.channels: dict[str, Channel] = {}

@@ -1,0 +1,76 @@
+"""What the lifecycle asks the outside world to do: values, carried out by jobs.
+
+Every effect is emitted exactly when a transition happens, so replaying an input yields
+nothing new. Effects that call 360dialog carry an ``idempotency_key`` that the job uses
+as its queueing lock / uniqueness key: at most one API-key generation per channel per
+*intent* (the first provisioning, each re-provisioning after permission came back, each
+explicit rotation), whatever crashes or how many workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeAlias
+
+from onboard360.domain.ids import ChannelId, ClientId
+
+
+class ProductEvent(StrEnum):
+    """Events handed to the partner's product (signed, Standard Webhooks)."""
+
+    CLIENT_CREATED = "client.created"
+    CHANNEL_CREATED = "channel.created"
+    CHANNEL_RUNNING = "channel.running"
+    # A key was generated and stored: the product can start messaging.
+    CHANNEL_ACTIVATED = "channel.activated"
+    KEY_ROTATED = "channel.key_rotated"
+    PERMISSION_GRANTED = "channel.permission_granted"
+    PERMISSION_REFUSED = "channel.permission_refused"
+    PERMISSION_REVOKED = "channel.permission_revoked"
+    CHANNEL_VIOLATION = "channel.violation"
+    CHANNEL_TERMINATED = "channel.terminated"
+
+
+@dataclass(frozen=True)
+class ProvisionKey:
+    """Generate the channel's API key through the Partner API, for this intent only.
+
+    Generating a key revokes every earlier key of the channel (doc), so the job must run
+    at most once per ``(channel_id, intent)`` and report back KeyStored or KeyRefused.
+    """
+
+    channel_id: ChannelId
+    intent: int
+    rotation: bool = False
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"provision-key:{self.channel_id}:{self.intent}"
+
+
+@dataclass(frozen=True)
+class DiscardKey:
+    """Stop using the key of this intent: permission was taken away (the hub may have
+    revoked it already, # unverified:). A key of this intent still in flight is dropped
+    when it arrives."""
+
+    channel_id: ChannelId
+    intent: int
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"discard-key:{self.channel_id}:{self.intent}"
+
+
+@dataclass(frozen=True)
+class NotifyProduct:
+    """Tell the partner's product that something happened to a client or channel."""
+
+    event: ProductEvent
+    client_id: ClientId | None = None
+    channel_id: ChannelId | None = None
+    detail: str | None = None
+
+
+Effect: TypeAlias = ProvisionKey | DiscardKey | NotifyProduct

@@ -1,0 +1,358 @@
+"""One state machine per channel (and a small one per client), as pure functions.
+
+``apply(state, input) -> (state, effects)``: the input is anything that tells us about a
+channel — a partner webhook (PartnerEvent), the popup's redirect (Redirected), a Partner
+API read (ChannelSnapshot), an operator's PermissionConfirmed, or the outcome of a key job
+(KeyStored, KeyRefused) and KeyRotationRequested. An input about another channel is a
+no-op, so a job can hand one input to every state it might concern.
+
+Rules, because the platform gives no ordering and no event ids:
+
+- Status is the most advanced one observed (statuses.merge): any order of the same
+  observations ends in the same status; a late ``channel_created`` never moves a
+  channel back.
+- Permission is a register ordered by ``sequence``: every redirect and every
+  PermissionConfirmed carries a number that grows with each popup opening / operator
+  action, and one not newer than the last applied is ignored. The official button calls
+  back more than once for one onboarding and the opener reloads with the same query:
+  those replays carry the same sequence and change nothing.
+- Key outcomes are tied to the intent they answer; a stale KeyStored/KeyRefused changes
+  nothing, and so does a KeyRotationRequested for a key that was already replaced.
+- Milestone notifications (created, running, terminated) are sent once; activated once
+  per key that is not a rotation, key_rotated once per rotation.
+
+See docs/domain.md for the tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import TypeAlias
+
+from onboard360.domain import statuses
+from onboard360.domain.effects import DiscardKey, Effect, NotifyProduct, ProductEvent, ProvisionKey
+from onboard360.domain.events import CHANNEL_ENTITY_EVENTS, EventKind, PartnerEvent
+from onboard360.domain.ids import ChannelId, ClientId
+from onboard360.domain.inputs import (
+    ChannelSnapshot,
+    Input,
+    KeyRefused,
+    KeyRotationRequested,
+    KeyStored,
+    PermissionConfirmed,
+    Redirected,
+)
+
+
+class Billing(StrEnum):
+    """The Partner Hub's billing model (the sandbox's ``billing`` values)."""
+
+    PARTNER_PAYMENT = "partner"
+    DIRECT_PAYMENT = "direct"
+
+
+class Permission(StrEnum):
+    """May the partner manage this channel (generate its API key)?
+
+    UNKNOWN: no redirect and no refusal yet. GRANTED: a redirect listed the channel under
+    ``channels`` (or an operator confirmed the client granted it in their hub). REFUSED:
+    the hub refused key generation — under Direct Payment, the client shared the number
+    but did not grant API-key permission. REVOKED: a redirect listed it under ``revoked``.
+    """
+
+    UNKNOWN = "unknown"
+    GRANTED = "granted"
+    REFUSED = "refused"
+    REVOKED = "revoked"
+
+
+class KeyStatus(StrEnum):
+    NONE = "none"
+    PROVISIONING = "provisioning"
+    STORED = "stored"
+
+
+class KeyBlocker(StrEnum):
+    """Why a key may not be generated now."""
+
+    TERMINATED = "terminated"
+    HAS_KEY = "has_key"
+    PROVISIONING = "provisioning"
+    PERMISSION_REVOKED = "permission_revoked"
+    NOT_RUNNING = "not_running"
+    WAITING_FOR_PERMISSION = "waiting_for_permission"
+    # Rotation only: the key named is not the channel's current stored key.
+    NO_KEY = "no_key"
+
+
+@dataclass(frozen=True)
+class KeyVerdict:
+    """Whether a key may be generated now and, if not, why, in words for an operator."""
+
+    blocker: KeyBlocker | None
+    message: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.blocker is None
+
+
+Transition: TypeAlias = tuple["ChannelState", tuple[Effect, ...]]
+
+_STATUS_OF_EVENT = {
+    EventKind.CHANNEL_READY: statuses.READY,
+    EventKind.CHANNEL_RUNNING: statuses.RUNNING,
+}
+_VIOLATIONS = frozenset({EventKind.ACCOUNT_VIOLATION, EventKind.ACCOUNT_RESTRICTION})
+_TEMPLATES = {
+    EventKind.TEMPLATE_MESSAGING_ENABLED: True,
+    EventKind.TEMPLATE_MESSAGING_DISABLED: False,
+}
+_MILESTONES = {
+    statuses.RUNNING: ProductEvent.CHANNEL_RUNNING,
+    statuses.TERMINATED: ProductEvent.CHANNEL_TERMINATED,
+}
+
+
+# ---- channel state -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """Everything the lifecycle knows about one channel.
+
+    ``billing`` is the billing model of the hub the channel belongs to. ``announced``
+    holds the once-only notifications already sent. ``violations`` are
+    ``"<event>:<violation_type>"`` strings, each notified once.
+    """
+
+    channel_id: ChannelId
+    billing: Billing
+    client_id: ClientId | None = None
+    phone_number: str | None = None
+    status: str | None = None
+    statuses_seen: frozenset[str] = frozenset()
+    permission: Permission = Permission.UNKNOWN
+    permission_sequence: int = 0
+    key: KeyStatus = KeyStatus.NONE
+    key_intent: int = 0
+    # The key being provisioned replaces a stored one (rotation), rather than being the
+    # channel's first usable key (first provisioning, or after permission came back).
+    key_rotating: bool = False
+    announced: frozenset[ProductEvent] = frozenset()
+    violations: frozenset[str] = frozenset()
+    template_messaging: bool | None = None
+    account_mode: str | None = None
+    fb_account_status: str | None = None
+
+    def notify(self, event: ProductEvent, detail: str | None = None) -> NotifyProduct:
+        return NotifyProduct(event, self.client_id, self.channel_id, detail)
+
+
+def may_generate_key(state: ChannelState) -> KeyVerdict:
+    """Whether the partner may generate this channel's key now (first provisioning)."""
+    if statuses.is_terminal(state.status):
+        return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
+    if state.key is KeyStatus.STORED:
+        return KeyVerdict(KeyBlocker.HAS_KEY, "the channel already has an API key")
+    if state.key is KeyStatus.PROVISIONING:
+        return KeyVerdict(KeyBlocker.PROVISIONING, "an API key is being generated")
+    return _may_replace_key(state)
+
+
+def may_rotate_key(state: ChannelState, intent: int) -> KeyVerdict:
+    """Whether the stored key of ``intent`` may be replaced now.
+
+    The edge checks this before accepting a rotation request, so a KeyRotationRequested
+    only ever names a key that was stored when it was asked for. Such a key is never
+    stored again once replaced or discarded (intents only grow), so a request ignored
+    once stays ignored when replayed.
+    """
+    if state.key is not KeyStatus.STORED or intent != state.key_intent:
+        return KeyVerdict(KeyBlocker.NO_KEY, "that key is not the channel's current key")
+    return _may_replace_key(state)
+
+
+def _may_replace_key(state: ChannelState) -> KeyVerdict:
+    """The rules that hold whether or not a key exists (for rotation too)."""
+    if statuses.is_terminal(state.status):
+        return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
+    if state.permission is Permission.REVOKED:
+        return KeyVerdict(
+            KeyBlocker.PERMISSION_REVOKED,
+            "the client took the partner's permission for this number away; "
+            "it comes back when the client shares the number again in the popup",
+        )
+    if state.status != statuses.RUNNING:
+        shown = state.status or "not reported yet"
+        return KeyVerdict(KeyBlocker.NOT_RUNNING, f"the channel is not running yet ({shown})")
+    if state.permission is Permission.REFUSED:
+        return KeyVerdict(
+            KeyBlocker.WAITING_FOR_PERMISSION,
+            "360dialog refused the key: the client has not granted API-key permission; "
+            "ask the client to grant it, then retry",
+        )
+    if state.billing is Billing.DIRECT_PAYMENT and state.permission is not Permission.GRANTED:
+        return KeyVerdict(
+            KeyBlocker.WAITING_FOR_PERMISSION,
+            "Direct Payment: waiting for the client to share this number with the partner "
+            "in the popup",
+        )
+    return KeyVerdict(None, "an API key may be generated")
+
+
+def concerns(state: ChannelState, item: Input) -> bool:
+    """Whether ``item`` is about this channel."""
+    if isinstance(item, Redirected):
+        return state.channel_id in (*item.redirect.channels, *item.redirect.revoked)
+    if isinstance(item, PartnerEvent):
+        if item.kind is EventKind.CLIENT_CREATED:
+            return False
+        if item.channel_id is not None:
+            return item.channel_id == state.channel_id
+        # account_violation names only the phone number (doc).
+        return item.phone_number is not None and item.phone_number == state.phone_number
+    return item.channel_id == state.channel_id
+
+
+def apply(state: ChannelState, item: Input) -> Transition:
+    """The channel's next state and the effects of the transition (none when unchanged)."""
+    if not concerns(state, item):
+        return state, ()
+    effects: list[Effect] = []
+    if isinstance(item, PartnerEvent):
+        state = _on_event(state, item, effects)
+    elif isinstance(item, ChannelSnapshot):
+        state = _observe(state, item.status, item.client_id, item.phone_number)
+    elif isinstance(item, Redirected):
+        state = _on_redirect(state, item, effects)
+    elif isinstance(item, PermissionConfirmed):
+        if item.sequence > state.permission_sequence:
+            state = _set_permission(state, Permission.GRANTED, item.sequence, effects)
+    elif isinstance(item, KeyStored | KeyRefused):
+        state = _on_key_outcome(state, item, effects)
+    elif isinstance(item, KeyRotationRequested):
+        state = _on_rotation(state, item, effects)
+    return _settle(state, item, effects)
+
+
+def apply_all(state: ChannelState, items: list[Input]) -> Transition:
+    """``apply`` over ``items`` in order, effects concatenated."""
+    effects: list[Effect] = []
+    for item in items:
+        state, new = apply(state, item)
+        effects.extend(new)
+    return state, tuple(effects)
+
+
+def _observe(
+    state: ChannelState,
+    status: str | None,
+    owner: ClientId | None = None,
+    phone: str | None = None,
+) -> ChannelState:
+    return replace(
+        state,
+        status=statuses.merge(state.status, status),
+        statuses_seen=state.statuses_seen | ({status} if status else set()),
+        # First writer wins: a channel never changes client; a later disagreement is noise.
+        client_id=state.client_id or owner,
+        phone_number=state.phone_number or phone,
+    )
+
+
+def _on_event(state: ChannelState, event: PartnerEvent, effects: list[Effect]) -> ChannelState:
+    # Only channel events report the channel's status; an account or unknown event's
+    # `status` may be about something else.
+    reported = event.status if event.kind in CHANNEL_ENTITY_EVENTS else None
+    state = _observe(state, reported, event.client_id, event.phone_number)
+    state = _observe(state, _STATUS_OF_EVENT.get(event.kind))
+    if event.account_mode or event.fb_account_status:
+        state = replace(
+            state,
+            account_mode=event.account_mode or state.account_mode,
+            fb_account_status=event.fb_account_status or state.fb_account_status,
+        )
+    if event.kind in _VIOLATIONS:
+        violation = f"{event.kind.value}:{event.violation_type or 'unspecified'}"
+        if violation not in state.violations:
+            state = replace(state, violations=state.violations | {violation})
+            effects.append(state.notify(ProductEvent.CHANNEL_VIOLATION, violation))
+    if event.kind in _TEMPLATES:
+        # Last writer wins: the platform gives nothing to order two toggles by.
+        state = replace(state, template_messaging=_TEMPLATES[event.kind])
+    return state
+
+
+def _on_redirect(state: ChannelState, item: Redirected, effects: list[Effect]) -> ChannelState:
+    if item.sequence <= state.permission_sequence:
+        return state  # the button's second callback, a reload, or an older popup
+    state = _observe(state, None, item.redirect.client_id)
+    granted = state.channel_id in item.redirect.channels
+    permission = Permission.GRANTED if granted else Permission.REVOKED
+    return _set_permission(state, permission, item.sequence, effects)
+
+
+def _set_permission(
+    state: ChannelState, permission: Permission, sequence: int, effects: list[Effect]
+) -> ChannelState:
+    changed = permission is not state.permission
+    state = replace(state, permission=permission, permission_sequence=sequence)
+    if not changed:
+        return state
+    if permission is Permission.GRANTED:
+        effects.append(state.notify(ProductEvent.PERMISSION_GRANTED))
+    elif permission is Permission.REVOKED:
+        effects.append(state.notify(ProductEvent.PERMISSION_REVOKED))
+        if state.key is not KeyStatus.NONE:
+            effects.append(DiscardKey(state.channel_id, state.key_intent))
+            state = replace(state, key=KeyStatus.NONE, key_rotating=False)
+    return state
+
+
+def _on_key_outcome(
+    state: ChannelState, item: KeyStored | KeyRefused, effects: list[Effect]
+) -> ChannelState:
+    if state.key is not KeyStatus.PROVISIONING or item.intent != state.key_intent:
+        return state  # an answer to an intent that is no longer wanted
+    if isinstance(item, KeyRefused):
+        effects.append(state.notify(ProductEvent.PERMISSION_REFUSED))
+        return replace(state, key=KeyStatus.NONE, key_rotating=False, permission=Permission.REFUSED)
+    if state.key_rotating:
+        effects.append(state.notify(ProductEvent.KEY_ROTATED))
+    else:
+        effects.append(state.notify(ProductEvent.CHANNEL_ACTIVATED))
+    return replace(state, key=KeyStatus.STORED, key_rotating=False)
+
+
+def _on_rotation(
+    state: ChannelState, item: KeyRotationRequested, effects: list[Effect]
+) -> ChannelState:
+    # A replayed request names a key already replaced: NO_KEY, nothing happens.
+    if not may_rotate_key(state, item.intent).allowed:
+        return state
+    return _provision(state, effects, rotation=True)
+
+
+def _provision(state: ChannelState, effects: list[Effect], *, rotation: bool) -> ChannelState:
+    intent = state.key_intent + 1
+    effects.append(ProvisionKey(state.channel_id, intent, rotation=rotation))
+    return replace(state, key=KeyStatus.PROVISIONING, key_intent=intent, key_rotating=rotation)
+
+
+def _settle(state: ChannelState, item: Input, effects: list[Effect]) -> Transition:
+    """Once-only milestones, then provisioning if the channel just became eligible."""
+    notes: list[Effect] = []
+    learned = isinstance(item, PartnerEvent | ChannelSnapshot | Redirected)
+    if learned and ProductEvent.CHANNEL_CREATED not in state.announced:
+        state = replace(state, announced=state.announced | {ProductEvent.CHANNEL_CREATED})
+        notes.append(state.notify(ProductEvent.CHANNEL_CREATED))
+    milestone = _MILESTONES.get(state.status or "")
+    if milestone is not None and milestone not in state.announced:
+        state = replace(state, announced=state.announced | {milestone})
+        notes.append(state.notify(milestone))
+    effects[:0] = notes
+    if may_generate_key(state).allowed:
+        state = _provision(state, effects, rotation=False)
+    return state, tuple(effects)

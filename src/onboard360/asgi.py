@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,11 +19,18 @@ class BodySizeLimit:
     """Refuse request bodies over ``max_bytes`` with 413, before the app reads them whole.
 
     Checks ``Content-Length`` up front and counts streamed bytes for chunked bodies.
+    ``error_body`` renders the refusal (``error_json`` unless the app has its own shape).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY,
+        error_body: Callable[[int, str], dict[str, Any]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.error_body = error_body or error_json
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,10 +41,10 @@ class BodySizeLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _reject(send, 400, "Content-Length is not a number")
+                    await self._reject(send, 400, "Content-Length is not a number")
                     return
                 if declared > self.max_bytes:
-                    await _reject(send, 413, f"request body over {self.max_bytes} bytes")
+                    await self._reject(send, 413, f"request body over {self.max_bytes} bytes")
                     return
         seen = 0
         started = False
@@ -60,11 +68,14 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _reject(send, 413, f"request body over {self.max_bytes} bytes")
+                await self._reject(send, 413, f"request body over {self.max_bytes} bytes")
+
+    async def _reject(self, send: Send, status: int, message: str) -> None:
+        await _send_json(send, status, self.error_body(status, message))
 
 
-async def _reject(send: Send, status: int, message: str) -> None:
-    body = json.dumps(error_json(status, message)).encode()
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",

@@ -11,13 +11,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PostgresDsn, ValidationError
+from pydantic import Field, PostgresDsn, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from onboard360.hubs_config import HubConfig, ProductConfig
 
 
 class ConfigError(Exception):
@@ -34,6 +36,41 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".onboard360"), description="Embedded database and state.")
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    public_url: str = Field(
+        "http://localhost:8080",
+        pattern=r"^https?://[^\s/]+$",
+        description="where people and 360dialog reach this service (scheme://host[:port])",
+    )
+    encryption_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Fernet keys for secrets at rest; the first encrypts, all decrypt",
+    )
+    hubs: list[HubConfig] = Field(default_factory=list)
+    products: list[ProductConfig] = Field(default_factory=list)
+    onboarding_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        names = [hub.name for hub in self.hubs]
+        if len(set(names)) != len(names):
+            raise ValueError("hub names must be unique")
+        partners = [hub.partner_id for hub in self.hubs]
+        if len(set(partners)) != len(partners):
+            raise ValueError("each partner_id may be configured once")
+        products = {product.name for product in self.products}
+        if len(products) != len(self.products):
+            raise ValueError("product names must be unique")
+        for hub in self.hubs:
+            if hub.product not in products:
+                raise ValueError(f"hub {hub.name} names unknown product {hub.product!r}")
+        return self
+
+    def hub(self, name: str) -> HubConfig | None:
+        return next((hub for hub in self.hubs if hub.name == name), None)
+
+    def product(self, name: str) -> ProductConfig | None:
+        return next((p for p in self.products if p.name == name), None)
 
     @classmethod
     def settings_customise_sources(

@@ -1,7 +1,7 @@
 """360dialog's HMAC signatures, shared by the sandbox (signing) and the service (checking).
 
-Both use the hub's *platform secret*. Encodings are our guess, kept here:
-# unverified: HMAC-SHA256, lowercase hex, for the webhook signature and the IO Signature.
+Both use the hub's *platform secret*. The encodings (HMAC-SHA256, lowercase hex) are our
+guess, marked with the other guesses in ``sandbox/platform.py``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def io_signature_problem(
     """None when the popup opening is signed correctly and recently, else what is wrong."""
     if not signature or not timestamp:
         return "the popup was opened without an IO Signature"
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # ASCII digits only: "²".isdigit() is true, but int("²") fails.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return "io_timestamp is not a unix timestamp"
     if abs(now_seconds - int(timestamp)) > tolerance:
         return "the IO Signature has expired; open the popup again from the partner's page"

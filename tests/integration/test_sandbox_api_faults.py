@@ -24,17 +24,11 @@ def env() -> Iterator[World]:
 
 @pytest.fixture
 def channel_key(env: World) -> str:
-    channel = sf.add_channel(env.sandbox, sf.add_client(env.sandbox, env.hub))
-    key: str = env.generate_key(channel.id).json()["api_key"]
-    return key
+    return env.new_key(sf.add_channel(env.sandbox, sf.add_client(env.sandbox, env.hub)).id)
 
 
 def list_channels(env: World) -> httpx.Response:
     return env.api.get(f"/api/v2/partners/{env.pid}/channels")
-
-
-def read_webhook(env: World, key: str) -> httpx.Response:
-    return env.http.get("/v1/configs/webhook", headers={"D360-API-KEY": key})
 
 
 # ---- faults ----------------------------------------------------------------------------
@@ -51,7 +45,7 @@ def test_rate_429_of_one_answers_429_with_retry_after(env: World) -> None:
 
 def test_rate_429_applies_to_the_messaging_api(env: World, channel_key: str) -> None:
     env.hub.faults.api_429_rate = 1.0
-    answer = read_webhook(env, channel_key)
+    answer = env.read_webhook(channel_key)
     assert answer.status_code == 429
     assert "retry-after" in answer.headers
 
@@ -76,7 +70,7 @@ def test_outage_answers_503_on_the_partner_api(env: World) -> None:
 
 def test_outage_answers_503_on_the_messaging_api(env: World, channel_key: str) -> None:
     env.hub.faults.outage = True
-    assert read_webhook(env, channel_key).status_code == 503
+    assert env.read_webhook(channel_key).status_code == 503
 
 
 def test_outage_answers_503_on_token_and_grants_nothing(env: World) -> None:
@@ -196,8 +190,8 @@ def test_wrong_api_key_is_never_echoed(env: World) -> None:
 
 def test_revoked_channel_key_is_never_echoed(env: World) -> None:
     channel: Channel = sf.add_channel(env.sandbox, sf.add_client(env.sandbox, env.hub))
-    old = env.generate_key(channel.id).json()["api_key"]
-    env.generate_key(channel.id)
-    answer = read_webhook(env, old)
+    old = env.new_key(channel.id)
+    env.new_key(channel.id)
+    answer = env.read_webhook(old)
     assert answer.status_code == 401
     assert old not in answer.text

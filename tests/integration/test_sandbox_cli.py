@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from onboard360.cli import app
 from onboard360.sandbox.cli import load_hubs
 from onboard360.serving import free_port
-from tests.webhook_sink import running_sandbox, running_sink, wait_until
+from tests.sandbox_fixtures import logged, running_sandbox, running_sink, wait_until
 
 runner = CliRunner()
 
@@ -89,6 +89,7 @@ def test_a_whole_lifecycle_reaches_the_webhook_sink(base: str) -> None:
             "account_violation",
         ]
         wait_until(lambda: sink.events() == expected, what="five webhooks in order")
+        logged(base, len(expected))
         shown = ok(base, "deliveries", "--partner-id", hub["partner_id"])["deliveries"]
         assert [d["event"] for d in shown] == expected
 

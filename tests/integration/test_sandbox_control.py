@@ -8,11 +8,12 @@ import httpx
 import pytest
 
 from onboard360.sandbox.platform import ON_DEMAND_EVENTS
-from tests.webhook_sink import (
+from tests.sandbox_fixtures import (
     WebhookSink,
     create_channel,
     create_client,
     create_hub,
+    hub_with_channel,
     running_sandbox,
     running_sink,
     wait_until,
@@ -36,7 +37,10 @@ def running_channel(base: str) -> dict[str, str]:
     hub = create_hub(base, auto_advance=False)
     client = create_client(base, hub["partner_id"])
     channel = create_channel(base, client["id"])
-    httpx.post(f"{base}/sandbox/channels/{channel['id']}/status", json={"status": "running"})
+    moved = httpx.post(
+        f"{base}/sandbox/channels/{channel['id']}/status", json={"status": "running"}
+    )
+    assert moved.json()["status"] == "running", moved.text
     return {"partner_id": hub["partner_id"], "client_id": client["id"], "channel_id": channel["id"]}
 
 
@@ -149,8 +153,7 @@ def test_channel_moves_to_any_status_sending_each_step(
     base: str, sink: tuple[WebhookSink, str]
 ) -> None:
     recorder, url = sink
-    hub = create_hub(base, webhook_url=url, auto_advance=False)
-    channel = create_channel(base, create_client(base, hub["partner_id"])["id"])
+    _, channel = hub_with_channel(base, webhook_url=url, auto_advance=False)
 
     answer = httpx.post(
         f"{base}/sandbox/channels/{channel['id']}/status", json={"status": "running"}
@@ -172,8 +175,7 @@ def test_unknown_status_is_refused(base: str, running_channel: dict[str, str]) -
 @pytest.mark.parametrize("event", ON_DEMAND_EVENTS)
 def test_on_demand_events_are_sent(base: str, sink: tuple[WebhookSink, str], event: str) -> None:
     recorder, url = sink
-    hub = create_hub(base, webhook_url=url, auto_advance=False)
-    channel = create_channel(base, create_client(base, hub["partner_id"])["id"])
+    _, channel = hub_with_channel(base, webhook_url=url, auto_advance=False)
 
     answer = httpx.post(
         f"{base}/sandbox/channels/{channel['id']}/events",

@@ -25,49 +25,37 @@ def channel(env: World) -> Channel:
     return sf.add_channel(env.sandbox, sf.add_client(env.sandbox, env.hub))
 
 
-def key_for(env: World, channel: Channel) -> str:
-    answer = env.generate_key(channel.id)
-    assert answer.status_code == 201, answer.text
-    key: str = answer.json()["api_key"]
-    return key
-
-
-def read_webhook(env: World, key: str) -> httpx.Response:
-    with env.messaging(key) as messaging:
-        return messaging.get(WEBHOOK)
-
-
 def set_webhook(env: World, key: str, body: object) -> httpx.Response:
     with env.messaging(key) as messaging:
         return messaging.post(WEBHOOK, json=body)
 
 
 def test_webhook_is_null_before_one_is_set(env: World, channel: Channel) -> None:
-    answer = read_webhook(env, key_for(env, channel))
+    answer = env.read_webhook(env.new_key(channel.id))
     assert answer.status_code == 200
     assert answer.json() == {"url": None}
 
 
 def test_set_webhook_is_read_back(env: World, channel: Channel) -> None:
-    key = key_for(env, channel)
+    key = env.new_key(channel.id)
     url = "https://partner.example.test/inbound/1"
     answer = set_webhook(env, key, {"url": url})
     assert (answer.status_code, answer.json()) == (200, {"url": url})
-    assert read_webhook(env, key).json() == {"url": url}
+    assert env.read_webhook(key).json() == {"url": url}
 
 
 def test_webhook_headers_are_stored_but_never_answered(env: World, channel: Channel) -> None:
-    key = key_for(env, channel)
+    key = env.new_key(channel.id)
     body = {"url": "https://partner.example.test/in", "headers": {"Authorization": "s3cret"}}
     answer = set_webhook(env, key, body)
     assert channel.messaging_webhook == body
     assert "s3cret" not in answer.text
-    assert "s3cret" not in read_webhook(env, key).text
+    assert "s3cret" not in env.read_webhook(key).text
 
 
 def test_each_key_configures_its_own_channel(env: World, channel: Channel) -> None:
     other = sf.add_channel(env.sandbox, sf.add_client(env.sandbox, env.hub, n=2))
-    set_webhook(env, key_for(env, other), {"url": "https://partner.example.test/other"})
+    set_webhook(env, env.new_key(other.id), {"url": "https://partner.example.test/other"})
     assert channel.messaging_webhook is None
     assert other.messaging_webhook == {"url": "https://partner.example.test/other", "headers": {}}
 
@@ -79,25 +67,25 @@ def test_missing_key_is_401(env: World) -> None:
 
 
 def test_unknown_key_is_401(env: World) -> None:
-    assert read_webhook(env, "not-a-channel-key").status_code == 401
+    assert env.read_webhook("not-a-channel-key").status_code == 401
 
 
 def test_partner_api_key_does_not_open_the_messaging_api(env: World) -> None:
-    assert read_webhook(env, env.hub.api_key).status_code == 401
+    assert env.read_webhook(env.hub.api_key).status_code == 401
 
 
 def test_new_key_revokes_the_old_one(env: World, channel: Channel) -> None:
-    old = key_for(env, channel)
-    new = key_for(env, channel)
-    assert read_webhook(env, old).status_code == 401
-    assert read_webhook(env, new).status_code == 200
+    old = env.new_key(channel.id)
+    new = env.new_key(channel.id)
+    assert env.read_webhook(old).status_code == 401
+    assert env.read_webhook(new).status_code == 200
     assert channel.keys_generated == 2
 
 
 def test_taking_key_permission_away_revokes_the_key(env: World, channel: Channel) -> None:
-    key = key_for(env, channel)
+    key = env.new_key(channel.id)
     env.sandbox.set_api_key_permission(channel.client_id, granted=False)
-    assert read_webhook(env, key).status_code == 401
+    assert env.read_webhook(key).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -130,7 +118,7 @@ def test_taking_key_permission_away_revokes_the_key(env: World, channel: Channel
 def test_bad_webhook_config_is_422_and_changes_nothing(
     env: World, channel: Channel, body: object
 ) -> None:
-    answer = set_webhook(env, key_for(env, channel), body)
+    answer = set_webhook(env, env.new_key(channel.id), body)
     assert answer.status_code == 422
     assert sf.developer_message(answer)
     assert channel.messaging_webhook is None

@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from onboard360.asgi import BodySizeLimit
 from onboard360.sandbox import control, messaging, partner_api, popup
 from onboard360.sandbox import platform as p
-from onboard360.sandbox.models import HubSpec
-from onboard360.sandbox.state import Sandbox, SandboxError
+from onboard360.sandbox.entities import SandboxError
+from onboard360.sandbox.faults import refusal_response
+from onboard360.sandbox.models import HubSpec, describe_errors
+from onboard360.sandbox.state import Sandbox
 from onboard360.sandbox.webhooks import DeliverySettings, WebhookDispatcher
 
 MAX_BODY_BYTES = 64 * 1024
@@ -56,17 +59,24 @@ def create_app(
     app.include_router(messaging.router, prefix="/v1")
     app.include_router(control.router, prefix="/sandbox")
 
+    # Every refusal in the Partner API's error shape (platform.error_body).
     @app.exception_handler(SandboxError)
     async def _sandbox_error(_request: Request, exc: SandboxError) -> JSONResponse:
-        return JSONResponse(p.error_body(exc.status, str(exc)), status_code=exc.status)
+        return refusal_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # Say where and what, never echo the input back.
-        problems = [
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
-        ]
-        return JSONResponse(p.error_body(422, "; ".join(problems)), status_code=422)
+        return JSONResponse(p.error_body(422, describe_errors(exc.errors())), status_code=422)
 
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    @app.exception_handler(HTTPException)
+    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        # No such route (404) or method (405): FastAPI's own answer has another shape.
+        return JSONResponse(
+            p.error_body(exc.status_code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, error_body=p.error_body)
     return app

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 
 from onboard360.sandbox import platform as p
+from onboard360.sandbox.deps import SandboxDep
+from onboard360.sandbox.entities import Channel, Hub, SandboxError
 from onboard360.sandbox.faults import apply_faults
-from onboard360.sandbox.state import Channel, Hub, Sandbox, SandboxError
 
 
 class PartnerUnauthorized(SandboxError):
@@ -34,14 +35,6 @@ class ChannelUnauthorized(SandboxError):
     """Missing, unknown or revoked D360-API-KEY: send the channel's current API key."""
 
     status = 401
-
-
-def sandbox_of(request: Request) -> Sandbox:
-    sandbox: Sandbox = request.app.state.sandbox
-    return sandbox
-
-
-SandboxDep = Annotated[Sandbox, Depends(sandbox_of)]
 
 
 def bearer_token(authorization: str | None) -> str | None:

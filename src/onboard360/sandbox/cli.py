@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from onboard360.logging import configure_logging
 from onboard360.sandbox import platform as p
 from onboard360.sandbox.cli_control import register
-from onboard360.sandbox.models import HubSpec
+from onboard360.sandbox.models import HubSpec, describe_errors
 
 sandbox_app = typer.Typer(
     help="The offline 360dialog sandbox: serve it, or drive a running one.",
@@ -44,8 +44,7 @@ def load_hubs(path: Path) -> list[HubSpec]:
     try:
         return TypeAdapter(list[HubSpec]).validate_python(data["hubs"])
     except ValidationError as exc:
-        problems = [f"hubs.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("; ".join(problems)) from None
+        raise ValueError(describe_errors(exc.errors(), "hubs.")) from None
 
 
 @sandbox_app.callback()

@@ -28,6 +28,16 @@ HeaderOption = Annotated[
     list[str] | None,
     typer.Option("--header", help="Custom webhook header 'Name: value' (repeatable)."),
 ]
+PartnerIdArg = Annotated[str, typer.Argument(help="The hub's partner id.")]
+ChannelIdArg = Annotated[str, typer.Argument(help="The channel's id.")]
+StepDelayOption = Annotated[
+    float | None, typer.Option(help="Seconds between lifecycle steps after signup.")
+]
+
+
+def _switch(name: str, help_text: str | None = None) -> Any:
+    """A ``--name/--no-name`` flag; None (not given) leaves the sandbox's value alone."""
+    return typer.Option(f"--{name}/--no-{name}", help=help_text, show_default=False)
 
 
 class Billing(StrEnum):
@@ -87,15 +97,9 @@ def create_hub(
     api_key: Annotated[
         str | None, typer.Option(help="Partner API key (generated if unset).")
     ] = None,
-    io_signature: Annotated[
-        bool, typer.Option("--io-signature/--no-io-signature", help="Require IO Signatures.")
-    ] = False,
-    step_delay: Annotated[
-        float | None, typer.Option(help="Seconds between lifecycle steps after signup.")
-    ] = None,
-    auto_advance: Annotated[
-        bool, typer.Option("--auto-advance/--no-auto-advance", help="Move new channels to running.")
-    ] = True,
+    io_signature: Annotated[bool, _switch("io-signature", "Require IO Signatures.")] = False,
+    step_delay: StepDelayOption = None,
+    auto_advance: Annotated[bool, _switch("auto-advance", "Move new channels to running.")] = True,
 ) -> None:
     """Create a Partner Hub; prints its ids, credentials and popup URL."""
     spec = _given(
@@ -120,19 +124,15 @@ def hubs(url: UrlOption = DEFAULT_URL) -> None:
 
 
 def update_hub(
-    partner_id: Annotated[str, typer.Argument(help="The hub's partner id.")],
+    partner_id: PartnerIdArg,
     *,
     url: UrlOption = DEFAULT_URL,
     webhook_url: Annotated[str | None, typer.Option(help="New partner webhook URL.")] = None,
     redirect_url: Annotated[str | None, typer.Option(help="New redirect URL.")] = None,
     header: HeaderOption = None,
-    step_delay: Annotated[float | None, typer.Option(help="Seconds between steps.")] = None,
-    auto_advance: Annotated[
-        bool | None, typer.Option("--auto-advance/--no-auto-advance", show_default=False)
-    ] = None,
-    io_signature: Annotated[
-        bool | None, typer.Option("--io-signature/--no-io-signature", show_default=False)
-    ] = None,
+    step_delay: StepDelayOption = None,
+    auto_advance: Annotated[bool | None, _switch("auto-advance")] = None,
+    io_signature: Annotated[bool | None, _switch("io-signature")] = None,
 ) -> None:
     """Change a hub's webhook URL, headers, step delay, auto-advance or IO Signature."""
     patch = _given(
@@ -149,7 +149,7 @@ def update_hub(
 
 
 def create_client(
-    partner_id: Annotated[str, typer.Argument(help="The hub's partner id.")],
+    partner_id: PartnerIdArg,
     *,
     url: UrlOption = DEFAULT_URL,
     name: Annotated[str | None, typer.Option(help="Business name.")] = None,
@@ -186,7 +186,7 @@ def create_channel(
 
 
 def status(
-    channel_id: Annotated[str, typer.Argument(help="The channel's id.")],
+    channel_id: ChannelIdArg,
     new_status: Annotated[str, typer.Argument(metavar="STATUS", help="e.g. ready, running.")],
     url: UrlOption = DEFAULT_URL,
 ) -> None:
@@ -195,7 +195,7 @@ def status(
 
 
 def trigger(
-    channel_id: Annotated[str, typer.Argument(help="The channel's id.")],
+    channel_id: ChannelIdArg,
     event: Annotated[str, typer.Argument(help="e.g. account_violation, channel_running.")],
     url: UrlOption = DEFAULT_URL,
     violation_type: Annotated[str | None, typer.Option(help="For account_violation.")] = None,
@@ -224,20 +224,20 @@ def permission(
 
 
 def faults(
-    partner_id: Annotated[str, typer.Argument(help="The hub's partner id.")],
+    partner_id: PartnerIdArg,
     *,
     url: UrlOption = DEFAULT_URL,
     duplicate: Annotated[float | None, typer.Option(help="Share of webhooks sent twice.")] = None,
     drop: Annotated[float | None, typer.Option(help="Share of webhooks never sent.")] = None,
     reorder: Annotated[
-        bool | None, typer.Option("--reorder/--no-reorder", show_default=False)
+        bool | None, _switch("reorder", "Hold webhooks and send them shuffled.")
     ] = None,
     delay: Annotated[float | None, typer.Option(help="Extra seconds before each webhook.")] = None,
     api_429: Annotated[float | None, typer.Option(help="Share of API calls answered 429.")] = None,
     retry_after: Annotated[int | None, typer.Option(help="Retry-After of those 429s.")] = None,
     api_5xx: Annotated[float | None, typer.Option(help="Share of API calls answered 5xx.")] = None,
     latency: Annotated[float | None, typer.Option(help="Seconds added to API answers.")] = None,
-    outage: Annotated[bool | None, typer.Option("--outage/--no-outage", show_default=False)] = None,
+    outage: Annotated[bool | None, _switch("outage", "Answer every API call with 503.")] = None,
 ) -> None:
     """Switch a hub's faults (only those given); prints them all. No option: just print."""
     patch = _given(
@@ -284,7 +284,7 @@ def _keys_of(client: ControlClient, channel_id: str) -> int:
 
 
 def seed(
-    partner_id: Annotated[str, typer.Argument(help="The hub's partner id.")],
+    partner_id: PartnerIdArg,
     *,
     url: UrlOption = DEFAULT_URL,
     clients: Annotated[int, typer.Option(min=1, help="How many clients.")] = 100,

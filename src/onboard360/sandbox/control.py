@@ -22,11 +22,13 @@ from onboard360.sandbox.control_models import (
     SeedRequest,
     SharingChange,
     StatusChange,
+    StrictHubSpec,
 )
-from onboard360.sandbox.models import Faults, HubSpec
+from onboard360.sandbox.deps import DispatcherDep, SandboxDep, base_url
+from onboard360.sandbox.entities import Channel, Client, Hub, SandboxError, iso
+from onboard360.sandbox.models import Faults, describe_errors
 from onboard360.sandbox.seeding import seed_hub
-from onboard360.sandbox.state import Channel, Client, Hub, Sandbox, SandboxError, iso
-from onboard360.sandbox.webhooks import WebhookDispatcher
+from onboard360.sandbox.state import Sandbox
 
 router = APIRouter(tags=["sandbox control"])
 
@@ -44,9 +46,6 @@ PATCHABLE = frozenset(
         "faults",
     }
 )
-# unverified: Meta's violation types are not listed in 360dialog's docs; a plausible default.
-DEFAULT_VIOLATION_TYPE = "SPAM"
-
 JsonObject = Annotated[dict[str, Any], Body()]
 
 
@@ -56,28 +55,7 @@ class Invalid(SandboxError):
     status = 422
 
 
-def _world(request: Request) -> Sandbox:
-    world: Sandbox = request.app.state.sandbox
-    return world
-
-
-def _dispatcher(request: Request) -> WebhookDispatcher:
-    dispatcher: WebhookDispatcher = request.app.state.dispatcher
-    return dispatcher
-
-
-def _problems(exc: ValidationError, prefix: str = "") -> str:
-    return "; ".join(
-        f"{prefix}{'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
-        for err in exc.errors()
-    )
-
-
 # ---- views -----------------------------------------------------------------------------------
-
-
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def hub_view(hub: Hub, request: Request, *, credentials: bool) -> dict[str, Any]:
@@ -134,27 +112,28 @@ def channel_view(world: Sandbox, channel: Channel) -> dict[str, Any]:
 
 
 @router.post("/hubs", status_code=201)
-async def create_hub(spec: HubSpec, request: Request) -> dict[str, Any]:
+async def create_hub(spec: StrictHubSpec, world: SandboxDep, request: Request) -> dict[str, Any]:
     """Create a Partner Hub; answers its ids, credentials and popup URL."""
-    hub = _world(request).create_hub(spec)
+    hub = world.create_hub(spec)
     return hub_view(hub, request, credentials=True)
 
 
 @router.get("/hubs")
-async def list_hubs(request: Request) -> dict[str, Any]:
-    hubs = _world(request).hubs.values()
-    return {"hubs": [hub_view(hub, request, credentials=False) for hub in hubs]}
+async def list_hubs(world: SandboxDep, request: Request) -> dict[str, Any]:
+    return {"hubs": [hub_view(hub, request, credentials=False) for hub in world.hubs.values()]}
 
 
 @router.get("/hubs/{partner_id}")
-async def get_hub(partner_id: str, request: Request) -> dict[str, Any]:
-    return hub_view(_world(request).hub(partner_id), request, credentials=True)
+async def get_hub(partner_id: str, world: SandboxDep, request: Request) -> dict[str, Any]:
+    return hub_view(world.hub(partner_id), request, credentials=True)
 
 
 @router.patch("/hubs/{partner_id}")
-async def update_hub(partner_id: str, patch: JsonObject, request: Request) -> dict[str, Any]:
+async def update_hub(
+    partner_id: str, patch: JsonObject, world: SandboxDep, request: Request
+) -> dict[str, Any]:
     """Change some of a hub's settings; ``faults`` may be partial."""
-    hub = _world(request).hub(partner_id)
+    hub = world.hub(partner_id)
     unknown = sorted(set(patch) - PATCHABLE)
     if unknown:
         raise SandboxError(
@@ -165,9 +144,9 @@ async def update_hub(partner_id: str, patch: JsonObject, request: Request) -> di
     if isinstance(patch.get("faults"), dict):
         merged["faults"] = {**current["faults"], **patch["faults"]}
     try:
-        spec = HubSpec.model_validate(merged, strict=True)
+        spec = StrictHubSpec.model_validate(merged)
     except ValidationError as exc:
-        raise Invalid(_problems(exc)) from None
+        raise Invalid(describe_errors(exc.errors())) from None
     for name in patch:
         value = getattr(spec, name)
         setattr(hub, name, value.model_copy() if isinstance(value, Faults) else value)
@@ -175,13 +154,13 @@ async def update_hub(partner_id: str, patch: JsonObject, request: Request) -> di
 
 
 @router.patch("/hubs/{partner_id}/faults")
-async def update_faults(partner_id: str, patch: JsonObject, request: Request) -> dict[str, Any]:
+async def update_faults(partner_id: str, patch: JsonObject, world: SandboxDep) -> dict[str, Any]:
     """Switch some of a hub's faults, leaving the others as they are."""
-    hub = _world(request).hub(partner_id)
+    hub = world.hub(partner_id)
     try:
         hub.faults = Faults.model_validate({**hub.faults.model_dump(), **patch}, strict=True)
     except ValidationError as exc:
-        raise Invalid(_problems(exc, "faults.")) from None
+        raise Invalid(describe_errors(exc.errors(), "faults.")) from None
     return hub.faults.model_dump()
 
 
@@ -207,32 +186,29 @@ def hub_spec(hub: Hub) -> dict[str, Any]:
 
 @router.get("/hubs/{partner_id}/key-counts")
 async def key_counts(
-    partner_id: str, request: Request, only_with_keys: bool = False
+    partner_id: str, world: SandboxDep, only_with_keys: bool = False
 ) -> dict[str, Any]:
     """How many API keys were generated per channel of the hub (revoked ones included)."""
-    world = _world(request)
     world.hub(partner_id)
     counts = {
         c.id: c.keys_generated
-        for c in world.channels.values()
-        if c.partner_id == partner_id and (c.keys_generated or not only_with_keys)
+        for c in world.channels_of_hub(partner_id)
+        if c.keys_generated or not only_with_keys
     }
     return {"partner_id": partner_id, "key_counts": counts, "total": sum(counts.values())}
 
 
 @router.post("/hubs/{partner_id}/seed", status_code=201)
-async def seed(partner_id: str, body: SeedRequest, request: Request) -> dict[str, Any]:
+async def seed(partner_id: str, body: SeedRequest, world: SandboxDep) -> dict[str, Any]:
     """Bulk-create clients and channels (e.g. 100,000 for a reconciliation benchmark)."""
-    return await seed_hub(_world(request), partner_id, body)
+    return await seed_hub(world, partner_id, body)
 
 
 # ---- clients and channels --------------------------------------------------------------------
 
 
 @router.post("/hubs/{partner_id}/clients", status_code=201)
-async def create_client(partner_id: str, body: ClientCreate, request: Request) -> dict[str, Any]:
-    world = _world(request)
-    world.hub(partner_id)
+async def create_client(partner_id: str, body: ClientCreate, world: SandboxDep) -> dict[str, Any]:
     client = world.create_client(
         partner_id,
         body.name,
@@ -244,15 +220,12 @@ async def create_client(partner_id: str, body: ClientCreate, request: Request) -
 
 
 @router.get("/clients/{client_id}")
-async def get_client(client_id: str, request: Request) -> dict[str, Any]:
-    world = _world(request)
+async def get_client(client_id: str, world: SandboxDep) -> dict[str, Any]:
     return client_view(world, world.client(client_id))
 
 
 @router.post("/clients/{client_id}/channels", status_code=201)
-async def create_channel(client_id: str, body: ChannelCreate, request: Request) -> dict[str, Any]:
-    world = _world(request)
-    world.client(client_id)
+async def create_channel(client_id: str, body: ChannelCreate, world: SandboxDep) -> dict[str, Any]:
     channel = world.create_channel(
         client_id,
         body.phone_number or random_phone_number(world),
@@ -271,38 +244,33 @@ def random_phone_number(world: Sandbox) -> str:
 
 @router.post("/clients/{client_id}/api-key-permission")
 async def set_api_key_permission(
-    client_id: str, body: PermissionChange, request: Request
+    client_id: str, body: PermissionChange, world: SandboxDep
 ) -> dict[str, Any]:
     """Grant or take away the partner's API-key permission (revoking takes its keys)."""
-    world = _world(request)
     return client_view(world, world.set_api_key_permission(client_id, body.granted))
 
 
 @router.get("/channels/{channel_id}")
-async def get_channel(channel_id: str, request: Request) -> dict[str, Any]:
-    world = _world(request)
+async def get_channel(channel_id: str, world: SandboxDep) -> dict[str, Any]:
     return channel_view(world, world.channel(channel_id))
 
 
 @router.post("/channels/{channel_id}/sharing")
-async def set_sharing(channel_id: str, body: SharingChange, request: Request) -> dict[str, Any]:
+async def set_sharing(channel_id: str, body: SharingChange, world: SandboxDep) -> dict[str, Any]:
     """Share the number with the partner, or stop sharing it (its keys are revoked)."""
-    world = _world(request)
     (channel,) = world.set_shared([channel_id], body.shared)
     return channel_view(world, channel)
 
 
 @router.post("/channels/{channel_id}/status")
-async def set_status(channel_id: str, body: StatusChange, request: Request) -> dict[str, Any]:
+async def set_status(channel_id: str, body: StatusChange, world: SandboxDep) -> dict[str, Any]:
     """Move the channel to any status; each lifecycle step passed sends its webhook."""
-    world = _world(request)
     return channel_view(world, world.set_status(channel_id, body.status))
 
 
 @router.post("/channels/{channel_id}/events", status_code=202)
-async def trigger_event(channel_id: str, body: EventTrigger, request: Request) -> dict[str, Any]:
+async def trigger_event(channel_id: str, body: EventTrigger, world: SandboxDep) -> dict[str, Any]:
     """Send one partner webhook about this channel now, without changing its status."""
-    world = _world(request)
     channel = world.channel(channel_id)
     if body.event not in p.ALL_EVENTS:
         raise SandboxError(f"unknown event {body.event!r}; one of {', '.join(p.ALL_EVENTS)}")
@@ -317,8 +285,8 @@ def event_payload(world: Sandbox, channel: Channel, body: EventTrigger) -> dict[
     else:
         payload = world.channel_payload(channel)
     if body.event in ("account_violation", "account_restriction"):
-        # unverified: both carry phone_number and violation_type (doc) beside the channel.
-        payload["violation_type"] = body.violation_type or DEFAULT_VIOLATION_TYPE
+        # Beside the channel's fields (platform.py).
+        payload["violation_type"] = body.violation_type or p.DEFAULT_VIOLATION_TYPE
     if body.event.startswith("template_messaging_"):
         channel.template_messaging = body.event == "template_messaging_enabled"
     payload.update(body.fields)
@@ -330,13 +298,12 @@ def event_payload(world: Sandbox, channel: Channel, body: EventTrigger) -> dict[
 
 @router.get("/deliveries")
 async def deliveries(
-    request: Request,
+    dispatcher: DispatcherDep,
     partner_id: str | None = None,
     event: str | None = None,
     event_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> dict[str, Any]:
     """Every delivery attempt, oldest first (the newest ``limit``), and how many wait."""
-    dispatcher = _dispatcher(request)
     found = dispatcher.attempts(partner_id=partner_id, event=event, event_id=event_id, limit=limit)
     return {"deliveries": [a.public() for a in found], "pending": dispatcher.pending}

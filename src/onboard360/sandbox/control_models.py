@@ -6,11 +6,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onboard360.sandbox.models import HubSpec
+
 ID_PATTERN = r"^[A-Za-z0-9]{1,64}$"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class StrictHubSpec(HubSpec):
+    """A HubSpec as POST and PATCH /sandbox/hubs take it: ``"10"`` is not a number there.
+
+    (A ``--hubs`` file is read leniently; TOML has its own types.)
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="HubSpec")
 
 
 class ClientCreate(_Strict):

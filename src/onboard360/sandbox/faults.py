@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from onboard360.sandbox import platform as p
+from onboard360.sandbox.entities import Hub, SandboxError
 from onboard360.sandbox.models import Faults
-from onboard360.sandbox.state import Hub, SandboxError
 
 
 class HubOutage(SandboxError):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -86,3 +87,10 @@ def check_webhook_headers(value: dict[str, str]) -> dict[str, str]:
         if "\r" in header_value or "\n" in header_value:
             raise ValueError("header values must not contain line breaks")
     return value
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> str:
+    """Pydantic's errors as one line, ``where: what``; never the input itself."""
+    return "; ".join(
+        f"{prefix}{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in errors
+    )

@@ -10,17 +10,19 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from onboard360.sandbox import platform as p
-from onboard360.sandbox.auth import PartnerHub, PartnerUnauthorized, SandboxDep
+from onboard360.sandbox.auth import PartnerHub, PartnerUnauthorized
+from onboard360.sandbox.deps import SandboxDep, base_url
+from onboard360.sandbox.entities import Channel, Client, NotFound, SandboxError
 from onboard360.sandbox.faults import ApiRoute, apply_faults
 from onboard360.sandbox.models import check_http_url
-from onboard360.sandbox.state import Channel, Client, NotFound, Sandbox, SandboxError
+from onboard360.sandbox.state import Sandbox
 
 router = APIRouter(route_class=ApiRoute, tags=["Partner API"])
 
@@ -116,7 +118,7 @@ class ListQuery:
     filters: str | None
 
 
-def list_query(
+async def list_query(
     limit: Annotated[int, Query(ge=1, le=p.LIST_LIMIT_MAX)] = p.LIST_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     sort: Annotated[str, Query(max_length=50)] = p.LIST_SORT_DEFAULT,
@@ -128,31 +130,39 @@ def list_query(
 ListParams = Annotated[ListQuery, Depends(list_query)]
 
 
-def listing(
-    name: str,
-    items: Iterable[Item],
-    query: ListQuery,
-    *,
-    filter_keys: Sequence[str],
-    sort_fields: Sequence[str],
-    render: Callable[[Item], dict[str, Any]],
-) -> dict[str, Any]:
-    """One page of ``items`` in the list envelope: ``{name: [...], "count", "total", ...}``."""
-    wanted = parse_filters(query.filters, filter_keys)
-    field, descending = parse_sort(query.sort, sort_fields)
-    matching = [item for item in items if all(matches(item, k, v) for k, v in wanted.items())]
-    # Python's sort is stable, also reversed: equal keys keep creation order.
-    matching.sort(key=lambda item: getattr(item, field), reverse=descending)
-    shown = [render(item) for item in matching[query.offset : query.offset + query.limit]]
-    return {
-        name: shown,
-        "count": len(shown),
-        "total": len(matching),
-        "limit": query.limit,
-        "offset": query.offset,
-        "sort": query.sort,
-        "filters": wanted,
-    }
+@dataclass(frozen=True)
+class Listing(Generic[Item]):
+    """One list endpoint: the envelope's name for its items, its filters and sort fields."""
+
+    name: str
+    filter_keys: Sequence[str]
+    sort_fields: Sequence[str]
+
+    def page(
+        self, items: Iterable[Item], query: ListQuery, render: Callable[[Item], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """One page of ``items`` in the envelope ``{name: [...], "count", "total", ...}``."""
+        wanted = parse_filters(query.filters, self.filter_keys)
+        field, descending = parse_sort(query.sort, self.sort_fields)
+        matching = [item for item in items if all(matches(item, k, v) for k, v in wanted.items())]
+        # Python's sort is stable, also reversed: equal keys keep creation order.
+        matching.sort(key=lambda item: getattr(item, field), reverse=descending)
+        shown = [render(item) for item in matching[query.offset : query.offset + query.limit]]
+        return {
+            self.name: shown,
+            "count": len(shown),
+            "total": len(matching),
+            "limit": query.limit,
+            "offset": query.offset,
+            "sort": query.sort,
+            "filters": wanted,
+        }
+
+
+CHANNELS: Listing[Channel] = Listing(
+    "partner_channels", p.CHANNEL_FILTER_KEYS, p.CHANNEL_SORT_FIELDS
+)
+CLIENTS: Listing[Client] = Listing("clients", p.CLIENT_FILTER_KEYS, p.CLIENT_SORT_FIELDS)
 
 
 def matches(item: Channel | Client, key: str, wanted: str) -> bool:
@@ -165,27 +175,14 @@ def matches(item: Channel | Client, key: str, wanted: str) -> bool:
 @router.get("/partners/{pid}/channels")
 async def list_channels(sandbox: SandboxDep, hub: PartnerHub, query: ListParams) -> dict[str, Any]:
     """The hub's channels; one channel is ``filters={"id": "<channel_id>"}``."""
-    return listing(
-        "partner_channels",
-        (c for c in sandbox.channels.values() if c.partner_id == hub.partner_id),
-        query,
-        filter_keys=p.CHANNEL_FILTER_KEYS,
-        sort_fields=p.CHANNEL_SORT_FIELDS,
-        render=lambda channel: channel.public(sandbox.client(channel.client_id)),
-    )
+    channels = sandbox.channels_of_hub(hub.partner_id)
+    return CHANNELS.page(channels, query, lambda c: c.public(sandbox.client(c.client_id)))
 
 
 @router.get("/partners/{pid}/clients")
 async def list_clients(sandbox: SandboxDep, hub: PartnerHub, query: ListParams) -> dict[str, Any]:
     """The hub's clients."""
-    return listing(
-        "clients",
-        (c for c in sandbox.clients.values() if c.partner_id == hub.partner_id),
-        query,
-        filter_keys=p.CLIENT_FILTER_KEYS,
-        sort_fields=p.CLIENT_SORT_FIELDS,
-        render=Client.public,
-    )
+    return CLIENTS.page(sandbox.clients_of_hub(hub.partner_id), query, Client.public)
 
 
 # ---- keys ------------------------------------------------------------------------------
@@ -195,11 +192,6 @@ def own_channel(sandbox: Sandbox, partner_id: str, channel_id: str) -> Channel:
     if not ID_RE.match(channel_id):
         raise NotFound("no such channel")
     return sandbox.channel(channel_id, partner_id)
-
-
-def messaging_address(request: Request) -> str:
-    # The sandbox serves the Messaging API too (platform.py).
-    return str(request.base_url).rstrip("/")
 
 
 @router.post("/partners/{pid}/channels/{cid}/api_keys", status_code=p.API_KEY_CREATED_STATUS)
@@ -212,7 +204,8 @@ async def generate_api_key(
     answer = {
         "id": key.id,
         "api_key": key.value,
-        "address": messaging_address(request),
+        # The sandbox serves the Messaging API too (platform.py).
+        "address": base_url(request),
         "app_id": channel.id,  # platform.py
     }
     return JSONResponse(answer, status_code=p.API_KEY_CREATED_STATUS, headers=NO_STORE)

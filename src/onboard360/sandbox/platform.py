@@ -54,9 +54,28 @@ FB_ACCOUNT_STATUSES: Final = (
 ACCOUNT_MODES: Final = ("sandbox", "live")
 
 # unverified: webhook envelope. The docs put the event name in a top-level `event` field;
-# the sandbox sends {"id", "event", "created_at", "payload": {...}}.
+# the sandbox sends {"id", "event", "created_at", "payload": {...}} (entities.OutgoingEvent).
 # unverified: webhook signature encoding — HMAC-SHA256 over the raw body, lowercase hex.
 SIGNATURE_HEADER: Final = "x-360dialog-signature"
+
+# unverified: 360dialog documents no retry schedule and no event id. The sandbox retries a
+# failed delivery with exponential backoff (webhooks.DeliverySettings: 6 attempts, 1 s base,
+# 60 s cap) and gives each event an `id`; an injected duplicate follows its original at once.
+
+# unverified: account_violation and account_restriction carry the channel's fields plus
+# `violation_type` (doc names `phone_number` and `violation_type`); Meta's types are not
+# listed, so the sandbox sends this one unless told otherwise.
+DEFAULT_VIOLATION_TYPE: Final = "SPAM"
+
+# unverified: shapes of the objects inside payloads and lists (entities.py): the partner
+# object names its billing model `billing_model`; a client carries `contact_info: {"email"}`,
+# `status` (always this one) and `partner_payload: null`; a channel's `waba_account.status`
+# is always "approved".
+CLIENT_STATUS: Final = "active"
+WABA_ACCOUNT_STATUS: Final = "approved"
+
+# unverified: a client unsharing a number, or taking API-key permission away, also revokes
+# the keys the partner generated for it (the old key stops working on the Messaging API).
 
 # unverified: IO Signature — HMAC-SHA256 of "<partner_id>|<unix_seconds>", hex, valid ±5 min.
 IO_SIGNATURE_TOLERANCE_SECONDS: Final = 300
@@ -128,6 +147,8 @@ API_5XX_STATUSES: Final = (500, 502, 503)
 # unverified: Cancel closes the popup without a redirect (the official button has no cancel
 # callback), and nothing is created in the hub.
 # unverified: a returning client (`next=login`) logs in by email alone in the sandbox.
+# unverified: the popup opens for a hub without a Partner Webhook URL (the docs require one
+# first); its webhooks are then logged as `skipped`.
 # unverified: Direct Payment prices shown on the price page are illustrative.
 PRICE_LINES: Final = (
     ("WhatsApp Business API, per number", "€49 / month"),

@@ -22,8 +22,9 @@ from starlette.datastructures import FormData
 from onboard360.sandbox import platform as p
 from onboard360.sandbox import popup_flow as flow
 from onboard360.sandbox import popup_forms as forms
+from onboard360.sandbox.deps import sandbox_of
+from onboard360.sandbox.entities import Hub, SandboxError
 from onboard360.sandbox.popup_steps import STEP_HANDLERS, step_context
-from onboard360.sandbox.state import Hub, Sandbox, SandboxError
 from onboard360.signatures import io_signature_problem
 
 router = APIRouter(include_in_schema=False)
@@ -57,11 +58,6 @@ def sessions(request: Request) -> flow.PopupSessions:
     if store is None:
         store = request.app.state.popup_sessions = flow.PopupSessions()
     return store
-
-
-def sandbox_of(request: Request) -> Sandbox:
-    world: Sandbox = request.app.state.sandbox
-    return world
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

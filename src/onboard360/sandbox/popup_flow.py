@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from onboard360.sandbox import platform as p
+from onboard360.sandbox.entities import Channel, Hub, SandboxError
 from onboard360.sandbox.popup_forms import PopupParams
-from onboard360.sandbox.state import Channel, Hub, Sandbox, SandboxError
+from onboard360.sandbox.state import Sandbox
 
 Step = Literal["account", "payment", "api-key", "numbers", "share"]
 
@@ -124,14 +125,15 @@ def earlier_channels(sandbox: Sandbox, session: PopupSession) -> list[Channel]:
 
 
 def number_taken(sandbox: Sandbox, partner_id: str, phone_number: str) -> Channel | None:
-    for channel in sandbox.channels.values():
-        if (
-            channel.partner_id == partner_id
-            and channel.phone_number == phone_number
-            and channel.status != p.STATUS_TERMINATED
-        ):
-            return channel
-    return None
+    """The hub's live channel with this number, if there is one."""
+    return next(
+        (
+            c
+            for c in sandbox.channels_of_hub(partner_id)
+            if c.phone_number == phone_number and c.status != p.STATUS_TERMINATED
+        ),
+        None,
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ PHONE_NAME_MAX = 100
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-E164_RE = re.compile(r"^\+[1-9]\d{7,14}$")
+E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
 CHANNEL_ID_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
 
@@ -137,22 +137,27 @@ class Card:
 def card(number: str, expiry: str, cvc: str, *, today: date) -> Card:
     """A card the sandbox takes: one of the test cards, unexpired, with a CVC."""
     digits = re.sub(r"[\s-]", "", number)
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not _luhn_ok(digits):
+    if not is_ascii_number(digits) or not 12 <= len(digits) <= 19 or not _luhn_ok(digits):
         raise Invalid("the card number is not valid; use a test card like 4242 4242 4242 4242")
-    match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", expiry)
+    match = re.fullmatch(r"\s*([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})\s*", expiry)
     if not match or not 1 <= int(match[1]) <= 12:
         raise Invalid("enter the expiry date as MM/YY")
     month, year = int(match[1]), int(match[2])
     year = year + 2000 if year < 100 else year
     if (year, month) < (today.year, today.month):
         raise Invalid("the card has expired")
-    if not re.fullmatch(r"\d{3,4}", cvc.strip()):
+    if not re.fullmatch(r"[0-9]{3,4}", cvc.strip()):
         raise Invalid("the CVC is the 3 or 4 digits on the back of the card")
     if digits == p.DECLINED_CARD:
         raise Invalid("the card was declined; try another card")
     if digits not in p.TEST_CARDS:
         raise Invalid("the sandbox takes only test cards, e.g. 4242 4242 4242 4242")
     return Card(last4=digits[-4:], expiry=f"{month:02d}/{year % 100:02d}")
+
+
+def is_ascii_number(text: str) -> bool:
+    """Only the digits 0-9: ``"²".isdigit()`` is true, yet ``int("²")`` fails."""
+    return text.isascii() and text.isdigit()
 
 
 def _luhn_ok(digits: str) -> bool:

@@ -17,7 +17,8 @@ from starlette.datastructures import FormData
 from onboard360.sandbox import platform as p
 from onboard360.sandbox import popup_flow as flow
 from onboard360.sandbox import popup_forms as forms
-from onboard360.sandbox.state import Hub, Sandbox
+from onboard360.sandbox.entities import Hub
+from onboard360.sandbox.state import Sandbox
 
 Handler = Callable[[Sandbox, Hub, flow.PopupSession, FormData, dict[str, Any]], bool]
 
@@ -128,7 +129,7 @@ def share(
     known_earlier = {c.id for c in earlier}
     for value in ticked:
         kind, _, ref = value.partition(":")
-        if kind == "new" and ref.isdigit() and int(ref) < len(session.new_numbers):
+        if kind == "new" and forms.is_ascii_number(ref) and int(ref) < len(session.new_numbers):
             share_new.add(int(ref))
         elif kind == "channel" and ref in known_earlier:
             share_earlier.add(ref)

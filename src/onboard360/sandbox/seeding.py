@@ -8,16 +8,18 @@ event loop between them, so the sandbox keeps answering while a big seed runs.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from typing import Any
 
 from onboard360.sandbox import platform as p
 from onboard360.sandbox.control_models import SeedRequest
-from onboard360.sandbox.state import Dispatcher, OutgoingEvent, Sandbox, SandboxError
+from onboard360.sandbox.entities import OutgoingEvent, SandboxError, unused_id
+from onboard360.sandbox.state import Dispatcher, Sandbox, check_status
 
 MAX_SEEDED_CHANNELS = 500_000
 CHUNK = 500
+# Wider ids than the default: 100,000 ids of 8 hex digits would often collide.
+SEEDED_ID_BYTES = 6
 
 
 class _SeedDispatcher:
@@ -36,21 +38,10 @@ class _SeedDispatcher:
         pass
 
 
-def _unused_id(taken: dict[str, Any], suffix: str) -> str:
-    # Wider than state.new_id: 100,000 ids of 8 hex digits would likely collide.
-    while True:
-        candidate = secrets.token_hex(6).upper() + suffix
-        if candidate not in taken:
-            return candidate
-
-
 async def seed_hub(world: Sandbox, partner_id: str, request: SeedRequest) -> dict[str, Any]:
     """Create ``request.clients`` clients with ``channels_per_client`` channels each."""
     world.hub(partner_id)
-    if request.status not in p.CHANNEL_STATUSES:
-        raise SandboxError(
-            f"unknown status {request.status!r}; one of {', '.join(p.CHANNEL_STATUSES)}"
-        )
+    check_status(request.status)
     if request.clients * request.channels_per_client > MAX_SEEDED_CHANNELS:
         raise SandboxError(f"at most {MAX_SEEDED_CHANNELS} channels per seed")
     began = time.monotonic()
@@ -94,14 +85,14 @@ def _seed_client(
         f"Seeded client {number + 1}",
         f"seed-{number + 1}@example.com",
         api_key_permission=request.api_key_permission,
-        client_id=_unused_id(world.clients, p.CLIENT_ID_SUFFIX),
+        client_id=unused_id(world.clients, p.CLIENT_ID_SUFFIX, SEEDED_ID_BYTES),
     )
     client_ids.append(client.id)
     for _ in range(request.channels_per_client):
         channel = world.create_channel(
             client.id,
             f"+49156{len(world.channels) + 1:08d}",
-            channel_id=_unused_id(world.channels, p.CHANNEL_ID_SUFFIX),
+            channel_id=unused_id(world.channels, p.CHANNEL_ID_SUFFIX, SEEDED_ID_BYTES),
         )
         if request.status != p.STATUS_PENDING:
             world.set_status(channel.id, request.status)

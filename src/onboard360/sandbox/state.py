@@ -2,7 +2,8 @@
 
 State lives in memory and is mutated only from the event loop (every sandbox route is
 ``async def``), so no locks are needed. Every mutation that 360dialog would report to a
-partner goes through ``emit`` to the dispatcher (webhooks.py).
+partner goes through ``emit`` to the dispatcher (webhooks.py). The entities themselves
+and the refusals are in entities.py.
 """
 
 from __future__ import annotations
@@ -10,182 +11,63 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from onboard360.sandbox import platform as p
-from onboard360.sandbox.models import Faults, HubSpec
+from onboard360.sandbox.entities import (
+    ApiKey,
+    Channel,
+    Client,
+    Conflict,
+    Hub,
+    KeyRefused,
+    NotFound,
+    OutgoingEvent,
+    SandboxError,
+    Token,
+    iso,
+    now_utc,
+    unused_id,
+)
+from onboard360.sandbox.models import HubSpec
+
+# Entities and refusals are importable from here too (tests and older imports do).
+__all__ = [
+    "ApiKey",
+    "Channel",
+    "Client",
+    "Conflict",
+    "Dispatcher",
+    "Hub",
+    "KeyRefused",
+    "NotFound",
+    "OutgoingEvent",
+    "RecordingDispatcher",
+    "Sandbox",
+    "SandboxError",
+    "Token",
+    "check_status",
+    "claim_id",
+    "iso",
+    "now_utc",
+]
 
 
-class SandboxError(Exception):
-    """Base of the sandbox's refusals; ``status`` is the HTTP answer."""
-
-    status = 400
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.__doc__ or "sandbox error")
-
-
-class NotFound(SandboxError):
-    """No such hub, client or channel."""
-
-    status = 404
+def claim_id(kind: str, taken: dict[str, Any], wanted: str | None, suffix: str) -> str:
+    """``wanted`` when it is free (a taken one is a conflict), else a fresh id."""
+    if wanted is None:
+        return unused_id(taken, suffix)
+    if wanted in taken:
+        raise Conflict(f"{kind} {wanted} already exists")
+    return wanted
 
 
-class Conflict(SandboxError):
-    """That id is already taken."""
-
-    status = 409
-
-
-class KeyRefused(SandboxError):
-    """The partner may not generate a key for this channel."""
-
-    status = p.KEY_REFUSED_STATUS
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
-def new_id(suffix: str, rng_token: Callable[[int], str] = secrets.token_hex) -> str:
-    return rng_token(4).upper() + suffix
-
-
-@dataclass
-class Hub:
-    partner_id: str
-    name: str
-    billing: str
-    redirect_url: str
-    webhook_url: str | None
-    webhook_headers: dict[str, str]
-    api_key: str
-    username: str
-    password: str
-    platform_secret: str | None
-    io_signature: bool
-    step_delay_seconds: float
-    auto_advance: bool
-    faults: Faults
-    created_at: datetime
-
-    @property
-    def direct_payment(self) -> bool:
-        return self.billing == "direct"
-
-    def public(self) -> dict[str, Any]:
-        """The partner object as PATCH /partners/{pid} answers it (no secrets)."""
-        return {
-            "id": self.partner_id,
-            "name": self.name,
-            "billing_model": self.billing,  # unverified: field name
-            "partner_redirect_url": self.redirect_url,
-            "webhook_url": self.webhook_url,
-            "created_at": iso(self.created_at),
-        }
-
-
-@dataclass
-class Client:
-    id: str
-    partner_id: str
-    name: str
-    email: str
-    created_at: datetime
-    # Direct Payment: the client's API-key permission choice in the popup.
-    api_key_permission: bool
-    payment_method: str | None = None
-    status: str = "active"  # unverified
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "partner_id": self.partner_id,
-            "name": self.name,
-            "contact_info": {"email": self.email},  # unverified: shape
-            "status": self.status,
-            "created_at": iso(self.created_at),
-            "partner_payload": None,
-        }
-
-
-@dataclass
-class ApiKey:
-    id: str
-    value: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-
-@dataclass
-class Channel:
-    id: str
-    client_id: str
-    partner_id: str
-    phone_number: str
-    phone_name: str
-    status: str
-    created_at: datetime
-    account_mode: str = "live"
-    fb_account_status: str = "pending"
-    billing_started_at: datetime | None = None
-    terminated_at: datetime | None = None
-    waba_external_id: str = ""
-    # The client shares this number with the partner (the popup's per-number choice).
-    shared: bool = True
-    api_keys: list[ApiKey] = field(default_factory=list)
-    messaging_webhook: dict[str, Any] | None = None
-    template_messaging: bool = True
-
-    @property
-    def keys_generated(self) -> int:
-        return len(self.api_keys)
-
-    def current_key(self) -> ApiKey | None:
-        live = [k for k in self.api_keys if k.revoked_at is None]
-        return live[-1] if live else None
-
-    def public(self, client: Client) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "client_id": self.client_id,
-            "partner_id": self.partner_id,
-            "status": self.status,
-            "account_mode": self.account_mode,
-            "created_at": iso(self.created_at),
-            "billing_started_at": iso(self.billing_started_at),
-            "terminated_at": iso(self.terminated_at),
-            "setup_info": {"phone_number": self.phone_number, "phone_name": self.phone_name},
-            "waba_account": {"external_id": self.waba_external_id, "status": "approved"},
-            "client": client.public(),
-            "fb_account_status": self.fb_account_status,
-        }
-
-
-@dataclass(frozen=True)
-class OutgoingEvent:
-    """A partner webhook the sandbox wants delivered."""
-
-    id: str
-    partner_id: str
-    event: str
-    payload: dict[str, Any]
-    created_at: datetime
-
-    def body(self) -> dict[str, Any]:
-        # unverified: envelope (see platform.py).
-        return {
-            "id": self.id,
-            "event": self.event,
-            "created_at": iso(self.created_at),
-            "payload": self.payload,
-        }
+def check_status(status: str) -> str:
+    """``status`` when the sandbox knows it, else a refusal naming the ones it knows."""
+    if status not in p.CHANNEL_STATUSES:
+        raise SandboxError(f"unknown status {status!r}; one of {', '.join(p.CHANNEL_STATUSES)}")
+    return status
 
 
 class Dispatcher(Protocol):
@@ -210,12 +92,6 @@ class RecordingDispatcher:
         self.advancing.append(channel_id)
 
 
-@dataclass
-class Token:
-    partner_id: str
-    expires_at: datetime
-
-
 class Sandbox:
     """All hubs and what happened in them."""
 
@@ -237,9 +113,7 @@ class Sandbox:
     # ---- hubs ---------------------------------------------------------------------------
 
     def create_hub(self, spec: HubSpec) -> Hub:
-        partner_id = spec.partner_id or new_id(p.PARTNER_ID_SUFFIX)
-        if partner_id in self.hubs:
-            raise Conflict(f"hub {partner_id} already exists")
+        partner_id = claim_id("hub", self.hubs, spec.partner_id, p.PARTNER_ID_SUFFIX)
         hub = Hub(
             partner_id=partner_id,
             name=spec.name,
@@ -303,12 +177,20 @@ class Sandbox:
             raise NotFound(f"no channel {channel_id!r}")
         return channel
 
+    def clients_of_hub(self, partner_id: str) -> list[Client]:
+        return [c for c in self.clients.values() if c.partner_id == partner_id]
+
+    def channels_of_hub(self, partner_id: str) -> list[Channel]:
+        return [c for c in self.channels.values() if c.partner_id == partner_id]
+
+    def channels_of(self, client_id: str) -> list[Channel]:
+        return [c for c in self.channels.values() if c.client_id == client_id]
+
     def find_client_by_email(self, partner_id: str, email: str) -> Client | None:
-        wanted = email.strip().lower()
-        for client in self.clients.values():
-            if client.partner_id == partner_id and client.email.lower() == wanted:
-                return client
-        return None
+        wanted = email.strip().casefold()
+        return next(
+            (c for c in self.clients_of_hub(partner_id) if c.email.casefold() == wanted), None
+        )
 
     def create_client(
         self,
@@ -320,9 +202,7 @@ class Sandbox:
         client_id: str | None = None,
     ) -> Client:
         hub = self.hub(partner_id)
-        client_id = client_id or new_id(p.CLIENT_ID_SUFFIX)
-        if client_id in self.clients:
-            raise Conflict(f"client {client_id} already exists")
+        client_id = claim_id("client", self.clients, client_id, p.CLIENT_ID_SUFFIX)
         if api_key_permission is None:
             # Partner Payment: the partner manages its clients' channels by default (doc).
             api_key_permission = not hub.direct_payment
@@ -349,9 +229,7 @@ class Sandbox:
         account_mode: str = "live",
     ) -> Channel:
         client = self.client(client_id)
-        channel_id = channel_id or new_id(p.CHANNEL_ID_SUFFIX)
-        if channel_id in self.channels:
-            raise Conflict(f"channel {channel_id} already exists")
+        channel_id = claim_id("channel", self.channels, channel_id, p.CHANNEL_ID_SUFFIX)
         channel = Channel(
             id=channel_id,
             client_id=client.id,
@@ -382,12 +260,14 @@ class Sandbox:
     def set_status(self, channel_id: str, status: str) -> Channel:
         """Move a channel to ``status``, sending the event of every lifecycle step passed."""
         channel = self.channel(channel_id)
-        if status not in p.CHANNEL_STATUSES:
-            raise SandboxError(f"unknown status {status!r}; one of {', '.join(p.CHANNEL_STATUSES)}")
+        check_status(status)
         steps = list(p.LIFECYCLE_EVENTS)
-        if channel.status in steps and status in steps:
+        if status == channel.status:
+            passed = []
+        elif channel.status in steps and status in steps[steps.index(channel.status) + 1 :]:
             passed = steps[steps.index(channel.status) + 1 : steps.index(status) + 1]
         else:
+            # Backwards, or into or out of a status outside the lifecycle: one move.
             passed = [status]
         for step in passed:
             channel.status = step
@@ -428,8 +308,7 @@ class Sandbox:
         if reason:
             raise KeyRefused(reason)
         moment = self.clock()
-        for earlier in channel.api_keys:
-            earlier.revoked_at = earlier.revoked_at or moment
+        channel.revoke_keys(moment)
         key = ApiKey(id=secrets.token_hex(8), value=secrets.token_urlsafe(24), created_at=moment)
         channel.api_keys.append(key)
         return key
@@ -443,31 +322,24 @@ class Sandbox:
         return None
 
     def set_shared(self, channel_ids: Iterable[str], shared: bool) -> list[Channel]:
-        changed = []
-        for channel_id in channel_ids:
-            channel = self.channel(channel_id)
+        """Share the channels with the partner or stop; all found first, so none or all change."""
+        channels = [self.channel(channel_id) for channel_id in channel_ids]
+        moment = self.clock()
+        for channel in channels:
             channel.shared = shared
             if not shared:
-                # unverified: taking permission away also revokes the partner's keys.
-                self._revoke_keys(channel)
-            changed.append(channel)
-        return changed
+                # Unsharing revokes the partner's keys (platform.py).
+                channel.revoke_keys(moment)
+        return channels
 
     def set_api_key_permission(self, client_id: str, granted: bool) -> Client:
         client = self.client(client_id)
         client.api_key_permission = granted
         if not granted:
+            moment = self.clock()
             for channel in self.channels_of(client.id):
-                self._revoke_keys(channel)
+                channel.revoke_keys(moment)
         return client
-
-    def _revoke_keys(self, channel: Channel) -> None:
-        moment = self.clock()
-        for key in channel.api_keys:
-            key.revoked_at = key.revoked_at or moment
-
-    def channels_of(self, client_id: str) -> list[Channel]:
-        return [c for c in self.channels.values() if c.client_id == client_id]
 
     # ---- events ---------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ import httpx
 
 from onboard360.logging import get_logger
 from onboard360.sandbox import platform as p
-from onboard360.sandbox.state import Hub, OutgoingEvent, Sandbox, SandboxError, iso
+from onboard360.sandbox.entities import Hub, OutgoingEvent, SandboxError, iso
+from onboard360.sandbox.state import Sandbox
 from onboard360.signatures import webhook_signature
 
 log = get_logger(__name__)
@@ -41,7 +42,7 @@ USER_AGENT = "onboard360-sandbox (360dialog partner webhooks)"
 class DeliverySettings:
     """Timing of deliveries. Defaults are production-ish; tests pass near-zero delays.
 
-    # unverified: 360dialog documents no retry schedule; we retry with exponential backoff.
+    The retry schedule is our guess (platform.py): 360dialog documents none.
     """
 
     max_attempts: int = 6
@@ -295,7 +296,7 @@ class WebhookDispatcher:
             )
             return
         rate = faults.webhook_duplicate_rate
-        # The copy follows the original at once; real duplicates may come later (unverified).
+        # The copy follows the original at once (platform.py).
         twice = bool(rate) and self.rng.random() < rate
         body = encode_body(event)
         await self._deliver(hub, event, body, duplicate=False)

@@ -1,0 +1,145 @@
+"""SQLAlchemy Core views of the tables the migrations create (migrations are the truth)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+
+
+def _at(name: str, *, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+inbox_events = Table(
+    "inbox_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("hub", Text, nullable=False),
+    Column("body_sha256", LargeBinary, nullable=False),
+    Column("event_type", Text),
+    Column("body", JSONB, nullable=False),
+    _at("received_at"),
+    _at("processed_at"),
+    Column("error", Text),
+    Column("channel_id", Text),
+    Column("client_id", Text),
+)
+
+onboardings = Table(
+    "onboardings",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("hub", Text, nullable=False),
+    Column("product", Text, nullable=False),
+    Column("external_user_id", Text, nullable=False),
+    Column("state_sha256", LargeBinary, nullable=False),
+    Column("sequence", BigInteger),
+    Column("prefill", JSONB),
+    _at("created_at"),
+    _at("expires_at", nullable=False),
+    _at("redirected_at"),
+    Column("redirect_query", Text),
+    Column("client_id", Text),
+    Column("channels", ARRAY(Text)),
+    Column("revoked", ARRAY(Text)),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("hub", Text, primary_key=True),
+    Column("client_id", Text, primary_key=True),
+    Column("external_user_id", Text),
+    Column("state", JSONB, nullable=False),
+    _at("created_at"),
+    _at("updated_at"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("hub", Text, primary_key=True),
+    Column("channel_id", Text, primary_key=True),
+    Column("client_id", Text),
+    Column("phone_number", Text),
+    Column("status", Text),
+    Column("permission", Text, nullable=False),
+    Column("key_status", Text, nullable=False),
+    Column("key_intent", Integer, nullable=False),
+    Column("blocker", Text),
+    Column("reason", Text, nullable=False),
+    Column("state", JSONB, nullable=False),
+    _at("created_at"),
+    _at("updated_at"),
+)
+
+key_generations = Table(
+    "key_generations",
+    metadata,
+    Column("hub", Text, primary_key=True),
+    Column("channel_id", Text, primary_key=True),
+    Column("intent", Integer, primary_key=True),
+    Column("rotation", Boolean, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    _at("created_at"),
+    _at("updated_at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("hub", Text, nullable=False),
+    Column("channel_id", Text, nullable=False),
+    Column("intent", Integer, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("hub_key_id", Text),
+    _at("created_at"),
+    _at("discarded_at"),
+)
+
+product_events = Table(
+    "product_events",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("product", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("dedupe_key", Text, nullable=False),
+    Column("hub", Text),
+    Column("client_id", Text),
+    Column("channel_id", Text),
+    Column("payload", JSONB, nullable=False),
+    _at("created_at"),
+    _at("delivered_at"),
+    Column("attempts", Integer, nullable=False),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("hub", Text, nullable=False),
+    Column("client_id", Text),
+    Column("channel_id", Text),
+    Column("source", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("detail", JSONB),
+    _at("at"),
+)

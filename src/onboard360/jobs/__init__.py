@@ -1,0 +1,1 @@
+"""Background work on procrastinate: every effect of the lifecycle is a job here."""

@@ -1,0 +1,178 @@
+"""Generate a channel's API key exactly once per intent.
+
+Why this is safe (see docs/decisions/0002-exactly-once-keys.md):
+- one ``key_generations`` row per (channel, intent) is created in the transaction that
+  decided to provision, and this job holds that row's lock (``FOR UPDATE``) from before
+  the Partner API call until the key is committed: a second worker waits, then sees
+  ``stored`` and does nothing;
+- every key job of a channel shares one procrastinate ``lock``, so they also queue;
+- a crash between 360dialog's answer and our commit rolls the transaction back: the row
+  is still ``pending``, the retried job generates once more, and since each generation
+  revokes the earlier key, the key we store is the one 360dialog considers live.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import codec
+from onboard360.db import tables as t
+from onboard360.domain import ChannelId, KeyRefused, KeyStatus, KeyStored
+from onboard360.hub import HubError, HubPermissionRefused
+from onboard360.hubs_config import HubConfig
+from onboard360.jobs.transition import apply_inputs, record
+from onboard360.logging import get_logger
+from onboard360.service import Service
+
+log = get_logger(__name__)
+
+
+async def provision_key(service: Service, hub_name: str, channel_id: str, intent: int) -> str:
+    """Carry out ProvisionKey(channel_id, intent); answers what happened, for the job log."""
+    hub = service.hub(hub_name)
+    product = service.product_of(hub)
+    cid = ChannelId(channel_id)
+    try:
+        async with service.engine.begin() as conn:
+            if not await _still_wanted(conn, hub, cid, intent):
+                return "not wanted any more"
+            try:
+                key = await service.partner_api(hub).generate_api_key(cid)
+            except HubPermissionRefused as exc:
+                await _mark(conn, hub, cid, intent, status="refused", error=str(exc))
+                await apply_inputs(conn, hub, product, [KeyRefused(cid, intent)], source="job")
+                await record(
+                    conn,
+                    hub,
+                    "job",
+                    "key_refused",
+                    {"intent": intent, "why": str(exc)},
+                    channel_id=cid,
+                )
+                return "refused"
+            await conn.execute(
+                t.api_keys.insert().values(
+                    hub=hub.name,
+                    channel_id=cid,
+                    intent=intent,
+                    ciphertext=service.keyring.encrypt(key.api_key),
+                    hub_key_id=key.id,
+                )
+            )
+            await _mark(conn, hub, cid, intent, status="stored", error=None)
+            # 360dialog revoked every earlier key of the channel when it made this one.
+            await conn.execute(
+                t.api_keys.update()
+                .where(
+                    t.api_keys.c.hub == hub.name,
+                    t.api_keys.c.channel_id == cid,
+                    t.api_keys.c.intent < intent,
+                    t.api_keys.c.discarded_at.is_(None),
+                )
+                .values(discarded_at=func.now())
+            )
+            await apply_inputs(conn, hub, product, [KeyStored(cid, intent)], source="job")
+            await record(conn, hub, "job", "key_stored", {"intent": intent}, channel_id=cid)
+    except HubError as exc:
+        await _note_failure(service, hub, cid, intent, exc)
+        raise
+    log.info("api key stored", hub=hub.name, channel_id=cid, intent=intent)
+    return "stored"
+
+
+async def _still_wanted(conn: AsyncConnection, hub: HubConfig, cid: str, intent: int) -> bool:
+    generation = (
+        await conn.execute(
+            select(t.key_generations.c.status)
+            .where(
+                t.key_generations.c.hub == hub.name,
+                t.key_generations.c.channel_id == cid,
+                t.key_generations.c.intent == intent,
+            )
+            .with_for_update()
+        )
+    ).first()
+    if generation is None or generation.status != "pending":
+        return False
+    row = (
+        await conn.execute(
+            select(t.channels.c.state).where(
+                t.channels.c.hub == hub.name, t.channels.c.channel_id == cid
+            )
+        )
+    ).first()
+    state = codec.channel_from_json(row.state) if row else None
+    if state is None or state.key is not KeyStatus.PROVISIONING or state.key_intent != intent:
+        await _mark(
+            conn, hub, cid, intent, status="discarded", error="the channel no longer wants it"
+        )
+        return False
+    return True
+
+
+async def _mark(
+    conn: AsyncConnection, hub: HubConfig, cid: str, intent: int, *, status: str, error: str | None
+) -> None:
+    await conn.execute(
+        t.key_generations.update()
+        .where(
+            t.key_generations.c.hub == hub.name,
+            t.key_generations.c.channel_id == cid,
+            t.key_generations.c.intent == intent,
+        )
+        .values(
+            status=status,
+            last_error=error,
+            attempts=t.key_generations.c.attempts + 1,
+            updated_at=func.now(),
+        )
+    )
+
+
+async def _note_failure(
+    service: Service, hub: HubConfig, cid: str, intent: int, exc: HubError
+) -> None:
+    """Record a failed attempt in its own transaction (the job's one rolled back)."""
+    async with service.engine.begin() as conn:
+        await conn.execute(
+            t.key_generations.update()
+            .where(
+                t.key_generations.c.hub == hub.name,
+                t.key_generations.c.channel_id == cid,
+                t.key_generations.c.intent == intent,
+            )
+            .values(
+                last_error=str(exc),
+                attempts=t.key_generations.c.attempts + 1,
+                updated_at=func.now(),
+            )
+        )
+        await record(
+            conn,
+            hub,
+            "job",
+            "key_attempt_failed",
+            {"intent": intent, "why": str(exc)},
+            channel_id=cid,
+        )
+    log.warning("api key attempt failed", hub=hub.name, channel_id=cid, error=str(exc))
+
+
+async def current_key(
+    conn: AsyncConnection, service: Service, hub: HubConfig, cid: str
+) -> str | None:
+    """The channel's stored, not discarded key, decrypted (for its owner and jobs only)."""
+    row = (
+        await conn.execute(
+            select(t.api_keys.c.ciphertext)
+            .where(
+                t.api_keys.c.hub == hub.name,
+                t.api_keys.c.channel_id == cid,
+                t.api_keys.c.discarded_at.is_(None),
+            )
+            .order_by(t.api_keys.c.intent.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else service.keyring.decrypt(row.ciphertext)

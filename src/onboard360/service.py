@@ -1,0 +1,92 @@
+"""Everything a web process or a worker needs, built once from the settings and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from onboard360.config import ConfigError, Settings
+from onboard360.crypto import Keyring, KeyringError
+from onboard360.hub import ApiKeyAuth, HubAuth, MessagingAPI, PartnerAPI, RetryPolicy, TokenAuth
+from onboard360.hubs_config import HubConfig, ProductConfig
+
+
+class UnknownHub(LookupError):
+    """No hub of that name is configured."""
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: AsyncEngine
+    keyring: Keyring
+    http: httpx.AsyncClient
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    _partner_apis: dict[str, PartnerAPI] = field(default_factory=dict, repr=False)
+
+    def hub(self, name: str) -> HubConfig:
+        hub = self.settings.hub(name)
+        if hub is None:
+            raise UnknownHub(name)
+        return hub
+
+    def product_of(self, hub: HubConfig) -> ProductConfig:
+        product = self.settings.product(hub.product)
+        if product is None:  # settings validation makes this impossible
+            raise UnknownHub(hub.product)
+        return product
+
+    def partner_api(self, hub: HubConfig) -> PartnerAPI:
+        """One client per hub, so a bearer token is fetched once and shared."""
+        api = self._partner_apis.get(hub.name)
+        if api is None:
+            api = PartnerAPI(
+                hub.partner_id,
+                hub_auth(hub),
+                base_url=hub.partner_api_url,
+                client=self.http,
+                retry=self.retry,
+            )
+            self._partner_apis[hub.name] = api
+        return api
+
+    def messaging_api(self, hub: HubConfig) -> MessagingAPI:
+        return MessagingAPI(base_url=hub.messaging_api_url, client=self.http, retry=self.retry)
+
+
+def hub_auth(hub: HubConfig) -> HubAuth:
+    if hub.api_key is not None:
+        return ApiKeyAuth(hub.api_key)
+    if hub.username is None or hub.password is None:  # HubConfig refuses this already
+        raise ConfigError(f"hub {hub.name}: set api_key, or username and password")
+    return TokenAuth(hub.username, hub.password)
+
+
+def keyring_from(settings: Settings) -> Keyring:
+    if not settings.encryption_keys:
+        raise ConfigError(
+            "encryption_keys is empty: set ONBOARD360_ENCRYPTION_KEYS to a JSON list of "
+            "Fernet keys (make one with `onboard360 generate-key`)"
+        )
+    try:
+        return Keyring.from_keys(settings.encryption_keys)
+    except KeyringError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@asynccontextmanager
+async def open_service(
+    settings: Settings, database_url: str, *, retry: RetryPolicy | None = None
+) -> AsyncIterator[Service]:
+    keyring = keyring_from(settings)
+    engine = create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    try:
+        yield Service(settings, engine, keyring, http, retry or RetryPolicy())
+    finally:
+        await http.aclose()
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""The service's web edge: connect pages, redirect consumer, partner webhooks, REST API."""

@@ -1,0 +1,218 @@
+"""The product's REST API (``/api/v1``, bearer tokens): onboardings, clients, channels, keys.
+
+A product sees only the hubs configured with ``product = <its name>``; anything else is
+answered as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from onboard360.db import codec
+from onboard360.db import tables as t
+from onboard360.domain import (
+    ChannelId,
+    KeyRotationRequested,
+    RedirectError,
+    is_valid_id,
+    may_rotate_key,
+    parse_redirect,
+)
+from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.jobs.keys import current_key
+from onboard360.jobs.transition import apply_inputs, record
+from onboard360.web import onboardings
+from onboard360.web.deps import ProductDep, ServiceDep
+from onboard360.web.errors import ApiError, not_found
+from onboard360.web.onboardings import OnboardingRefused, Prefill
+from onboard360.web.progress import channel_view, onboarding_view
+
+router = APIRouter(prefix="/api/v1", tags=["product API"])
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class OnboardingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hub: str = Field(max_length=40, description="the hub's name in onboard360's settings")
+    external_user_id: str = Field(
+        min_length=1, max_length=200, description="your own user or account id"
+    )
+    number: str | None = Field(None, max_length=20, pattern=r"^\+?[0-9 ]{6,19}$")
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str | None = Field(None, max_length=200)
+
+
+class OnboardingCreated(BaseModel):
+    id: UUID
+    hub: str
+    connect_url: str = Field(description="our hosted page with the Connect button")
+    popup_url: str = Field(description="open this in a popup to go straight to 360dialog")
+    expires_at: str
+
+
+class RedirectForward(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(
+        max_length=8192,
+        description="location.search as the official button's page received it",
+    )
+
+
+def _hubs(service: ServiceDep, product: ProductConfig) -> list[HubConfig]:
+    return [hub for hub in service.settings.hubs if hub.product == product.name]
+
+
+def _hub(service: ServiceDep, product: ProductConfig, name: str) -> HubConfig:
+    hub = service.settings.hub(name)
+    if hub is None or hub.product != product.name:
+        raise not_found("hub")
+    return hub
+
+
+@router.post("/onboardings", status_code=201, response_model=OnboardingCreated)
+async def create_onboarding(
+    body: OnboardingRequest, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    hub = _hub(service, product, body.hub)
+    prefill = Prefill(number=body.number, email=body.email, name=body.name)
+    async with service.engine.begin() as conn:
+        row, state = await onboardings.create(conn, service, hub, body.external_user_id, prefill)
+    return {
+        "id": row.id,
+        "hub": hub.name,
+        "connect_url": onboardings.connect_url(service, hub, state),
+        "popup_url": onboardings.opener_url(service, hub, state),
+        "expires_at": row.expires_at.isoformat(),
+    }
+
+
+@router.get("/onboardings/{onboarding_id}")
+async def get_onboarding(
+    onboarding_id: UUID, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    async with service.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(t.onboardings).where(
+                    t.onboardings.c.id == onboarding_id,
+                    t.onboardings.c.product == product.name,
+                )
+            )
+        ).first()
+        if row is None:
+            raise not_found("onboarding")
+        return await onboarding_view(conn, row)
+
+
+@router.post("/redirects")
+async def forward_redirect(
+    body: RedirectForward, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    """For pages using the official React button: forward what its callback received."""
+    try:
+        redirect = parse_redirect(body.query)
+    except RedirectError as exc:
+        raise ApiError(400, "invalid_redirect", str(exc)) from None
+    last: OnboardingRefused | None = None
+    for hub in _hubs(service, product):
+        try:
+            async with service.engine.begin() as conn:
+                row = await onboardings.complete(conn, service, hub, redirect, body.query)
+                return await onboarding_view(conn, row)
+        except OnboardingRefused as exc:
+            last = exc
+    status = 400 if last is None or last.status == 400 else last.status
+    raise ApiError(status, "invalid_state", str(last) if last else "unknown onboarding state")
+
+
+@router.get("/channels")
+async def list_channels(
+    product: ProductDep,
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Channels of this product's hubs, ordered by channel id; page with ``after``."""
+    hubs = [hub.name for hub in _hubs(service, product)]
+    query = select(t.channels).where(t.channels.c.hub.in_(hubs))
+    if after:
+        query = query.where(t.channels.c.channel_id > after)
+    query = query.order_by(t.channels.c.channel_id).limit(limit + 1)
+    async with service.engine.connect() as conn:
+        rows = list(await conn.execute(query))
+    page = [channel_view(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return {"data": page, "has_more": more, "next": page[-1]["channel_id"] if more else None}
+
+
+async def _channel(
+    service: ServiceDep, product: ProductConfig, channel_id: str, *, lock: bool = False
+) -> Any:
+    if not is_valid_id(channel_id):
+        raise not_found("channel")
+    hubs = [hub.name for hub in _hubs(service, product)]
+    return (
+        select(t.channels)
+        .where(t.channels.c.channel_id == channel_id, t.channels.c.hub.in_(hubs))
+        .with_for_update()
+        if lock
+        else select(t.channels).where(
+            t.channels.c.channel_id == channel_id, t.channels.c.hub.in_(hubs)
+        )
+    )
+
+
+@router.get("/channels/{channel_id}")
+async def get_channel(channel_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
+    query = await _channel(service, product, channel_id)
+    async with service.engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        raise not_found("channel")
+    return channel_view(row)
+
+
+@router.get("/channels/{channel_id}/api-key")
+async def get_api_key(
+    channel_id: str, product: ProductDep, service: ServiceDep, response: Response
+) -> dict[str, Any]:
+    """The channel's current API key, for the product that owns the channel only."""
+    query = await _channel(service, product, channel_id)
+    response.headers.update(NO_STORE)
+    async with service.engine.begin() as conn:
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise not_found("channel")
+        hub = service.hub(row.hub)
+        key = await current_key(conn, service, hub, row.channel_id)
+        if key is None:
+            raise ApiError(409, "no_api_key", row.reason or "the channel has no API key yet")
+        await record(
+            conn, hub, "api", "api_key_read", {"product": product.name}, channel_id=row.channel_id
+        )
+    return {"channel_id": row.channel_id, "hub": row.hub, "api_key": key}
+
+
+@router.post("/channels/{channel_id}/rotate-key", status_code=202)
+async def rotate_key(channel_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
+    """Generate a new key (revoking the current one at 360dialog) — an explicit intent."""
+    query = await _channel(service, product, channel_id, lock=True)
+    async with service.engine.begin() as conn:
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise not_found("channel")
+        state = codec.channel_from_json(row.state)
+        verdict = may_rotate_key(state, state.key_intent)
+        if not verdict.allowed:
+            raise ApiError(409, f"cannot_rotate_{verdict.blocker}", verdict.message)
+        hub = service.hub(row.hub)
+        request = KeyRotationRequested(ChannelId(row.channel_id), state.key_intent)
+        outcome = await apply_inputs(conn, hub, service.product_of(hub), [request], source="api")
+    return {"channel_id": row.channel_id, "intent": outcome.channels[request.channel_id].key_intent}

@@ -1,0 +1,69 @@
+"""The service's FastAPI app. Routers live one per resource beside this file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from onboard360.asgi import BodySizeLimit
+from onboard360.config import Settings
+from onboard360.hub import RetryPolicy
+from onboard360.service import open_service
+from onboard360.web.errors import ApiError, error_response
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(
+    settings: Settings, database_url: str, *, retry: RetryPolicy | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_service(settings, database_url, retry=retry) as service:
+            app.state.service = service
+            yield
+
+    app = FastAPI(
+        title="onboard360",
+        summary="360dialog Integrated Onboarding, partner side",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.type, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Where and what, never the input itself (it may hold a secret).
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        return error_response(422, "invalid_request", "validation_failed", problems[:1000])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, "invalid_request", "http_error", str(exc.detail))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    _include_routers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from onboard360.web import routes  # noqa: PLC0415 - routers import this module's siblings
+
+    for router in routes.ROUTERS:
+        app.include_router(router)

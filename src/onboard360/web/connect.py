@@ -1,0 +1,119 @@
+"""The hosted connect page per hub, the popup opener, and the redirect consumer.
+
+``/connect/{hub}`` is the hub's Redirect URL at 360dialog *and* the page that hosts the
+Connect button, as Integrated Onboarding requires: opened in the popup with the
+redirect's query it records the result, hands it to its opener and closes; opened by a
+person it shows the button and then the numbers' progress.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from onboard360.domain import RedirectError, parse_redirect
+from onboard360.hubs_config import HubConfig
+from onboard360.web import onboardings
+from onboard360.web.deps import ServiceDep
+from onboard360.web.onboardings import OnboardingRefused
+from onboard360.web.progress import onboarding_view
+
+router = APIRouter(tags=["connect"], include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC = Path(__file__).parent / "static"
+
+# No Cross-Origin-Opener-Policy: same-origin here — it would cut the popup off from its
+# opener and break the flow silently.
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, context, status_code=status, headers=PAGE_HEADERS
+    )
+
+
+def _refusal(request: Request, status: int, message: str) -> HTMLResponse:
+    return _page(request, "connect_error.html", status, message=message)
+
+
+def _hub(service: ServiceDep, name: str) -> HubConfig | None:
+    return service.settings.hub(name)
+
+
+@router.get("/connect/{hub_name}", response_class=HTMLResponse)
+async def connect_page(hub_name: str, request: Request, service: ServiceDep) -> Response:
+    hub = _hub(service, hub_name)
+    if hub is None:
+        return _refusal(request, 404, "There is no such connect page.")
+    query = request.url.query
+    if "client" in request.query_params:
+        return await _consume_redirect(request, service, hub, query)
+    start = request.query_params.get("start")
+    try:
+        async with service.engine.connect() as conn:
+            await onboardings.find(conn, hub, start)
+    except OnboardingRefused as exc:
+        return _refusal(request, exc.status, str(exc))
+    return _page(request, "connect.html", hub=hub, start=start, hub_name=hub.name)
+
+
+async def _consume_redirect(
+    request: Request, service: ServiceDep, hub: HubConfig, query: str
+) -> Response:
+    try:
+        redirect = parse_redirect(query)
+    except RedirectError as exc:
+        return _refusal(request, 400, f"This redirect is malformed: {exc}")
+    try:
+        async with service.engine.begin() as conn:
+            await onboardings.complete(conn, service, hub, redirect, query)
+    except OnboardingRefused as exc:
+        return _refusal(request, exc.status, str(exc))
+    return _page(request, "connect_result.html", hub_name=hub.name, start=redirect.state)
+
+
+@router.get("/connect/{hub_name}/popup")
+async def open_popup(hub_name: str, request: Request, service: ServiceDep) -> Response:
+    """Send the browser to 360dialog's popup, signed now (IO Signature is per opening)."""
+    hub = _hub(service, hub_name)
+    if hub is None:
+        return _refusal(request, 404, "There is no such connect page.")
+    start = request.query_params.get("start")
+    try:
+        async with service.engine.connect() as conn:
+            row = await onboardings.find(conn, hub, start)
+    except OnboardingRefused as exc:
+        return _refusal(request, exc.status, str(exc))
+    target = onboardings.popup_url(hub, start or "", row.prefill or {})
+    return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+
+
+@router.get("/connect/{hub_name}/progress")
+async def progress(hub_name: str, request: Request, service: ServiceDep) -> Response:
+    """The onboarding's stage and channels; the state token is the capability."""
+    hub = _hub(service, hub_name)
+    headers = {**PAGE_HEADERS, "Access-Control-Allow-Origin": "*"}
+    if hub is None:
+        return JSONResponse({"error": "no such hub"}, status_code=404, headers=headers)
+    try:
+        async with service.engine.connect() as conn:
+            row = await onboardings.find(conn, hub, request.query_params.get("start"))
+            view = await onboarding_view(conn, row)
+    except OnboardingRefused as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
+    view.pop("external_user_id", None)
+    return JSONResponse(view, headers=headers)
+
+
+@router.get("/connect-assets/connect.js")
+async def connect_script() -> Response:
+    """The embeddable script: a Connect button for any page, no React needed."""
+    return Response(
+        (STATIC / "connect.js").read_text(encoding="utf-8"),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )

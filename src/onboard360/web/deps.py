@@ -1,0 +1,50 @@
+"""FastAPI dependencies, as Annotated aliases."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.hubs_config import ProductConfig
+from onboard360.service import Service
+from onboard360.web.errors import unauthorized
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+async def get_transaction(service: ServiceDep) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request: committed when the handler returns, else rolled back."""
+    async with service.engine.begin() as conn:
+        yield conn
+
+
+TransactionDep = Annotated[AsyncConnection, Depends(get_transaction)]
+
+
+def get_product(request: Request, service: ServiceDep) -> ProductConfig:
+    """The product whose bearer token this is (constant-time, every token compared)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized()
+    found: ProductConfig | None = None
+    for product in service.settings.products:
+        for candidate in product.api_tokens:
+            if hmac.compare_digest(candidate.get_secret_value().encode(), token.encode()):
+                found = product
+    if found is None:
+        raise unauthorized()
+    return found
+
+
+ProductDep = Annotated[ProductConfig, Depends(get_product)]

@@ -1,0 +1,182 @@
+"""Onboarding attempts: created for the product, opened as the popup, closed by a redirect."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import tables as t
+from onboard360.domain import Redirected, RedirectResult
+from onboard360.hubs_config import HubConfig
+from onboard360.jobs.transition import apply_inputs, record
+from onboard360.service import Service
+from onboard360.signatures import io_signature
+
+
+class OnboardingRefused(Exception):
+    """The redirect or popup cannot be tied to a live onboarding; ``status`` says how."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Prefill:
+    number: str | None = None
+    email: str | None = None
+    name: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in vars(self).items() if v}
+
+
+def state_digest(state: str) -> bytes:
+    return hashlib.sha256(state.encode()).digest()
+
+
+def connect_url(service: Service, hub: HubConfig, state: str) -> str:
+    return f"{service.settings.public_url}/connect/{hub.name}?{urlencode({'start': state})}"
+
+
+def opener_url(service: Service, hub: HubConfig, state: str) -> str:
+    """Our URL that sends the browser on to the 360dialog popup, signed at click time."""
+    return f"{service.settings.public_url}/connect/{hub.name}/popup?{urlencode({'start': state})}"
+
+
+def popup_url(hub: HubConfig, state: str, prefill: dict[str, Any], now: int | None = None) -> str:
+    """The 360dialog popup URL for this attempt, with a fresh IO Signature when needed.
+
+    Never cached: the IO Signature must be made for each opening (doc).
+    """
+    params: dict[str, str] = {"state": state}
+    params.update({k: str(v) for k, v in prefill.items() if k in ("number", "email", "name")})
+    if hub.io_signature and hub.platform_secret is not None:
+        moment = int(time.time()) if now is None else now
+        params["io_signature"] = io_signature(
+            hub.platform_secret.get_secret_value(), hub.partner_id, moment
+        )
+        params["io_timestamp"] = str(moment)
+    return f"{hub.hub_url}/dashboard/app/{hub.partner_id}?{urlencode(params)}"
+
+
+async def create(
+    conn: AsyncConnection,
+    service: Service,
+    hub: HubConfig,
+    external_user_id: str,
+    prefill: Prefill,
+) -> tuple[Row[Any], str]:
+    state = secrets.token_urlsafe(24)
+    expires = datetime.now(UTC) + timedelta(seconds=service.settings.onboarding_ttl_seconds)
+    row = (
+        await conn.execute(
+            t.onboardings.insert()
+            .values(
+                id=uuid.uuid4(),
+                hub=hub.name,
+                product=hub.product,
+                external_user_id=external_user_id,
+                state_sha256=state_digest(state),
+                prefill=prefill.as_dict(),
+                expires_at=expires,
+            )
+            .returning(*t.onboardings.c)
+        )
+    ).one()
+    await record(conn, hub, "api", "onboarding_started", {"onboarding_id": str(row.id)})
+    return row, state
+
+
+async def find(
+    conn: AsyncConnection, hub: HubConfig, state: str | None, *, lock: bool = False
+) -> Row[Any]:
+    """The live attempt this state belongs to, or OnboardingRefused saying why not."""
+    if not state:
+        raise OnboardingRefused(
+            400, "This link has no onboarding state: start again from the partner's page."
+        )
+    query = select(t.onboardings).where(
+        t.onboardings.c.hub == hub.name, t.onboardings.c.state_sha256 == state_digest(state)
+    )
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        raise OnboardingRefused(
+            400, "This onboarding is unknown here: start again from the partner's page."
+        )
+    if row.redirected_at is None and row.expires_at <= datetime.now(UTC):
+        raise OnboardingRefused(
+            410, "This onboarding has expired: start again from the partner's page."
+        )
+    return row
+
+
+def _same(row: Row[Any], redirect: RedirectResult) -> bool:
+    return (
+        row.client_id == redirect.client_id
+        and set(row.channels) == set(redirect.channels)
+        and set(row.revoked) == set(redirect.revoked)
+    )
+
+
+async def complete(
+    conn: AsyncConnection, service: Service, hub: HubConfig, redirect: RedirectResult, query: str
+) -> Row[Any]:
+    """Record the popup's redirect for its attempt and apply it, once.
+
+    The official button (and a reload) delivers the same redirect more than once: a
+    repeat is answered as the first was and changes nothing. A different redirect for a
+    state already used is refused.
+    """
+    row = await find(conn, hub, redirect.state, lock=True)
+    if row.redirected_at is not None:
+        if _same(row, redirect):
+            return row
+        raise OnboardingRefused(
+            409, "This onboarding was already completed: start a new one from the partner's page."
+        )
+    row = (
+        await conn.execute(
+            t.onboardings.update()
+            .where(t.onboardings.c.id == row.id)
+            .values(
+                redirected_at=datetime.now(UTC),
+                redirect_query=query[:8192],
+                client_id=redirect.client_id,
+                channels=list(redirect.channels),
+                revoked=list(redirect.revoked),
+            )
+            .returning(*t.onboardings.c)
+        )
+    ).one()
+    await apply_inputs(
+        conn,
+        hub,
+        service.product_of(hub),
+        [Redirected(redirect, row.sequence)],
+        source="redirect",
+        external_user_id=row.external_user_id,
+    )
+    await record(
+        conn,
+        hub,
+        "redirect",
+        "onboarding_completed",
+        {
+            "onboarding_id": str(row.id),
+            "channels": list(redirect.channels),
+            "revoked": list(redirect.revoked),
+        },
+        client_id=redirect.client_id,
+    )
+    return row

@@ -1,0 +1,105 @@
+"""From an onboarding request to a live channel with its key handed to the product."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from onboard360.domain import RedirectResult, format_redirect
+from tests.stack import Stack, running_stack
+
+
+@pytest.fixture
+def stack(database_url: str) -> Iterator[Stack]:
+    with running_stack(database_url) as s:
+        yield s
+
+
+def state_of(created: dict[str, str]) -> str:
+    return httpx.URL(created["connect_url"]).params["start"]
+
+
+def redirect(stack: Stack, hub: str, state: str, client: str, channels: list[str],
+             revoked: list[str] | None = None) -> httpx.Response:
+    query = format_redirect(RedirectResult(client, tuple(channels), tuple(revoked or ()), state))
+    return httpx.get(f"{stack.service_url}/connect/{hub}?{query}")
+
+
+def onboard_in_sandbox(stack: Stack, hub: str, *, permission: bool | None = None,
+                       numbers: int = 1) -> tuple[str, list[str]]:
+    partner_id = stack.hub(hub).partner_id
+    client = stack.sandbox.create_client(
+        partner_id, "Acme", "ops@acme.test", api_key_permission=permission
+    )
+    channels = [
+        stack.sandbox.create_channel(client.id, f"+49151000000{n}").id for n in range(numbers)
+    ]
+    return client.id, channels
+
+
+def test_partner_payment_channel_goes_live_with_one_key(stack: Stack) -> None:
+    created = stack.start_onboarding("pp")
+    client, channels = onboard_in_sandbox(stack, "pp")
+    assert redirect(stack, "pp", state_of(created), client, channels).status_code == 200
+    stack.settle()
+    view = stack.api.get(f"/api/v1/onboardings/{created['id']}").json()
+    assert view["stage"] == "connecting"
+    assert view["channels"][0]["reason"].startswith("the channel is not running yet")
+
+    stack.sandbox.set_status(channels[0], "running")
+    stack.settle()
+
+    assert stack.sandbox.channel(channels[0]).keys_generated == 1
+    view = stack.api.get(f"/api/v1/onboardings/{created['id']}").json()
+    assert view["stage"] == "live"
+    key = stack.api.get(f"/api/v1/channels/{channels[0]}/api-key").json()["api_key"]
+    messaging = httpx.get(
+        f"{stack.sandbox_url}/v1/configs/webhook", headers={"D360-API-KEY": key}
+    )
+    assert messaging.status_code == 200
+    events = [e["type"] for e in stack.product_events()]
+    assert "channel.activated" in events
+
+
+def test_direct_payment_without_permission_gets_no_key_and_says_why(stack: Stack) -> None:
+    created = stack.start_onboarding("dp")
+    client, channels = onboard_in_sandbox(stack, "dp", permission=False)
+    redirect(stack, "dp", state_of(created), client, channels)
+    stack.sandbox.set_status(channels[0], "running")
+    stack.settle()
+
+    assert stack.sandbox.channel(channels[0]).keys_generated == 0
+    channel = stack.api.get(f"/api/v1/channels/{channels[0]}").json()
+    assert channel["api_key_available"] is False
+    assert "permission" in channel["reason"]
+    assert "channel.permission_refused" in [e["type"] for e in stack.product_events()]
+
+
+def test_replayed_redirect_changes_nothing(stack: Stack) -> None:
+    created = stack.start_onboarding("pp")
+    client, channels = onboard_in_sandbox(stack, "pp")
+    stack.sandbox.set_status(channels[0], "running")
+    first = redirect(stack, "pp", state_of(created), client, channels)
+    stack.settle()
+    again = redirect(stack, "pp", state_of(created), client, channels)
+    stack.settle()
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert stack.sandbox.channel(channels[0]).keys_generated == 1
+
+
+def test_a_different_redirect_for_a_used_state_is_refused(stack: Stack) -> None:
+    created = stack.start_onboarding("pp")
+    client, channels = onboard_in_sandbox(stack, "pp", numbers=2)
+    redirect(stack, "pp", state_of(created), client, channels[:1])
+    answer = redirect(stack, "pp", state_of(created), client, channels)
+    assert answer.status_code == 409
+    assert "already completed" in answer.text
+
+
+def test_unknown_state_is_refused_and_records_nothing(stack: Stack) -> None:
+    client, channels = onboard_in_sandbox(stack, "pp")
+    answer = redirect(stack, "pp", "not-a-state-we-made", client, channels)
+    assert answer.status_code == 400
+    assert stack.api.get(f"/api/v1/channels/{channels[0]}").status_code == 404

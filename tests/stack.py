@@ -1,0 +1,166 @@
+"""The whole onboarding stack for tests: the sandbox, the service, a product, a worker.
+
+Everything talks over real HTTP on free ports; the worker runs in the test's thread with
+``drain()`` (procrastinate until the queue is empty), so tests decide when jobs run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from onboard360.config import Settings
+from onboard360.crypto import generate_key
+from onboard360.handoff import generate_secret
+from onboard360.hub import RetryPolicy
+from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.jobs.runner import run_worker
+from onboard360.jobs.worker import RetryTuning
+from onboard360.sandbox.app import create_app as create_sandbox
+from onboard360.sandbox.models import HubSpec
+from onboard360.sandbox.state import Hub, Sandbox
+from onboard360.serving import free_port, running
+from onboard360.web.app import create_app as create_service
+from tests.sandbox_fixtures import FAST, WebhookSink, wait_until
+
+FAST_RETRY = RetryPolicy(attempts=3, timeout=10, wait_initial=0, wait_max=0.01, wait_jitter=0)
+NO_WAIT = RetryTuning(exponential_wait=0, hub_attempts=3, delivery_attempts=3)
+PRODUCT_TOKEN = "product-token-" + "t" * 24
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    database_url: str
+    sandbox: Sandbox
+    sandbox_url: str
+    service_url: str
+    product: WebhookSink
+    api: httpx.Client  # the product's REST client (bearer token)
+
+    def hub(self, name: str) -> HubConfig:
+        hub = self.settings.hub(name)
+        assert hub is not None
+        return hub
+
+    def sandbox_hub(self, name: str) -> Hub:
+        return self.sandbox.hub(self.hub(name).partner_id)
+
+    def settle(self) -> None:
+        """Wait for the sandbox to deliver its webhooks, then run every job."""
+
+        def idle() -> bool:
+            answer = httpx.get(f"{self.sandbox_url}/sandbox/deliveries", params={"limit": 1})
+            return bool(answer.json()["pending"] == 0)
+
+        wait_until(idle, what="the sandbox to deliver its webhooks")
+        self.drain()
+
+    def drain(self) -> None:
+        """Run jobs until none is left."""
+        asyncio.run(
+            run_worker(
+                self.settings,
+                self.database_url,
+                until_idle=True,
+                retry=FAST_RETRY,
+                tuning=NO_WAIT,
+                install_signal_handlers=False,
+                concurrency=1,
+            )
+        )
+
+    def start_onboarding(self, hub: str, user: str = "user-1", **prefill: str) -> dict[str, Any]:
+        answer = self.api.post(
+            "/api/v1/onboardings", json={"hub": hub, "external_user_id": user, **prefill}
+        )
+        assert answer.status_code == 201, answer.text
+        created: dict[str, Any] = answer.json()
+        return created
+
+    def product_events(self) -> list[dict[str, Any]]:
+        return [r.json() for r in self.product.requests()]
+
+
+def hub_pair(service_url: str) -> tuple[list[HubConfig], list[HubSpec]]:
+    """A Partner Payment hub `pp` and a Direct Payment hub `dp`, both sides."""
+    configs, specs = [], []
+    for name, billing, pid in (("pp", "partner", "StackPartPA"), ("dp", "direct", "StackDirPA")):
+        webhook_secret = secrets.token_urlsafe(24)
+        platform_secret = secrets.token_urlsafe(24)
+        api_key = secrets.token_urlsafe(24)
+        specs.append(
+            HubSpec(
+                partner_id=pid,
+                billing=billing,
+                redirect_url=f"{service_url}/connect/{name}",
+                webhook_url=f"{service_url}/hooks/360dialog/{name}/{webhook_secret}",
+                api_key=api_key,
+                platform_secret=platform_secret,
+                auto_advance=False,
+            )
+        )
+        configs.append(
+            HubConfig(
+                name=name,
+                partner_id=pid,
+                billing=billing,  # type: ignore[arg-type]
+                api_key=SecretStr(api_key),
+                platform_secret=SecretStr(platform_secret),
+                webhook_secret=SecretStr(webhook_secret),
+            )
+        )
+    return configs, specs
+
+
+@contextlib.contextmanager
+def running_stack(database_url: str, **setting_overrides: Any) -> Iterator[Stack]:
+    service_port = free_port()
+    service_url = f"http://127.0.0.1:{service_port}"
+    configs, specs = hub_pair(service_url)
+    sink = WebhookSink()
+    sandbox = Sandbox()
+    with (
+        running(sink.app()) as product_url,
+        running(create_sandbox(specs, sandbox=sandbox, webhook_settings=FAST)) as sandbox_url,
+    ):
+        hubs = [
+            hub.model_copy(
+                update={
+                    "hub_url": sandbox_url,
+                    "partner_api_url": f"{sandbox_url}/api/v2",
+                    "messaging_api_url": sandbox_url,
+                }
+            )
+            for hub in configs
+        ]
+        product = ProductConfig(
+            name="default",
+            webhook_url=f"{product_url}/product",
+            webhook_secrets=[SecretStr(generate_secret())],
+            api_tokens=[SecretStr(PRODUCT_TOKEN)],
+        )
+        settings = Settings(
+            public_url=service_url,
+            encryption_keys=[SecretStr(generate_key())],
+            hubs=hubs,
+            products=[product],
+            **setting_overrides,
+        )
+        app = create_service(settings, database_url, retry=FAST_RETRY)
+        with (
+            running(app, port=service_port),
+            httpx.Client(
+                base_url=service_url,
+                headers={"Authorization": f"Bearer {PRODUCT_TOKEN}"},
+                timeout=10,
+            ) as api,
+        ):
+            yield Stack(settings, database_url, sandbox, sandbox_url, service_url, sink, api)

@@ -21,14 +21,22 @@ def state_of(created: dict[str, str]) -> str:
     return httpx.URL(created["connect_url"]).params["start"]
 
 
-def redirect(stack: Stack, hub: str, state: str, client: str, channels: list[str],
-             revoked: list[str] | None = None) -> httpx.Response:
+def redirect(
+    stack: Stack,
+    hub: str,
+    state: str,
+    client: str,
+    channels: list[str],
+    *,
+    revoked: list[str] | None = None,
+) -> httpx.Response:
     query = format_redirect(RedirectResult(client, tuple(channels), tuple(revoked or ()), state))
     return httpx.get(f"{stack.service_url}/connect/{hub}?{query}")
 
 
-def onboard_in_sandbox(stack: Stack, hub: str, *, permission: bool | None = None,
-                       numbers: int = 1) -> tuple[str, list[str]]:
+def onboard_in_sandbox(
+    stack: Stack, hub: str, *, permission: bool | None = None, numbers: int = 1
+) -> tuple[str, list[str]]:
     partner_id = stack.hub(hub).partner_id
     client = stack.sandbox.create_client(
         partner_id, "Acme", "ops@acme.test", api_key_permission=permission
@@ -55,9 +63,7 @@ def test_partner_payment_channel_goes_live_with_one_key(stack: Stack) -> None:
     view = stack.api.get(f"/api/v1/onboardings/{created['id']}").json()
     assert view["stage"] == "live"
     key = stack.api.get(f"/api/v1/channels/{channels[0]}/api-key").json()["api_key"]
-    messaging = httpx.get(
-        f"{stack.sandbox_url}/v1/configs/webhook", headers={"D360-API-KEY": key}
-    )
+    messaging = httpx.get(f"{stack.sandbox_url}/v1/configs/webhook", headers={"D360-API-KEY": key})
     assert messaging.status_code == 200
     events = [e["type"] for e in stack.product_events()]
     assert "channel.activated" in events

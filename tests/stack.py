@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 
 from onboard360.config import Settings
 from onboard360.crypto import generate_key
+from onboard360.db.embedded import to_libpq_uri
 from onboard360.handoff import generate_secret
 from onboard360.hub import RetryPolicy
 from onboard360.hubs_config import HubConfig, ProductConfig
@@ -84,6 +86,29 @@ class Stack:
         assert answer.status_code == 201, answer.text
         created: dict[str, Any] = answer.json()
         return created
+
+    def env(self) -> dict[str, str]:
+        """These settings as ONBOARD360_* variables, secrets revealed: for CLI processes."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, SecretStr):
+                return value.get_secret_value()
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return value
+
+        def dump(models: list[Any]) -> str:
+            return json.dumps([plain(dict(m)) for m in models])
+
+        return {
+            "ONBOARD360_DATABASE_URL": to_libpq_uri(self.database_url),
+            "ONBOARD360_PUBLIC_URL": self.settings.public_url,
+            "ONBOARD360_ENCRYPTION_KEYS": json.dumps(plain(self.settings.encryption_keys)),
+            "ONBOARD360_HUBS": dump(self.settings.hubs),
+            "ONBOARD360_PRODUCTS": dump(self.settings.products),
+        }
 
     def product_events(self) -> list[dict[str, Any]]:
         return [r.json() for r in self.product.requests()]

@@ -13,19 +13,16 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from onboard360.db import codec
 from onboard360.db import tables as t
 from onboard360.domain import (
-    ChannelId,
-    KeyRotationRequested,
     RedirectError,
     is_valid_id,
-    may_rotate_key,
     parse_redirect,
 )
 from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs.keys import current_key
-from onboard360.jobs.transition import apply_inputs, record
+from onboard360.jobs.rotation import RotationRefused, request_rotation
+from onboard360.jobs.transition import record
 from onboard360.web import onboardings
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
@@ -152,26 +149,19 @@ async def list_channels(
     return {"data": page, "has_more": more, "next": page[-1]["channel_id"] if more else None}
 
 
-async def _channel(
-    service: ServiceDep, product: ProductConfig, channel_id: str, *, lock: bool = False
-) -> Any:
+def _channel(service: ServiceDep, product: ProductConfig, channel_id: str) -> Any:
+    """The query for one of this product's channels (404 for an impossible id)."""
     if not is_valid_id(channel_id):
         raise not_found("channel")
     hubs = [hub.name for hub in _hubs(service, product)]
-    return (
-        select(t.channels)
-        .where(t.channels.c.channel_id == channel_id, t.channels.c.hub.in_(hubs))
-        .with_for_update()
-        if lock
-        else select(t.channels).where(
-            t.channels.c.channel_id == channel_id, t.channels.c.hub.in_(hubs)
-        )
+    return select(t.channels).where(
+        t.channels.c.channel_id == channel_id, t.channels.c.hub.in_(hubs)
     )
 
 
 @router.get("/channels/{channel_id}")
 async def get_channel(channel_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
-    query = await _channel(service, product, channel_id)
+    query = _channel(service, product, channel_id)
     async with service.engine.connect() as conn:
         row = (await conn.execute(query)).first()
     if row is None:
@@ -184,7 +174,7 @@ async def get_api_key(
     channel_id: str, product: ProductDep, service: ServiceDep, response: Response
 ) -> dict[str, Any]:
     """The channel's current API key, for the product that owns the channel only."""
-    query = await _channel(service, product, channel_id)
+    query = _channel(service, product, channel_id)
     response.headers.update(NO_STORE)
     async with service.engine.begin() as conn:
         row = (await conn.execute(query)).first()
@@ -203,16 +193,11 @@ async def get_api_key(
 @router.post("/channels/{channel_id}/rotate-key", status_code=202)
 async def rotate_key(channel_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
     """Generate a new key (revoking the current one at 360dialog) — an explicit intent."""
-    query = await _channel(service, product, channel_id, lock=True)
-    async with service.engine.begin() as conn:
-        row = (await conn.execute(query)).first()
-        if row is None:
-            raise not_found("channel")
-        state = codec.channel_from_json(row.state)
-        verdict = may_rotate_key(state, state.key_intent)
-        if not verdict.allowed:
-            raise ApiError(409, f"cannot_rotate_{verdict.blocker}", verdict.message)
-        hub = service.hub(row.hub)
-        request = KeyRotationRequested(ChannelId(row.channel_id), state.key_intent)
-        outcome = await apply_inputs(conn, hub, service.product_of(hub), [request], source="api")
-    return {"channel_id": row.channel_id, "intent": outcome.channels[request.channel_id].key_intent}
+    hubs = [hub.name for hub in _hubs(service, product)]
+    try:
+        async with service.engine.begin() as conn:
+            intent = await request_rotation(conn, service, hubs, channel_id)
+    except RotationRefused as exc:
+        status = 404 if exc.code == "not_found" else 409
+        raise ApiError(status, exc.code, str(exc)) from None
+    return {"channel_id": channel_id, "intent": intent}

@@ -1,0 +1,81 @@
+"""The service's CLI commands against a running stack: rotate-key, and refusals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.stack import Stack, running_stack
+
+
+@pytest.fixture
+def stack(database_url: str) -> Iterator[Stack]:
+    with running_stack(database_url) as s:
+        yield s
+
+
+def cli(
+    stack: Stack, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONBOARD360_")}
+    env.update(stack.env())
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "onboard360", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def live_channel(stack: Stack) -> str:
+    created = stack.start_onboarding("pp")
+    state = created["connect_url"].split("start=")[1]
+    client = stack.sandbox.create_client(stack.hub("pp").partner_id, "Acme", "a@acme.test")
+    channel = stack.sandbox.create_channel(client.id, "+4915100000001")
+    stack.sandbox.set_status(channel.id, "running")
+    answer = stack.api.get(
+        f"{stack.service_url}/connect/pp",
+        params={"client": client.id, "channels": f"[{channel.id}]", "state": state},
+    )
+    assert answer.status_code == 200, answer.text
+    stack.settle()
+    assert stack.sandbox.channel(channel.id).keys_generated == 1
+    return channel.id
+
+
+def test_rotate_key_makes_exactly_one_more_key(stack: Stack) -> None:
+    channel = live_channel(stack)
+    result = cli(stack, "rotate-key", channel)
+    assert result.returncode == 0, result.stderr
+    assert "key #2" in result.stdout
+    stack.settle()
+    assert stack.sandbox.channel(channel).keys_generated == 2
+    events = [e["type"] for e in stack.product_events()]
+    assert events.count("channel.key_rotated") == 1
+
+
+def test_rotate_key_of_unknown_channel_is_one_clear_line(stack: Stack) -> None:
+    result = cli(stack, "rotate-key", "NOSUCHCHANNEL")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no such channel"
+
+
+def test_serve_refuses_to_start_without_encryption_keys(stack: Stack) -> None:
+    result = cli(stack, "serve", extra_env={"ONBOARD360_ENCRYPTION_KEYS": "[]"})
+    assert result.returncode == 2
+    assert "encryption_keys is empty" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_worker_refuses_a_malformed_encryption_key_without_echoing_it(stack: Stack) -> None:
+    result = cli(stack, "worker", extra_env={"ONBOARD360_ENCRYPTION_KEYS": '["not-a-fernet-key"]'})
+    assert result.returncode == 2
+    assert "not-a-fernet-key" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from onboard360.domain import RedirectResult, format_redirect
 from tests.stack import Stack, running_stack
@@ -109,3 +110,19 @@ def test_unknown_state_is_refused_and_records_nothing(stack: Stack) -> None:
     answer = redirect(stack, "pp", "not-a-state-we-made", client, channels)
     assert answer.status_code == 400
     assert stack.api.get(f"/api/v1/channels/{channels[0]}").status_code == 404
+
+
+def test_readyz_says_ready_on_a_migrated_database(stack: Stack) -> None:
+    answer = httpx.get(f"{stack.service_url}/readyz")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ready"
+
+
+def test_readyz_says_which_migration_is_missing(stack: Stack) -> None:
+    engine = create_engine(stack.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    engine.dispose()
+    answer = httpx.get(f"{stack.service_url}/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "migrations_pending"

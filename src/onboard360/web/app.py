@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onboard360.asgi import BodySizeLimit
 from onboard360.config import Settings
+from onboard360.db.migrate import head_revision
 from onboard360.hub import RetryPolicy
 from onboard360.service import open_service
 from onboard360.web.errors import ApiError, error_response
@@ -55,7 +57,24 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
+        """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        """The database answers and carries the migrations this code expects."""
+        try:
+            async with request.app.state.service.engine.connect() as conn:
+                version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        except Exception as exc:  # any failure means "not ready"; say what kind
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+        expected = head_revision()
+        if version != expected:
+            body = {"status": "migrations_pending", "database": version, "expected": expected}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready", "database": version})
 
     _include_routers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)

@@ -8,12 +8,11 @@ that same transaction: a crash at any line leaves either everything or nothing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,15 +24,10 @@ from onboard360.domain import (
     ChannelState,
     ClientId,
     ClientState,
-    DiscardKey,
     Effect,
     EventKind,
     Input,
-    KeyStatus,
-    NotifyProduct,
     PartnerEvent,
-    ProductEvent,
-    ProvisionKey,
     apply,
     apply_client,
     channels_touched,
@@ -41,11 +35,7 @@ from onboard360.domain import (
     may_generate_key,
 )
 from onboard360.hubs_config import HubConfig, ProductConfig
-from onboard360.jobs.defer import Job, defer
-
-PROVISION_TASK = "provision_key"
-DELIVER_TASK = "deliver_product_event"
-MESSAGING_TASK = "configure_messaging"
+from onboard360.jobs.effects import carry_out
 
 
 @dataclass
@@ -66,38 +56,57 @@ async def apply_inputs(
     source: str,
     external_user_id: str | None = None,
 ) -> Outcome:
+    by_phone = await _channels_by_phone(conn, hub, items)
     client_ids = list(dict.fromkeys(c for item in items if (c := client_of(item))))
     channel_ids = list(
         dict.fromkeys(
             [c for item in items for c in channels_touched(item)]
-            + await _channels_by_phone(conn, hub, items)
+            + [c for ids in by_phone.values() for c in ids]
         )
     )
     clients = await _lock_clients(conn, hub, client_ids, external_user_id)
     channels = await _lock_channels(conn, hub, channel_ids)
+    before = dict(channels), dict(clients)
     outcome = Outcome()
+    lines: list[dict[str, Any]] = []
     for item in items:
-        for cid, client in clients.items():
-            clients[cid], effects = apply_client(client, item)
+        owner = client_of(item)
+        if owner in clients:
+            clients[owner], effects = apply_client(clients[owner], item)
             outcome.effects.extend(effects)
-        for chid, channel in channels.items():
-            channels[chid], effects = apply(channel, item)
+        for chid in _targets(item, by_phone):
+            if chid not in channels:
+                continue
+            old = channels[chid]
+            channels[chid], effects = apply(old, item)
             outcome.effects.extend(effects)
-            if effects or _is_about(channel, item):
-                await _timeline(conn, hub, channels[chid], item, source)
-    await _save(conn, hub, clients, channels)
+            if effects or channels[chid] != old or source in NOISY_SOURCES:
+                lines.append(_timeline_line(hub, channels[chid], item, source))
+    changed_channels = {k: v for k, v in channels.items() if before[0][k] != v}
+    changed_clients = {k: v for k, v in clients.items() if before[1][k] != v}
+    await _save(conn, hub, changed_clients, changed_channels)
+    if lines:
+        await conn.execute(t.timeline.insert(), lines)
     await carry_out(conn, hub, product, outcome.effects, channels)
     outcome.channels, outcome.clients = channels, clients
     return outcome
 
 
-def _is_about(channel: ChannelState, item: Input) -> bool:
-    return channel.channel_id in channels_touched(item)
+# Sources whose every input is worth a timeline line, even when it changes nothing (a
+# person may ask "did the webhook arrive?"); reconciliation records only changes.
+NOISY_SOURCES = frozenset({"webhook", "redirect", "api", "operator"})
+
+
+def _targets(item: Input, by_phone: dict[str, list[ChannelId]]) -> list[ChannelId]:
+    targets = list(channels_touched(item))
+    if isinstance(item, PartnerEvent) and item.channel_id is None and item.phone_number:
+        targets.extend(by_phone.get(item.phone_number, ()))
+    return targets
 
 
 async def _channels_by_phone(
     conn: AsyncConnection, hub: HubConfig, items: Sequence[Input]
-) -> list[ChannelId]:
+) -> dict[str, list[ChannelId]]:
     # account_violation names only the phone number (doc).
     phones = [
         item.phone_number
@@ -105,13 +114,16 @@ async def _channels_by_phone(
         if isinstance(item, PartnerEvent) and item.channel_id is None and item.phone_number
     ]
     if not phones:
-        return []
+        return {}
     rows = await conn.execute(
-        select(t.channels.c.channel_id).where(
+        select(t.channels.c.channel_id, t.channels.c.phone_number).where(
             t.channels.c.hub == hub.name, t.channels.c.phone_number.in_(phones)
         )
     )
-    return [ChannelId(row.channel_id) for row in rows]
+    found: dict[str, list[ChannelId]] = {}
+    for row in rows:
+        found.setdefault(row.phone_number, []).append(ChannelId(row.channel_id))
+    return found
 
 
 async def _lock_clients(
@@ -179,27 +191,46 @@ async def _save(
     clients: dict[ClientId, ClientState],
     channels: dict[ChannelId, ChannelState],
 ) -> None:
-    for cid, client in clients.items():
+    """Write the changed states back, each table in one executemany."""
+    if clients:
         await conn.execute(
             t.clients.update()
-            .where(t.clients.c.hub == hub.name, t.clients.c.client_id == cid)
-            .values(state=codec.client_to_json(client), updated_at=func.now())
+            .where(t.clients.c.hub == hub.name, t.clients.c.client_id == bindparam("b_id"))
+            .values(state=bindparam("b_state"), updated_at=func.now()),
+            [{"b_id": cid, "b_state": codec.client_to_json(c)} for cid, c in clients.items()],
         )
-    for chid, channel in channels.items():
-        row = _channel_row(hub, channel)
-        del row["hub"], row["channel_id"]
+    if channels:
+        rows = [
+            {f"b_{k}": v for k, v in _channel_row(hub, channel).items()}
+            for channel in channels.values()
+        ]
         await conn.execute(
             t.channels.update()
-            .where(t.channels.c.hub == hub.name, t.channels.c.channel_id == chid)
-            .values(**row, updated_at=func.now())
+            .where(
+                t.channels.c.hub == bindparam("b_hub"),
+                t.channels.c.channel_id == bindparam("b_channel_id"),
+            )
+            .values(**{k: bindparam(f"b_{k}") for k in _STATE_COLUMNS}, updated_at=func.now()),
+            rows,
         )
 
 
-async def _timeline(
-    conn: AsyncConnection, hub: HubConfig, state: ChannelState, item: Input, source: str
-) -> None:
+_STATE_COLUMNS = (
+    "client_id",
+    "phone_number",
+    "status",
+    "permission",
+    "key_status",
+    "key_intent",
+    "blocker",
+    "reason",
+    "state",
+)
+
+
+def _timeline_line(hub: HubConfig, state: ChannelState, item: Input, source: str) -> dict[str, Any]:
     kind = item.name if isinstance(item, PartnerEvent) else type(item).__name__
-    detail = {
+    detail: dict[str, Any] = {
         "status": state.status,
         "permission": state.permission.value,
         "key": state.key.value,
@@ -207,9 +238,14 @@ async def _timeline(
     }
     if isinstance(item, PartnerEvent) and item.kind is EventKind.UNKNOWN:
         detail["unknown_event"] = True
-    await record(
-        conn, hub, source, kind, detail, client_id=state.client_id, channel_id=state.channel_id
-    )
+    return {
+        "hub": hub.name,
+        "client_id": state.client_id,
+        "channel_id": state.channel_id,
+        "source": source,
+        "kind": kind,
+        "detail": detail,
+    }
 
 
 async def record(
@@ -233,150 +269,3 @@ async def record(
             detail=detail,
         )
     )
-
-
-# ---- effects ------------------------------------------------------------------------------
-
-
-async def carry_out(
-    conn: AsyncConnection,
-    hub: HubConfig,
-    product: ProductConfig,
-    effects: Sequence[Effect],
-    channels: dict[ChannelId, ChannelState],
-) -> None:
-    for effect in effects:
-        if isinstance(effect, ProvisionKey):
-            await _provision(conn, hub, effect)
-        elif isinstance(effect, DiscardKey):
-            await _discard(conn, hub, effect)
-        elif isinstance(effect, NotifyProduct):
-            state = channels.get(effect.channel_id) if effect.channel_id else None
-            await notify_product(conn, hub, product, effect, state)
-
-
-def key_lock(hub: HubConfig, channel_id: str) -> str:
-    """The procrastinate lock that serialises every key job of one channel."""
-    return f"key:{hub.name}:{channel_id}"
-
-
-async def _provision(conn: AsyncConnection, hub: HubConfig, effect: ProvisionKey) -> None:
-    inserted = await conn.execute(
-        insert(t.key_generations)
-        .values(
-            hub=hub.name,
-            channel_id=effect.channel_id,
-            intent=effect.intent,
-            rotation=effect.rotation,
-            status="pending",
-            attempts=0,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.key_generations.c.intent)
-    )
-    if inserted.first() is None:
-        return  # this intent was already asked for: the job exists
-    job = Job(
-        PROVISION_TASK,
-        {"hub": hub.name, "channel_id": effect.channel_id, "intent": effect.intent},
-        lock=key_lock(hub, effect.channel_id),
-    )
-    await defer(conn, job)
-
-
-async def _discard(conn: AsyncConnection, hub: HubConfig, effect: DiscardKey) -> None:
-    await conn.execute(
-        t.api_keys.update()
-        .where(
-            t.api_keys.c.hub == hub.name,
-            t.api_keys.c.channel_id == effect.channel_id,
-            t.api_keys.c.discarded_at.is_(None),
-        )
-        .values(discarded_at=func.now())
-    )
-    await conn.execute(
-        t.key_generations.update()
-        .where(
-            t.key_generations.c.hub == hub.name,
-            t.key_generations.c.channel_id == effect.channel_id,
-            t.key_generations.c.intent == effect.intent,
-            t.key_generations.c.status == "pending",
-        )
-        .values(status="discarded", updated_at=func.now())
-    )
-
-
-def _dedupe_suffix(effect: NotifyProduct, state: ChannelState | None) -> str:
-    if state is None:
-        return ""
-    if effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED):
-        return f":{state.key_intent}"
-    if effect.event in (ProductEvent.PERMISSION_GRANTED, ProductEvent.PERMISSION_REVOKED):
-        return f":{state.permission_sequence}"
-    if effect.event is ProductEvent.PERMISSION_REFUSED:
-        return f":{state.key_intent}"
-    if effect.event is ProductEvent.CHANNEL_VIOLATION:
-        return f":{effect.detail}"
-    return ""
-
-
-def product_payload(
-    hub: HubConfig, effect: NotifyProduct, state: ChannelState | None
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "hub": hub.name,
-        "partner_id": hub.partner_id,
-        "client_id": effect.client_id,
-        "channel_id": effect.channel_id,
-    }
-    if effect.detail:
-        payload["detail"] = effect.detail
-    if state is not None:
-        verdict = may_generate_key(state)
-        payload.update(
-            phone_number=state.phone_number,
-            status=state.status,
-            permission=state.permission.value,
-            api_key_available=state.key is KeyStatus.STORED,
-            reason=None if verdict.allowed else verdict.message,
-        )
-    return payload
-
-
-async def notify_product(
-    conn: AsyncConnection,
-    hub: HubConfig,
-    product: ProductConfig,
-    effect: NotifyProduct,
-    state: ChannelState | None,
-) -> None:
-    subject = effect.channel_id or effect.client_id or ""
-    dedupe = f"{effect.event.value}:{hub.name}:{subject}{_dedupe_suffix(effect, state)}"
-    event_id = f"msg_{uuid.uuid4().hex}"
-    inserted = await conn.execute(
-        insert(t.product_events)
-        .values(
-            id=event_id,
-            product=product.name,
-            event_type=effect.event.value,
-            dedupe_key=dedupe,
-            hub=hub.name,
-            client_id=effect.client_id,
-            channel_id=effect.channel_id,
-            payload=product_payload(hub, effect, state),
-            attempts=0,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.product_events.c.id)
-    )
-    if inserted.first() is None:
-        return
-    jobs = []
-    if product.webhook_url:
-        lock = f"deliver:{product.name}:{subject}"
-        jobs.append(Job(DELIVER_TASK, {"event_id": event_id}, lock=lock))
-    activated = effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED)
-    if activated and product.messaging_webhook_url and effect.channel_id:
-        args = {"hub": hub.name, "channel_id": effect.channel_id}
-        jobs.append(Job(MESSAGING_TASK, args, lock=key_lock(hub, effect.channel_id)))
-    await defer(conn, *jobs)

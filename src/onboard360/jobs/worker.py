@@ -13,7 +13,7 @@ from procrastinate import RetryStrategy
 
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.jobs import handoff_jobs, inbox, keys
-from onboard360.jobs.transition import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
+from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.service import Service
 
 INBOX_TASK = "process_inbox_event"

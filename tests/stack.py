@@ -108,6 +108,7 @@ class Stack:
             "ONBOARD360_ENCRYPTION_KEYS": json.dumps(plain(self.settings.encryption_keys)),
             "ONBOARD360_HUBS": dump(self.settings.hubs),
             "ONBOARD360_PRODUCTS": dump(self.settings.products),
+            "ONBOARD360_RECONCILE_CRON": self.settings.reconcile_cron,
         }
 
     def product_events(self) -> list[dict[str, Any]]:
@@ -177,7 +178,7 @@ def running_stack(database_url: str, **setting_overrides: Any) -> Iterator[Stack
             encryption_keys=[SecretStr(generate_key())],
             hubs=hubs,
             products=[product],
-            **setting_overrides,
+            **{"reconcile_cron": "", **setting_overrides},
         )
         app = create_service(settings, database_url, retry=FAST_RETRY)
         with (

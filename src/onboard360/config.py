@@ -49,6 +49,20 @@ class Settings(BaseSettings):
     hubs: list[HubConfig] = Field(default_factory=list)
     products: list[ProductConfig] = Field(default_factory=list)
     onboarding_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    worker_heartbeat_seconds: float = Field(
+        10.0, gt=0, le=300, description="how often a worker tells the database it is alive"
+    )
+    stalled_worker_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="a worker silent this long is dead: its running jobs are retried",
+    )
+    reconcile_cron: str = Field(
+        "*/15 * * * *",
+        max_length=100,
+        description="when workers reconcile every hub with 360dialog (cron); empty: never",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -64,6 +78,9 @@ class Settings(BaseSettings):
         for hub in self.hubs:
             if hub.product not in products:
                 raise ValueError(f"hub {hub.name} names unknown product {hub.product!r}")
+        if self.stalled_worker_seconds < 2 * self.worker_heartbeat_seconds:
+            # A live worker that merely missed one heartbeat must never look dead.
+            raise ValueError("stalled_worker_seconds must be at least 2 × worker_heartbeat_seconds")
         return self
 
     def hub(self, name: str) -> HubConfig | None:

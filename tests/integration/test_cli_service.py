@@ -79,3 +79,19 @@ def test_worker_refuses_a_malformed_encryption_key_without_echoing_it(stack: Sta
     assert result.returncode == 2
     assert "not-a-fernet-key" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sync_command_reports_what_it_did(stack: Stack) -> None:
+    stack.sandbox_hub("pp").faults.webhook_drop_rate = 1.0
+    client = stack.sandbox.create_client(stack.hub("pp").partner_id, "Lost", "l@example.test")
+    stack.sandbox.create_channel(client.id, "+4917000000001")
+    result = cli(stack, "sync", "--hub", "pp", "--page-size", "10")
+    assert result.returncode == 0, result.stderr
+    assert "pp: 1 channels, 1 changed" in result.stdout
+    assert "1 API calls" in result.stdout
+
+
+def test_sync_of_an_unknown_hub_is_refused(stack: Stack) -> None:
+    result = cli(stack, "sync", "--hub", "nope")
+    assert result.returncode == 2
+    assert "no hub named 'nope'" in result.stderr

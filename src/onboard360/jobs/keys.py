@@ -13,9 +13,12 @@ Why this is safe (see docs/decisions/0002-exactly-once-keys.md):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360 import failpoints
 from onboard360.db import codec
 from onboard360.db import tables as t
 from onboard360.domain import ChannelId, KeyRefused, KeyStatus, KeyStored
@@ -51,6 +54,9 @@ async def provision_key(service: Service, hub_name: str, channel_id: str, intent
                     channel_id=cid,
                 )
                 return "refused"
+            # A crash here (360dialog made the key, we did not commit it) must cost exactly
+            # one more generation on retry: tests/e2e/test_worker_crash.py.
+            failpoints.hit(failpoints.KEY_GENERATED)
             await conn.execute(
                 t.api_keys.insert().values(
                     hub=hub.name,
@@ -159,13 +165,21 @@ async def _note_failure(
     log.warning("api key attempt failed", hub=hub.name, channel_id=cid, error=str(exc))
 
 
-async def current_key(
+@dataclass(frozen=True)
+class StoredKey:
+    """A channel's usable key and its version (the key intent that generated it)."""
+
+    version: int
+    api_key: str = field(repr=False)
+
+
+async def stored_key(
     conn: AsyncConnection, service: Service, hub: HubConfig, cid: str
-) -> str | None:
-    """The channel's stored, not discarded key, decrypted (for its owner and jobs only)."""
+) -> StoredKey | None:
+    """The channel's newest stored, not discarded key, decrypted (its owner and jobs only)."""
     row = (
         await conn.execute(
-            select(t.api_keys.c.ciphertext)
+            select(t.api_keys.c.intent, t.api_keys.c.ciphertext)
             .where(
                 t.api_keys.c.hub == hub.name,
                 t.api_keys.c.channel_id == cid,
@@ -175,4 +189,14 @@ async def current_key(
             .limit(1)
         )
     ).first()
-    return None if row is None else service.keyring.decrypt(row.ciphertext)
+    if row is None:
+        return None
+    return StoredKey(row.intent, service.keyring.decrypt(row.ciphertext))
+
+
+async def current_key(
+    conn: AsyncConnection, service: Service, hub: HubConfig, cid: str
+) -> str | None:
+    """The channel's stored, not discarded key, decrypted (for its owner and jobs only)."""
+    key = await stored_key(conn, service, hub, cid)
+    return None if key is None else key.api_key

@@ -9,7 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import codec
 from onboard360.db import tables as t
-from onboard360.domain import ChannelId, KeyRotationRequested, is_valid_id, may_rotate_key
+from onboard360.domain import (
+    ChannelId,
+    ChannelState,
+    KeyBlocker,
+    KeyRotationRequested,
+    KeyStatus,
+    is_valid_id,
+    may_rotate_key,
+)
 from onboard360.jobs.transition import apply_inputs
 from onboard360.service import Service
 
@@ -23,13 +31,21 @@ class RotationRefused(Exception):
 
 
 async def request_rotation(
-    conn: AsyncConnection, service: Service, hubs: Sequence[str], channel_id: str
+    conn: AsyncConnection,
+    service: Service,
+    hubs: Sequence[str],
+    channel_id: str,
+    *,
+    replaces: int | None = None,
 ) -> int:
     """Ask for a new key for the channel (in the caller's transaction); the new intent.
 
-    Each call is one more explicit intent: calling again after the new key is stored
-    rotates again. A call while a rotation is still in flight is refused (409), so a
-    double click does not make two keys.
+    ``replaces`` names the version of the key the caller wants replaced (what it read
+    from ``GET …/api-key``). A request naming a key that was already replaced is a
+    replay — a retried HTTP call, a resent form — and is refused (409) with nothing
+    done, so only a new, explicit request for the *current* key makes another one. An
+    operator's CLI call (``replaces=None``) always means the current key. A call while a
+    rotation is still in flight is refused too, so a double click does not make two keys.
     """
     if not is_valid_id(channel_id):
         raise RotationRefused("not_found", "no such channel")
@@ -43,10 +59,35 @@ async def request_rotation(
     if row is None:
         raise RotationRefused("not_found", "no such channel")
     state = codec.channel_from_json(row.state)
-    verdict = may_rotate_key(state, state.key_intent)
+    intent = state.key_intent if replaces is None else replaces
+    verdict = may_rotate_key(state, intent)
     if not verdict.allowed:
-        raise RotationRefused(f"cannot_rotate_{verdict.blocker}", verdict.message)
+        raise _refusal(state, replaces, verdict.blocker, verdict.message)
     hub = service.hub(row.hub)
-    request = KeyRotationRequested(ChannelId(channel_id), state.key_intent)
+    request = KeyRotationRequested(ChannelId(channel_id), intent)
     outcome = await apply_inputs(conn, hub, service.product_of(hub), [request], source="api")
     return outcome.channels[request.channel_id].key_intent
+
+
+def _refusal(
+    state: ChannelState, replaces: int | None, blocker: KeyBlocker | None, message: str
+) -> RotationRefused:
+    if blocker is KeyBlocker.NO_KEY and replaces is not None and state.key_intent > 0:
+        if replaces < state.key_intent:
+            return RotationRefused(
+                "key_already_replaced",
+                f"key version {replaces} was already replaced (the channel is at version "
+                f"{state.key_intent}); nothing was done. To rotate again, send the current "
+                "key_version from GET /api/v1/channels/{id}/api-key",
+            )
+        if state.key is KeyStatus.STORED:
+            return RotationRefused(
+                "unknown_key_version",
+                f"the channel has no key version {replaces}; its current key is version "
+                f"{state.key_intent}",
+            )
+    if blocker is KeyBlocker.NO_KEY and state.key is KeyStatus.PROVISIONING:
+        return RotationRefused(
+            "rotation_in_progress", "a new API key is being generated for this channel"
+        )
+    return RotationRefused(f"cannot_rotate_{blocker}", message)

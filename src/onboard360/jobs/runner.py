@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from onboard360.config import Settings
 from onboard360.hub import RetryPolicy
+from onboard360.jobs.stalled import keep_recovering, recover_stalled_jobs
 from onboard360.jobs.worker import RetryTuning, build_app
 from onboard360.service import open_service
 
@@ -19,13 +23,34 @@ async def run_worker(
     install_signal_handlers: bool = True,
 ) -> None:
     """Process jobs until stopped (SIGTERM/SIGINT drain gracefully), or until the queue
-    is empty when ``until_idle`` (tests and one-shot runs)."""
+    is empty when ``until_idle`` (tests and one-shot runs).
+
+    Jobs left ``doing`` by a dead worker are put back in the queue first, and then every
+    ``stalled_worker_seconds / 2`` while this worker runs (jobs/stalled.py).
+    """
+    stalled_after = settings.stalled_worker_seconds
     async with open_service(settings, database_url, retry=retry) as service:
         app = build_app(service, database_url, tuning)
         async with app.open_async():
-            await app.run_worker_async(
-                concurrency=concurrency,
-                wait=not until_idle,
-                install_signal_handlers=install_signal_handlers,
-                listen_notify=not until_idle,
+            await recover_stalled_jobs(app, stalled_after)
+            recovering = (
+                None
+                if until_idle
+                else asyncio.create_task(
+                    keep_recovering(app, stalled_after), name="stalled-job recovery"
+                )
             )
+            try:
+                await app.run_worker_async(
+                    concurrency=concurrency,
+                    wait=not until_idle,
+                    install_signal_handlers=install_signal_handlers,
+                    listen_notify=not until_idle,
+                    update_heartbeat_interval=settings.worker_heartbeat_seconds,
+                    stalled_worker_timeout=stalled_after,
+                )
+            finally:
+                if recovering is not None:
+                    recovering.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await recovering

@@ -45,6 +45,7 @@ class Outcome:
     effects: list[Effect] = field(default_factory=list)
     channels: dict[ChannelId, ChannelState] = field(default_factory=dict)
     clients: dict[ClientId, ClientState] = field(default_factory=dict)
+    changed_channels: list[ChannelId] = field(default_factory=list)
 
 
 async def apply_inputs(
@@ -89,6 +90,7 @@ async def apply_inputs(
         await conn.execute(t.timeline.insert(), lines)
     await carry_out(conn, hub, product, outcome.effects, channels)
     outcome.channels, outcome.clients = channels, clients
+    outcome.changed_channels = list(changed_channels)
     return outcome
 
 

@@ -14,9 +14,11 @@ from procrastinate import RetryStrategy
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.jobs import handoff_jobs, inbox, keys
 from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
+from onboard360.jobs.reconcile import reconcile_hub
 from onboard360.service import Service
 
 INBOX_TASK = "process_inbox_event"
+RECONCILE_TASK = "reconcile"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,14 @@ def build_app(
     )
     async def deliver_product_event(event_id: str) -> str:
         return await handoff_jobs.deliver_product_event(service, event_id)
+
+    if service.settings.reconcile_cron:
+
+        @app.periodic(cron=service.settings.reconcile_cron, periodic_id="reconcile")
+        @app.task(name=RECONCILE_TASK, queueing_lock=RECONCILE_TASK, pass_context=False)
+        async def reconcile(timestamp: int) -> str:
+            reports = [await reconcile_hub(service, hub) for hub in service.settings.hubs]
+            return ", ".join(f"{r.hub}: {r.channels_changed} changed" for r in reports)
 
     @app.task(name=MESSAGING_TASK, retry=hub_retry)
     async def configure_messaging(hub: str, channel_id: str) -> str:

@@ -147,7 +147,9 @@ def hub_pair(service_url: str) -> tuple[list[HubConfig], list[HubSpec]]:
 
 
 @contextlib.contextmanager
-def running_stack(database_url: str, **setting_overrides: Any) -> Iterator[Stack]:
+def running_stack(
+    database_url: str, *, messaging_webhook: bool = False, **setting_overrides: Any
+) -> Iterator[Stack]:
     service_port = free_port()
     service_url = f"http://127.0.0.1:{service_port}"
     configs, specs = hub_pair(service_url)
@@ -172,6 +174,7 @@ def running_stack(database_url: str, **setting_overrides: Any) -> Iterator[Stack
             webhook_url=f"{product_url}/product",
             webhook_secrets=[SecretStr(generate_secret())],
             api_tokens=[SecretStr(PRODUCT_TOKEN)],
+            messaging_webhook_url=f"{product_url}/inbound" if messaging_webhook else None,
         )
         settings = Settings(
             public_url=service_url,

@@ -126,3 +126,17 @@ def test_readyz_says_which_migration_is_missing(stack: Stack) -> None:
     answer = httpx.get(f"{stack.service_url}/readyz")
     assert answer.status_code == 503
     assert answer.json()["status"] == "migrations_pending"
+
+
+def test_activated_channel_gets_its_messaging_webhook_pointed_at_the_product(
+    database_url: str,
+) -> None:
+    with running_stack(database_url, messaging_webhook=True) as stack:
+        created = stack.start_onboarding("pp")
+        client, channels = onboard_in_sandbox(stack, "pp")
+        stack.sandbox.set_status(channels[0], "running")
+        redirect(stack, "pp", state_of(created), client, channels)
+        stack.settle()
+        configured = stack.sandbox.channel(channels[0]).messaging_webhook
+        assert configured is not None
+        assert configured["url"].endswith("/inbound")

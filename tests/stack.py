@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,8 +115,19 @@ class Stack:
         return [r.json() for r in self.product.requests()]
 
 
-def hub_pair(service_url: str) -> tuple[list[HubConfig], list[HubSpec]]:
-    """A Partner Payment hub `pp` and a Direct Payment hub `dp`, both sides."""
+def hub_pair(
+    service_url: str,
+    *,
+    auto_advance: bool = False,
+    step_delay_seconds: float = 0.0,
+    io_signature: bool = False,
+    redirect_urls: Mapping[str, str] | None = None,
+) -> tuple[list[HubConfig], list[HubSpec]]:
+    """A Partner Payment hub `pp` and a Direct Payment hub `dp`, both sides.
+
+    ``redirect_urls`` replaces a hub's Redirect URL (default: the service's connect page),
+    e.g. with a page hosting the official button.
+    """
     configs, specs = [], []
     for name, billing, pid in (("pp", "partner", "StackPartPA"), ("dp", "direct", "StackDirPA")):
         webhook_secret = secrets.token_urlsafe(24)
@@ -126,11 +137,13 @@ def hub_pair(service_url: str) -> tuple[list[HubConfig], list[HubSpec]]:
             HubSpec(
                 partner_id=pid,
                 billing=billing,
-                redirect_url=f"{service_url}/connect/{name}",
+                redirect_url=(redirect_urls or {}).get(name, f"{service_url}/connect/{name}"),
                 webhook_url=f"{service_url}/hooks/360dialog/{name}/{webhook_secret}",
                 api_key=api_key,
                 platform_secret=platform_secret,
-                auto_advance=False,
+                io_signature=io_signature and billing == "partner",
+                auto_advance=auto_advance,
+                step_delay_seconds=step_delay_seconds,
             )
         )
         configs.append(
@@ -140,6 +153,7 @@ def hub_pair(service_url: str) -> tuple[list[HubConfig], list[HubSpec]]:
                 billing=billing,  # type: ignore[arg-type]
                 api_key=SecretStr(api_key),
                 platform_secret=SecretStr(platform_secret),
+                io_signature=io_signature and billing == "partner",
                 webhook_secret=SecretStr(webhook_secret),
             )
         )
@@ -148,16 +162,29 @@ def hub_pair(service_url: str) -> tuple[list[HubConfig], list[HubSpec]]:
 
 @contextlib.contextmanager
 def running_stack(
-    database_url: str, *, messaging_webhook: bool = False, **setting_overrides: Any
+    database_url: str,
+    *,
+    messaging_webhook: bool = False,
+    hub_overrides: dict[str, dict[str, Any]] | None = None,
+    extra_products: Sequence[ProductConfig] = (),
+    hub_options: Mapping[str, Any] | None = None,
+    sandbox_port: int | None = None,
+    **setting_overrides: Any,
 ) -> Iterator[Stack]:
+    """The whole stack; ``hub_overrides`` changes hub fields by hub name (e.g. its
+    ``product`` or ``webhook_header``), ``extra_products`` adds products beside "default".
+    ``hub_options`` go to ``hub_pair`` (e.g. ``auto_advance``); the sandbox listens on
+    ``sandbox_port`` when given (the official button's env="local" needs 8082)."""
     service_port = free_port()
     service_url = f"http://127.0.0.1:{service_port}"
-    configs, specs = hub_pair(service_url)
+    configs, specs = hub_pair(service_url, **(hub_options or {}))
     sink = WebhookSink()
     sandbox = Sandbox()
     with (
         running(sink.app()) as product_url,
-        running(create_sandbox(specs, sandbox=sandbox, webhook_settings=FAST)) as sandbox_url,
+        running(
+            create_sandbox(specs, sandbox=sandbox, webhook_settings=FAST), port=sandbox_port
+        ) as sandbox_url,
     ):
         hubs = [
             hub.model_copy(
@@ -165,6 +192,7 @@ def running_stack(
                     "hub_url": sandbox_url,
                     "partner_api_url": f"{sandbox_url}/api/v2",
                     "messaging_api_url": sandbox_url,
+                    **(hub_overrides or {}).get(hub.name, {}),
                 }
             )
             for hub in configs
@@ -180,7 +208,7 @@ def running_stack(
             public_url=service_url,
             encryption_keys=[SecretStr(generate_key())],
             hubs=hubs,
-            products=[product],
+            products=[product, *extra_products],
             **{"reconcile_cron": "", **setting_overrides},
         )
         app = create_service(settings, database_url, retry=FAST_RETRY)

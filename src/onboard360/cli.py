@@ -95,7 +95,12 @@ def demo(  # noqa: PLR0917 - one parameter per option, as Typer reads them
 
 def _service_settings(config: Path | None) -> tuple[Settings, str]:
     """Settings checked for serving (keys present) and the database URL, or a clear exit."""
-    from onboard360.db.engine import database_url, describe_database_error  # noqa: PLC0415
+    from onboard360.db.engine import (  # noqa: PLC0415
+        DatabaseNotReady,
+        check_database,
+        database_url,
+        describe_database_error,
+    )
     from onboard360.service import keyring_from  # noqa: PLC0415
 
     settings = settings_or_exit(config)
@@ -108,6 +113,10 @@ def _service_settings(config: Path | None) -> tuple[Settings, str]:
         url = database_url(settings)
     except Exception as exc:
         raise fail(describe_database_error(exc, url)) from None
+    try:
+        check_database(url)
+    except DatabaseNotReady as exc:
+        raise fail(str(exc)) from None
     return settings, url
 
 
@@ -132,15 +141,32 @@ def serve(
 def worker(
     config: ConfigOption = None,
     concurrency: Annotated[int, typer.Option(min=1, max=100, help="Jobs run at once.")] = 10,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Serve GET /metrics on this port.")
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface for --metrics-port (0.0.0.0: every one).")
+    ] = "127.0.0.1",
 ) -> None:
     """Run background jobs (webhook processing, key provisioning, handoff). SIGTERM drains."""
     import asyncio  # noqa: PLC0415
 
     from onboard360.jobs.runner import run_worker  # noqa: PLC0415
+    from onboard360.metrics import MetricsPortUnavailable  # noqa: PLC0415
 
     settings, url = _service_settings(config)
     typer.echo(f"worker started (concurrency {concurrency})")
-    asyncio.run(run_worker(settings, url, concurrency=concurrency))
+    run = run_worker(
+        settings,
+        url,
+        concurrency=concurrency,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+    )
+    try:
+        asyncio.run(run)
+    except MetricsPortUnavailable as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command("rotate-key")
@@ -216,6 +242,70 @@ def sync(
         raise fail(f"360dialog: {exc}", code=1) from None
 
 
+@app.command("rotate-encryption-key")
+def rotate_encryption_key(
+    config: ConfigOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 500,
+) -> None:
+    """Re-encrypt every stored API key under the first of encryption_keys (online, resumable)."""
+    import asyncio  # noqa: PLC0415
+
+    from onboard360.reencrypt import ReencryptReport, reencrypt_api_keys  # noqa: PLC0415
+    from onboard360.service import open_service  # noqa: PLC0415
+
+    settings, url = _service_settings(config)
+
+    async def run() -> ReencryptReport:
+        async with open_service(settings, url) as service:
+            return await reencrypt_api_keys(service.engine, service.keyring, batch_size=batch_size)
+
+    report = asyncio.run(run())
+    typer.echo(
+        f"re-encrypted {report.reencrypted} stored key(s) under {report.primary}; "
+        f"{report.already_current} already under it ({report.checked} checked)"
+    )
+    if report.unreadable:
+        shown = ", ".join(str(row) for row in report.unreadable[:10])
+        more = f" and {len(report.unreadable) - 10} more" if len(report.unreadable) > 10 else ""
+        raise fail(
+            f"{len(report.unreadable)} stored key(s) cannot be decrypted with any configured "
+            f"key and were left as they are: api_keys {shown}{more}. Add the key that "
+            "encrypted them to encryption_keys and run this again",
+            code=1,
+        )
+
+
+@app.command()
+def drill(  # noqa: PLR0917 - one parameter per option, as Typer reads them
+    onboardings: Annotated[
+        int, typer.Option(min=1, max=2000, help="Clients to onboard across both hubs.")
+    ] = 300,
+    seconds: Annotated[
+        float, typer.Option(min=5, max=3600, help="Chaos lasts at least this long.")
+    ] = 60.0,
+    seed: Annotated[int | None, typer.Option(help="Repeat the drill's own choices.")] = None,
+    kill_every: Annotated[
+        float, typer.Option(min=0.5, max=600, help="Seconds between SIGKILLs (±50%).")
+    ] = 3.0,
+    admin_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL to create the run's database in (trust or password)."),
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the database and the logs.")] = False,
+) -> None:
+    """Chaos drill: real processes, faults, SIGKILLs; then check every guarantee held."""
+    from onboard360.drill.run import DrillOptions  # noqa: PLC0415
+    from onboard360.drill.run import drill as run_drill  # noqa: PLC0415
+
+    configure_logging("warning")
+    options = DrillOptions(
+        onboardings=onboardings, seconds=seconds, seed=seed, kill_every=kill_every, keep=keep
+    )
+    if admin_url:
+        options = DrillOptions(**{**vars(options), "admin_url": admin_url})
+    raise typer.Exit(run_drill(options, say=typer.echo))
+
+
 @app.command("generate-key")
 def generate_key_command() -> None:
     """Print a new encryption key for ONBOARD360_ENCRYPTION_KEYS."""
@@ -228,6 +318,9 @@ def _register_subcommands() -> None:
     from onboard360.sandbox.cli import sandbox_app  # noqa: PLC0415
 
     app.add_typer(sandbox_app, name="sandbox")
+    from onboard360.users_cli import users_app  # noqa: PLC0415
+
+    app.add_typer(users_app, name="users")
 
 
 _register_subcommands()

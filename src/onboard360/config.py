@@ -11,7 +11,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PostgresDsn, SecretStr, ValidationError, model_validator
+from pydantic import (
+    Field,
+    PostgresDsn,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.hubs_config import MIN_SECRET_LENGTH, HubConfig, ProductConfig
 
 
 class ConfigError(Exception):
@@ -58,11 +65,27 @@ class Settings(BaseSettings):
         le=3600,
         description="a worker silent this long is dead: its running jobs are retried",
     )
+    stuck_after_minutes: int = Field(
+        60,
+        ge=1,
+        le=30 * 24 * 60,
+        description="the dashboard lists a channel as stuck after this long without progress",
+    )
     reconcile_cron: str = Field(
         "*/15 * * * *",
         max_length=100,
         description="when workers reconcile every hub with 360dialog (cron); empty: never",
     )
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, GET /metrics wants 'Authorization: Bearer <metrics_token>'"
+    )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

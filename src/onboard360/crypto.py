@@ -3,8 +3,8 @@
 API keys are bearer credentials, so they are stored as Fernet tokens (AES-128-CBC +
 HMAC-SHA256, `cryptography`'s ``MultiFernet``) under the keys of
 ``Settings.encryption_keys``. Rotating the encryption key is: put a new key first, keep
-the old one second, re-encrypt every token with ``Keyring.rotate`` (a future
-``rotate-encryption-key`` command), then drop the old key.
+the old one second, re-encrypt every token with ``Keyring.rotate`` (``onboard360
+rotate-encryption-key``, onboard360/reencrypt.py), then drop the old key.
 
 Tokens are plain Fernet tokens, with no prefix of our own. Fernet carries no key id, but
 ``needs_rotation`` can still tell cheaply: it tries the primary key alone (one HMAC over

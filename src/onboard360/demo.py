@@ -1,129 +1,194 @@
-"""`onboard360 demo`: the sandbox plus a tiny partner page, in one process.
+"""`onboard360 demo`: the real service, the sandbox, a worker and an example product.
 
-The partner page hosts a Connect button per hub, is the hubs' Redirect URL (inside the popup
-it posts ``location.search`` to its opener and closes, like the official button) and their
-Partner Webhook URL, and shows what arrived. It stands in for the onboarding service until
-that exists; the browser tests drive it too.
+One process, one event loop, an embedded PostgreSQL, no account and no network:
+
+- the sandbox (an offline 360dialog) with two Partner Hubs — Partner Payment (popup
+  signed with an IO Signature, webhooks signed with the platform secret) and Direct
+  Payment — whose Redirect URL is the service's hosted connect page and whose Partner
+  Webhook URL is the service's secret webhook path;
+- the service (``onboard360.web.app``) configured for those hubs, talking to the sandbox;
+- a worker (``onboard360.jobs.runner``): webhooks, keys, events to the product;
+- an example partner product (``onboard360.example_product``): the one page to open.
+
+Every secret is generated at start and lives only in this process.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import secrets
-import time
-from collections import deque
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from pydantic import SecretStr
 
-from onboard360.asgi import BodySizeLimit
-from onboard360.sandbox import platform as p
+from onboard360.config import Settings
+from onboard360.crypto import generate_key
+from onboard360.example_product import ProductHub, ProductSetup, create_product_app
+from onboard360.handoff import generate_secret
+from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.sandbox.models import HubSpec
-from onboard360.serving import Site, serve_all
-from onboard360.signatures import io_signature, webhook_signature_valid
+from onboard360.serving import Site, port_is_free, serve_all
 
-PARTNER_PAYMENT_ID = "DemoPartnerPA"
-DIRECT_PAYMENT_ID = "DemoDirectPA"
-MAX_WEBHOOKS_SHOWN = 200
-POPUP_PARAMS = ("state", "number", "email", "name", "next")
+PRODUCT_NAME = "example"
 
 
-def demo_hubs(partner_url: str, step_delay_seconds: float = 2.0) -> list[HubSpec]:
-    """One Partner Payment hub (IO Signature on) and one Direct Payment hub."""
-    base = partner_url.rstrip("/")
-    return [
-        HubSpec(
-            partner_id=PARTNER_PAYMENT_ID,
-            name="Demo partner (Partner Payment)",
-            billing="partner",
-            redirect_url=f"{base}/",
-            webhook_url=f"{base}/webhooks/{PARTNER_PAYMENT_ID}",
-            platform_secret=secrets.token_urlsafe(24),
-            io_signature=True,
-            step_delay_seconds=step_delay_seconds,
-        ),
-        HubSpec(
-            partner_id=DIRECT_PAYMENT_ID,
-            name="Demo partner (Direct Payment)",
-            billing="direct",
-            redirect_url=f"{base}/",
-            webhook_url=f"{base}/webhooks/{DIRECT_PAYMENT_ID}",
-            step_delay_seconds=step_delay_seconds,
-        ),
-    ]
+@dataclass(frozen=True)
+class DemoHub:
+    name: str
+    partner_id: str
+    billing: str
+    label: str
+    about: str
+    io_signature: bool
 
 
-def create_partner_app(
-    sandbox_url: str, hubs: list[HubSpec], clock: Callable[[], int] | None = None
-) -> FastAPI:
-    """The partner page. ``clock`` gives unix seconds for IO Signatures (tests may pin it)."""
-    by_id = {hub.partner_id: hub for hub in hubs if hub.partner_id}
-    received: deque[dict[str, Any]] = deque(maxlen=MAX_WEBHOOKS_SHOWN)
-    templates = Jinja2Templates(directory=Path(__file__).parent / "demo_templates")
-    now_seconds = clock or (lambda: int(time.time()))
-    app = FastAPI(title="onboard360 demo partner page", docs_url=None, redoc_url=None)
+HUBS = (
+    DemoHub(
+        "partner",
+        "DemoPartnerPA",
+        "partner",
+        "Partner Payment",
+        "You pay 360dialog and may generate keys for your clients' numbers. "
+        "The popup link is signed server-side (IO Signature).",
+        io_signature=True,
+    ),
+    DemoHub(
+        "direct",
+        "DemoDirectPA",
+        "direct",
+        "Direct Payment",
+        "Your client pays 360dialog by card and decides whether you may generate "
+        "API keys for their numbers.",
+        io_signature=False,
+    ),
+)
 
-    @app.get("/", response_class=HTMLResponse)
-    async def partner_page(request: Request) -> Response:
-        return templates.TemplateResponse(
-            request, "partner.html", {"hubs": list(by_id.values()), "sandbox_url": sandbox_url}
+
+@dataclass(frozen=True)
+class DemoPorts:
+    host: str
+    product: int = 8090
+    service: int = 8080
+    sandbox: int = 8082
+
+    @property
+    def shown_host(self) -> str:
+        # Listening on every interface still means a browser on this machine uses loopback.
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+
+    def url(self, port: int) -> str:
+        return f"http://{self.shown_host}:{port}"
+
+    def busy(self) -> list[int]:
+        return [
+            p for p in (self.product, self.service, self.sandbox) if not port_is_free(self.host, p)
+        ]
+
+
+@dataclass(frozen=True)
+class Demo:
+    """Everything the demo's three apps are told, built once with fresh secrets."""
+
+    ports: DemoPorts
+    settings: Settings
+    sandbox_hubs: list[HubSpec]
+    product: ProductSetup
+
+    @property
+    def product_url(self) -> str:
+        return self.ports.url(self.ports.product)
+
+
+def build_demo(ports: DemoPorts, step_delay_seconds: float, data_dir: Path) -> Demo:
+    service_url = ports.url(ports.service)
+    sandbox_url = ports.url(ports.sandbox)
+    product_url = ports.url(ports.product)
+    specs, configs = [], []
+    for hub in HUBS:
+        webhook_secret = secrets.token_urlsafe(24)
+        api_key = secrets.token_urlsafe(24)
+        platform_secret = secrets.token_urlsafe(24) if hub.io_signature else None
+        specs.append(
+            HubSpec(
+                partner_id=hub.partner_id,
+                name=f"Example CRM ({hub.label})",
+                billing=hub.billing,  # type: ignore[arg-type]
+                redirect_url=f"{service_url}/connect/{hub.name}",
+                webhook_url=f"{service_url}/hooks/360dialog/{hub.name}/{webhook_secret}",
+                api_key=api_key,
+                platform_secret=platform_secret,
+                io_signature=hub.io_signature,
+                step_delay_seconds=step_delay_seconds,
+            )
         )
+        configs.append(
+            HubConfig(
+                name=hub.name,
+                partner_id=hub.partner_id,
+                billing=hub.billing,  # type: ignore[arg-type]
+                api_key=SecretStr(api_key),
+                platform_secret=SecretStr(platform_secret) if platform_secret else None,
+                io_signature=hub.io_signature,
+                webhook_secret=SecretStr(webhook_secret),
+                product=PRODUCT_NAME,
+                hub_url=sandbox_url,
+                partner_api_url=f"{sandbox_url}/api/v2",
+                messaging_api_url=sandbox_url,
+            )
+        )
+    product_token = secrets.token_urlsafe(32)
+    product_secret = generate_secret()
+    settings = Settings(
+        database_url=None,
+        data_dir=data_dir,
+        public_url=service_url,
+        encryption_keys=[SecretStr(generate_key())],
+        hubs=configs,
+        products=[
+            ProductConfig(
+                name=PRODUCT_NAME,
+                webhook_url=f"{product_url}/events",
+                webhook_secrets=[SecretStr(product_secret)],
+                api_tokens=[SecretStr(product_token)],
+                messaging_webhook_url=f"{product_url}/inbound",
+            )
+        ],
+    )
+    product = ProductSetup(
+        title="Example CRM",
+        service_url=service_url,
+        api_token=product_token,
+        webhook_secret=product_secret,
+        hubs=tuple(ProductHub(hub.name, hub.label, hub.about) for hub in HUBS),
+    )
+    return Demo(ports, settings, specs, product)
 
-    @app.get("/connect/{partner_id}")
-    async def connect(request: Request, partner_id: str) -> Response:
-        """Open the popup: add a fresh IO Signature server-side when the hub has a secret."""
-        hub = by_id.get(partner_id)
-        if hub is None:
-            return JSONResponse({"error": "unknown hub"}, status_code=404)
-        query = {k: v[:200] for k in POPUP_PARAMS if (v := request.query_params.get(k, ""))}
-        if hub.platform_secret:
-            moment = now_seconds()
-            query["io_timestamp"] = str(moment)
-            query["io_signature"] = io_signature(hub.platform_secret, partner_id, moment)
-        url = f"{sandbox_url}/dashboard/app/{partner_id}"
-        return RedirectResponse(f"{url}?{urlencode(query)}" if query else url, status_code=303)
 
-    @app.post("/webhooks/{partner_id}")
-    async def webhook(request: Request, partner_id: str) -> Response:
-        hub = by_id.get(partner_id)
-        if hub is None:
-            return JSONResponse({"error": "unknown hub"}, status_code=404)
-        body = await request.body()
-        if hub.platform_secret and not webhook_signature_valid(
-            hub.platform_secret, body, request.headers.get(p.SIGNATURE_HEADER)
-        ):
-            return JSONResponse({"error": "bad signature"}, status_code=401)
-        try:
-            event = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        received.appendleft({"partner_id": partner_id, "body": event})
-        return JSONResponse({"ok": True})
+async def run_demo(demo: Demo, database_url: str) -> None:
+    """Serve the three apps and run a worker until interrupted; print the URL once up."""
+    from onboard360.jobs.runner import run_worker  # noqa: PLC0415 - heavy imports
+    from onboard360.sandbox.app import create_app as create_sandbox  # noqa: PLC0415
+    from onboard360.web.app import create_app as create_service  # noqa: PLC0415
 
-    @app.get("/events.json")
-    async def events() -> dict[str, Any]:
-        return {"webhooks": list(received)}
-
-    app.add_middleware(BodySizeLimit, max_bytes=64 * 1024)
-    return app
-
-
-async def run_demo(host: str, port: int, sandbox_port: int = p.DEFAULT_PORT) -> None:
-    from onboard360.sandbox.app import create_app  # noqa: PLC0415
-
-    # Listening on every interface still means a browser on this machine uses loopback.
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-    partner_url = f"http://{shown}:{port}"
-    sandbox_url = f"http://{shown}:{sandbox_port}"
-    hubs = demo_hubs(partner_url)
+    ports = demo.ports
     sites = [
-        Site(create_app(hubs), host, sandbox_port),
-        Site(create_partner_app(sandbox_url, hubs), host, port),
+        Site(create_sandbox(demo.sandbox_hubs), ports.host, ports.sandbox),
+        Site(create_service(demo.settings, database_url), ports.host, ports.service),
+        Site(create_product_app(demo.product), ports.host, ports.product),
     ]
-    print(f"onboard360 demo: open {partner_url}/  (Ctrl-C to stop)", flush=True)
-    await serve_all(sites)
+
+    def announce() -> None:
+        print(f"onboard360 demo: open {demo.product_url}/  (Ctrl-C to stop)", flush=True)
+
+    worker = asyncio.create_task(
+        run_worker(demo.settings, database_url, install_signal_handlers=False)
+    )
+    try:
+        await serve_all(sites, on_started=announce)
+    finally:
+        # Cancelling the worker drains it: running jobs finish, nothing is lost.
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import uvicorn
@@ -27,6 +28,9 @@ def server_for(site: Site, log_level: str = "warning") -> uvicorn.Server:
         host=site.host,
         port=site.port,
         log_level=log_level,
+        # uvicorn's own handlers would bypass our JSON renderer and secret redaction
+        # (onboard360.logging): its records go to the root logger like everyone's.
+        log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
@@ -34,10 +38,67 @@ def server_for(site: Site, log_level: str = "warning") -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-async def serve_all(sites: Sequence[Site], log_level: str = "warning") -> None:
-    """Serve several apps in one event loop until interrupted."""
-    servers = [server_for(site, log_level) for site in sites]
-    await asyncio.gather(*(server.serve() for server in servers))
+class _SharedSignals(uvicorn.Server):
+    """A server that leaves SIGINT/SIGTERM to ``serve_all``, which stops every site at once.
+
+    uvicorn's own handlers chain one server to the next and re-raise the signal when done,
+    so with several servers in one loop a Ctrl-C ends them one by one and finally lands in
+    asyncio's runner as a KeyboardInterrupt in the middle of the lifespans: tracebacks.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_all(
+    sites: Sequence[Site],
+    log_level: str = "warning",
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Serve several apps in one event loop until SIGINT or SIGTERM, then stop them all
+    gracefully and return (a second Ctrl-C stops without waiting for open connections).
+
+    ``on_started`` is called once every site listens (e.g. to print the URL to open).
+    """
+    servers = [_SharedSignals(server_for(site, log_level).config) for site in sites]
+
+    def stop() -> None:
+        for server in servers:
+            server.force_exit = server.should_exit
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop)
+            handled.append(signum)
+    watchers = [_when_started(servers, on_started)] if on_started else []
+    try:
+        await asyncio.gather(*(server.serve() for server in servers), *watchers)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+async def _when_started(servers: Sequence[uvicorn.Server], then: Callable[[], None]) -> None:
+    while not all(server.started for server in servers):
+        if any(server.should_exit for server in servers):
+            return
+        await asyncio.sleep(0.02)
+    then()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``port`` can be listened on now (like uvicorn: TIME_WAIT does not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:

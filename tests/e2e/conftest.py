@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from onboard360.demo import create_partner_app, demo_hubs
 from onboard360.sandbox.app import create_app
 from onboard360.sandbox.state import Sandbox
-from onboard360.sandbox.webhooks import DeliverySettings
 from onboard360.serving import free_port, running
+from tests.e2e.partner_page import create_partner_app, demo_hubs
+from tests.sandbox_fixtures import FAST
 
 CHROMIUM = Path(os.environ.get("ONBOARD360_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -27,7 +27,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FAST_WEBHOOKS = DeliverySettings(retry_base_seconds=0.05, retry_max_seconds=0.2, max_attempts=3)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -91,7 +90,7 @@ def demo_world() -> Iterator[DemoWorld]:
     partner_port = free_port()
     partner_url = f"http://127.0.0.1:{partner_port}"
     hubs = demo_hubs(partner_url, step_delay_seconds=0)
-    sandbox_app = create_app(hubs, webhook_settings=FAST_WEBHOOKS)
+    sandbox_app = create_app(hubs, webhook_settings=FAST)
     with running(sandbox_app) as sandbox_url:
         partner_app = create_partner_app(sandbox_url, hubs)
         with running(partner_app, port=partner_port):

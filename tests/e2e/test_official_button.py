@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from playwright.sync_api import Page, expect
 
 from onboard360.sandbox import platform as p
 from onboard360.sandbox.app import create_app
 from onboard360.sandbox.models import HubSpec
-from onboard360.serving import free_port, running
+from onboard360.serving import free_port, port_is_free, running
+from tests.e2e.service_stack import worker_running
+from tests.sandbox_fixtures import wait_until
+from tests.stack import PRODUCT_TOKEN, running_stack
 
 BUTTON_DIR = Path(__file__).parent / "button"
 PARTNER_ID = "ButtonTestPA"
@@ -59,12 +62,18 @@ def button_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bundle
 
 
-def button_page(bundle: Path, state: str, email: str) -> FastAPI:
+def button_page(
+    bundle: Path, state: str, email: str, *, partner_id: str = PARTNER_ID, service_url: str = ""
+) -> FastAPI:
+    """The partner's page with the button. With ``service_url`` it also plays the partner's
+    backend: the page posts what the button's callback saw to ``/redirects``, which
+    forwards it to onboard360 with the product's token."""
     app = FastAPI()
+    forward = ' data-forward="/redirects"' if service_url else ""
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>button</title></head>
-<body><div id="root" data-partner-id="{PARTNER_ID}" data-number="{NUMBER}"
- data-state="{state}" data-email="{email}"></div><pre id="callback"></pre>
-<script src="/button.js"></script></body></html>"""
+<body><div id="root" data-partner-id="{partner_id}" data-number="{NUMBER}"
+ data-state="{state}" data-email="{email}"{forward}></div><pre id="callback"></pre>
+<pre id="forwarded"></pre><script src="/button.js"></script></body></html>"""
 
     @app.get("/")
     async def index() -> HTMLResponse:
@@ -74,18 +83,32 @@ def button_page(bundle: Path, state: str, email: str) -> FastAPI:
     async def script() -> FileResponse:
         return FileResponse(bundle, media_type="text/javascript")
 
+    @app.post("/redirects")
+    async def forward_redirect(request: Request) -> JSONResponse:
+        query = str((await request.json())["query"])
+        headers = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
+        async with httpx.AsyncClient(base_url=service_url, headers=headers) as client:
+            answer = await client.post("/api/v1/redirects", json={"query": query})
+        return JSONResponse(answer.json(), status_code=answer.status_code)
+
     return app
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        # Like uvicorn: connections of an earlier run in TIME_WAIT do not make the port busy.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def click_through_popup(page: Page, partner_id: str, expected_email: str) -> None:
+    """Connect, sign up with the prefilled email and the requested number, share, done."""
+    with page.expect_popup() as opened:
+        page.click("button:has-text('Connect 360dialog')")
+    popup = opened.value
+    popup.wait_for_load_state()
+    # The button appends ?number=+49… unencoded: the + arrives as a space.
+    assert popup.url.startswith(f"http://localhost:8082/dashboard/app/{partner_id}?number=")
+    expect(popup.locator("#email")).to_have_value(expected_email)
+    popup.fill("#name", "Button GmbH")
+    popup.click("#continue")
+    expect(popup.locator(".phone-number")).to_have_value(NUMBER)
+    popup.click("#continue")
+    with popup.expect_event("close"):
+        popup.click("#continue")
 
 
 @pytest.mark.browser
@@ -93,7 +116,7 @@ def port_is_free(port: int) -> bool:
 def test_official_button_callback_receives_client_and_channels(
     page: Page, button_bundle: Path
 ) -> None:
-    if not port_is_free(p.DEFAULT_PORT):
+    if not port_is_free("127.0.0.1", p.DEFAULT_PORT):
         pytest.fail(f"port {p.DEFAULT_PORT} is busy (is `onboard360 demo` running?)")
     page_port = free_port()
     page_url = f"http://localhost:{page_port}/"
@@ -104,19 +127,7 @@ def test_official_button_callback_receives_client_and_channels(
         running(button_page(button_bundle, "button-state", "button@example.com"), port=page_port),
     ):
         page.goto(page_url)
-        with page.expect_popup() as opened:
-            page.click("button:has-text('Connect 360dialog')")
-        popup = opened.value
-        popup.wait_for_load_state()
-        # The button appends ?number=+49… unencoded: the + arrives as a space.
-        assert popup.url.startswith(f"http://localhost:8082/dashboard/app/{PARTNER_ID}?number=")
-        expect(popup.locator("#email")).to_have_value("button@example.com")
-        popup.fill("#name", "Button GmbH")
-        popup.click("#continue")
-        expect(popup.locator(".phone-number")).to_have_value(NUMBER)
-        popup.click("#continue")
-        with popup.expect_event("close"):
-            popup.click("#continue")
+        click_through_popup(page, PARTNER_ID, "button@example.com")
 
         # The opener reloads with the popup's query and calls the callback.
         expect(page.locator("#callback")).to_contain_text('"client"')
@@ -126,3 +137,46 @@ def test_official_button_callback_receives_client_and_channels(
         (channel,) = [c for c in dict(world.channels).values() if c.client_id == client.id]
         assert answer == {"client": client.id, "channels": [channel.id]}
         assert "state=button-state" in page.url
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("port8082")
+def test_official_button_redirect_forwarded_to_the_service_goes_live(
+    database_url: str, page: Page, button_bundle: Path
+) -> None:
+    if not port_is_free("127.0.0.1", p.DEFAULT_PORT):
+        pytest.fail(f"port {p.DEFAULT_PORT} is busy (is `onboard360 demo` running?)")
+    page_port = free_port()
+    page_url = f"http://localhost:{page_port}/"
+    options = {"auto_advance": True, "redirect_urls": {"pp": page_url}}
+    with (
+        running_stack(database_url, hub_options=options, sandbox_port=p.DEFAULT_PORT) as stack,
+        worker_running(stack),
+    ):
+        created = stack.start_onboarding("pp", "button-user")
+        state = httpx.URL(created["connect_url"]).params["start"]
+        partner_id = stack.hub("pp").partner_id
+        app = button_page(
+            button_bundle,
+            state,
+            "svc@example.com",
+            partner_id=partner_id,
+            service_url=stack.service_url,
+        )
+        with running(app, port=page_port):
+            page.goto(page_url)
+            click_through_popup(page, partner_id, "svc@example.com")
+
+            # The opener reloads with the popup's query (state included) and forwards it.
+            expect(page.locator("#forwarded")).to_contain_text(f'"id":"{created["id"]}"')
+        (channel,) = stack.sandbox.channels_of_hub(partner_id)
+        assert json.loads(page.inner_text("#callback"))["channels"] == [channel.id]
+
+        def live() -> bool:
+            view = stack.api.get(f"/api/v1/onboardings/{created['id']}").json()
+            return bool(view["stage"] == "live")
+
+        wait_until(live, timeout=15, what="the channel to go live")
+        assert stack.sandbox.channel(channel.id).keys_generated == 1
+        key = stack.api.get(f"/api/v1/channels/{channel.id}/api-key")
+        assert key.status_code == 200

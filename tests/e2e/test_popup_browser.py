@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from onboard360.demo import DIRECT_PAYMENT_ID, PARTNER_PAYMENT_ID
 from tests.e2e.conftest import DemoWorld
-from tests.integration.popup_http import Popup, onboard, parse_redirect
+from tests.e2e.partner_page import DIRECT_PAYMENT_ID, PARTNER_PAYMENT_ID
+from tests.e2e.popup_steps import pay, share_and_finish, sign_up
+from tests.integration.popup_http import Popup, onboard, parse_redirect, unique_email
 
 pytestmark = pytest.mark.browser
-
-
-def unique_email(tag: str) -> str:
-    return f"{tag}-{time.monotonic_ns()}@example.com"
 
 
 def open_popup(page: Page, world: DemoWorld, button: str, number: str = "") -> Page:
@@ -28,25 +24,6 @@ def open_popup(page: Page, world: DemoWorld, button: str, number: str = "") -> P
     popup = opened.value
     popup.wait_for_load_state()
     return popup
-
-
-def sign_up(popup: Page, email: str) -> None:
-    popup.fill("#name", "Acme GmbH")
-    popup.fill("#email", email)
-    popup.click("#continue")
-
-
-def pay(popup: Page, card_number: str) -> None:
-    popup.fill("#card_number", card_number)
-    popup.fill("#expiry", "12/39")
-    popup.fill("#cvc", "123")
-    popup.click("#continue")
-
-
-def share_and_finish(popup: Page) -> None:
-    expect(popup.locator("h1")).to_contain_text("Share numbers")
-    with popup.expect_event("close"):
-        popup.click("#continue")
 
 
 def result_of(page: Page) -> dict[str, str]:

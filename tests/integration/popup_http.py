@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -13,6 +14,11 @@ import httpx
 SESSION_RE = re.compile(r'name="session" value="([^"]+)"')
 ERROR_RE = re.compile(r'id="error"[^>]*>([^<]*)<')
 H1_RE = re.compile(r"<h1[^>]*>([^<]*)</h1>")
+
+
+def unique_email(tag: str) -> str:
+    """An email no earlier onboarding of this test process used."""
+    return f"{tag}-{time.monotonic_ns()}@example.com"
 
 
 def error_of(response: httpx.Response) -> str:

@@ -180,6 +180,14 @@ def test_unreachable_sandbox_is_one_clear_line() -> None:
     assert "cannot reach the sandbox" in line
 
 
+def test_credentials_in_the_url_never_reach_the_error_line() -> None:
+    line = refused(run(f"http://ci:s3cret-pass@127.0.0.1:{free_port()}", "hubs"))
+    assert "cannot reach the sandbox at http://127.0.0.1:" in line
+    assert "s3cret" not in line
+    assert "s3cret" not in refused(run("ftp://ci:s3cret-pass@127.0.0.1", "hubs"))
+    assert "s3cret" not in refused(run("http://ci:s3cret-pass@127.0.0.1:port", "hubs"))
+
+
 def test_bad_url_and_header_are_refused() -> None:
     assert "--url" in refused(run("nope", "hubs"))
     result = runner.invoke(

@@ -164,6 +164,15 @@ def test_channel_moves_to_any_status_sending_each_step(
     assert recorder.events()[1:] == ["channel_created", "channel_ready", "channel_running"]
 
 
+def test_channel_moves_back_to_an_earlier_status(
+    base: str, running_channel: dict[str, str]
+) -> None:
+    cid = running_channel["channel_id"]
+    answer = httpx.post(f"{base}/sandbox/channels/{cid}/status", json={"status": "ready"})
+    assert answer.json()["status"] == "ready"
+    assert httpx.get(f"{base}/sandbox/channels/{cid}").json()["status"] == "ready"
+
+
 def test_unknown_status_is_refused(base: str, running_channel: dict[str, str]) -> None:
     cid = running_channel["channel_id"]
     answer = httpx.post(f"{base}/sandbox/channels/{cid}/status", json={"status": "flying"})
@@ -310,6 +319,14 @@ def test_deliveries_filter_by_partner_event_and_limit(base: str) -> None:
         ("post", "/sandbox/hubs", {"json": {"redirect_url": "javascript:alert(1)"}}),
         ("post", "/sandbox/hubs", {"json": {"redirect_url": "http://x/", "surprise": 1}}),
         ("post", "/sandbox/hubs", {"json": {"redirect_url": "http://x/", "partner_id": "../x"}}),
+        ("post", "/sandbox/hubs", {"json": {"redirect_url": "http://x/", "auto_advance": "no"}}),
+        ("post", "/sandbox/hubs", {"json": {"redirect_url": "http://x/", "faults": "none"}}),
+        ("post", "/sandbox/hubs", {"json": {"redirect_url": "http://x:port/"}}),
+        (
+            "post",
+            "/sandbox/hubs",
+            {"json": {"redirect_url": "http://x/", "step_delay_seconds": "10"}},
+        ),
     ],
 )
 def test_hostile_hub_bodies_get_a_clear_4xx(
@@ -333,6 +350,7 @@ def test_huge_body_is_refused(base: str) -> None:
     big = {"redirect_url": "http://x/", "name": "x" * (70 * 1024)}
     answer = httpx.post(f"{base}/sandbox/hubs", json=big)
     assert answer.status_code == 413
+    assert "request body over" in answer.json()["meta"]["developer_message"]
     assert httpx.get(f"{base}/sandbox/hubs").json()["hubs"] == []
 
 

@@ -337,14 +337,28 @@ def test_patch_leaves_fields_not_sent_alone(env: World) -> None:
         {"webhook_url": None},
         {"webhook_url": 42},
         {"webhook_url": "https://partner.example.test/" + "a" * 3000},
+        {"webhook_url": "https://partner.example.test:port/hooks"},
+        {"webhook_url": "https://partner.example.test/\x00hooks"},
     ],
-    ids=["not-http", "relative", "null", "number", "too-long"],
+    ids=["not-http", "relative", "null", "number", "too-long", "bad-port", "control-char"],
 )
 def test_patch_refuses_bad_urls(env: World, change: dict[str, object]) -> None:
     before = env.hub.public()
     answer = env.api.patch(f"/api/v2/partners/{env.pid}", json=change)
     assert answer.status_code == 422
     assert env.hub.public() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v2/partners/SANDBOXPA/nothing"), ("delete", "/api/v2/partners/SANDBOXPA")],
+)
+def test_unknown_routes_and_methods_answer_in_the_error_shape(
+    env: World, method: str, path: str
+) -> None:
+    answer = env.api.request(method, path)
+    assert answer.status_code in (404, 405)
+    assert sf.developer_message(answer)
 
 
 def test_patch_refuses_unknown_fields(env: World) -> None:

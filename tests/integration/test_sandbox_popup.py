@@ -9,12 +9,18 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from onboard360.sandbox.app import create_app
 from onboard360.sandbox.models import Faults, HubSpec
 from onboard360.sandbox.state import Sandbox
-from onboard360.serving import running
 from onboard360.signatures import io_signature
-from tests.integration.popup_http import Popup, error_of, heading_of, onboard, parse_redirect
+from tests.integration.popup_http import (
+    Popup,
+    error_of,
+    heading_of,
+    onboard,
+    parse_redirect,
+    unique_email,
+)
+from tests.sandbox_fixtures import running_sandbox
 
 REDIRECT = "https://partner.example/onboarded?from=360"
 SECRET = "s3cret-platform-secret-0123456789"
@@ -43,13 +49,12 @@ def world() -> Iterator[World]:
         ),
         HubSpec(partner_id="DownPA", redirect_url=REDIRECT, faults=Faults(outage=True)),
     ]
-    app = create_app(hubs)
-    with running(app) as base, httpx.Client(base_url=base, timeout=10) as http:
-        yield World(http, app.state.sandbox)
-
-
-def unique_email(tag: str) -> str:
-    return f"{tag}-{time.monotonic_ns()}@example.com"
+    sandbox = Sandbox()
+    with (
+        running_sandbox(hubs, sandbox=sandbox) as base,
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
+        yield World(http, sandbox)
 
 
 def test_both_popup_paths_render_signup_without_coop(world: World) -> None:
@@ -125,6 +130,7 @@ def test_direct_payment_records_permission_denied(world: World) -> None:
         ("4242 4242 4242 4242", "13/39", "MM/YY"),
         ("4242 4242 4242 4242", "01/20", "expired"),
         ("4012 8888 8888 1881", "12/39", "only test cards"),
+        ("²" * 16, "12/39", "not valid"),
     ],
 )
 def test_bad_cards_are_refused_with_a_message(
@@ -139,7 +145,9 @@ def test_bad_cards_are_refused_with_a_message(
     assert heading_of(response) == "Prices and payment"
 
 
-@pytest.mark.parametrize("number", ["12345", "+0049151234567", "+49 151 abc", "+" + "9" * 20])
+@pytest.mark.parametrize(
+    "number", ["12345", "+0049151234567", "+49 151 abc", "+" + "9" * 20, "+٤٩١٥١٢٣٤٥٦٧٨"]
+)
 def test_bad_phone_numbers_are_refused(world: World, number: str) -> None:
     popup = world.popup()
     popup.open()
@@ -234,6 +242,15 @@ def test_io_signature_problems_get_a_403_page(
     assert 'name="session"' not in response.text
 
 
+@pytest.mark.parametrize("timestamp", ["²", "١٧٠٠٠٠٠٠٠٠", "-1", "12.5"])
+def test_io_timestamp_that_is_no_unix_timestamp_gets_a_403_page(
+    world: World, timestamp: str
+) -> None:
+    response = world.popup("SignedPA").open(io_timestamp=timestamp, io_signature="0" * 64)
+    assert response.status_code == 403
+    assert "not a unix timestamp" in error_of(response)
+
+
 def test_valid_io_signature_opens_the_popup(world: World) -> None:
     moment = int(time.time())
     popup = world.popup("SignedPA")
@@ -291,6 +308,17 @@ def test_steps_must_come_in_order(world: World) -> None:
     popup.open()
     response = popup.post("share", share="new:0")
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize("ticked", ["new:²", "new:-1", "new:7", "other:0"])
+def test_share_form_naming_an_unoffered_number_is_refused(world: World, ticked: str) -> None:
+    popup = world.popup()
+    popup.open()
+    popup.post("account", name="Acme", email=unique_email("tick"))
+    popup.post("numbers", phone_number="+4915100000070")
+    response = popup.post("share", share=[ticked])
+    assert response.status_code == 422
+    assert "did not offer" in error_of(response)
 
 
 def test_share_form_naming_an_unoffered_channel_is_refused(world: World) -> None:

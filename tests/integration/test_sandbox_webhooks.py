@@ -155,7 +155,9 @@ def test_failed_delivery_is_retried_with_backoff(sink: tuple[WebhookSink, str]) 
     recorder, url = sink
     recorder.answer_next(500, 500)
     # A backoff long enough to measure: 0.2 s after the first failure, 0.4 s after the second.
-    with running_sandbox(settings=replace(FAST, retry_base_seconds=0.2)) as base:
+    with running_sandbox(
+        settings=replace(FAST, retry_base_seconds=0.2, retry_max_seconds=1)
+    ) as base:
         hub = create_hub(base, webhook_url=url, auto_advance=False)
         create_client(base, hub["partner_id"])
 

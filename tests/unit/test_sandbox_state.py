@@ -128,10 +128,6 @@ def test_key_without_client_permission_is_refused(sandbox: Sandbox, hub: Hub) ->
         sandbox.generate_api_key(hub.partner_id, channel.id)
 
 
-def test_key_refusal_answers_the_platform_status() -> None:
-    assert KeyRefused.status == p.KEY_REFUSED_STATUS
-
-
 def test_key_for_another_partners_channel_is_not_found(sandbox: Sandbox, channel: Channel) -> None:
     with pytest.raises(NotFound):
         sandbox.generate_api_key("OTHERPA", channel.id)
@@ -159,6 +155,58 @@ def test_jumping_to_running_sends_every_step_passed(sandbox: Sandbox, hub: Hub) 
     events = [e.event for e in recorder.sent[before:]]  # type: ignore[attr-defined]
     assert events == ["channel_ready", "channel_running"]
     assert channel.billing_started_at is not None
+
+
+def test_running_channel_moved_back_to_ready_is_ready_again(
+    sandbox: Sandbox, channel: Channel
+) -> None:
+    before = len(sandbox.dispatcher.sent)  # type: ignore[attr-defined]
+    sandbox.set_status(channel.id, p.STATUS_READY)
+    assert channel.status == p.STATUS_READY
+    events = [e.event for e in sandbox.dispatcher.sent[before:]]  # type: ignore[attr-defined]
+    assert events == ["channel_ready"]
+
+
+def test_moving_to_the_current_status_sends_nothing(sandbox: Sandbox, channel: Channel) -> None:
+    before = len(sandbox.dispatcher.sent)  # type: ignore[attr-defined]
+    sandbox.set_status(channel.id, channel.status)
+    assert len(sandbox.dispatcher.sent) == before  # type: ignore[attr-defined]
+
+
+def test_unsharing_with_one_unknown_channel_changes_none(
+    sandbox: Sandbox, hub: Hub, channel: Channel
+) -> None:
+    key = sandbox.generate_api_key(hub.partner_id, channel.id)
+    with pytest.raises(NotFound):
+        sandbox.set_shared([channel.id, "NOSUCHCH"], shared=False)
+    assert channel.shared is True
+    assert sandbox.channel_by_key(key.value) is channel
+
+
+def test_generated_ids_skip_taken_ones(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox.create_hub(sf.hub_spec(partner_id="AAAAPA"))
+    drawn = iter(["aaaa", "bbbb"])
+    monkeypatch.setattr("onboard360.sandbox.entities.secrets.token_hex", lambda _n: next(drawn))
+    hub = sandbox.create_hub(sf.hub_spec(partner_id=None, api_key="second-partner-key-0123"))
+    assert hub.partner_id == "BBBBPA"
+
+
+def test_repr_of_hubs_and_channels_shows_no_secret(
+    sandbox: Sandbox, hub: Hub, channel: Channel
+) -> None:
+    secret_hub = sandbox.create_hub(
+        sf.hub_spec(
+            partner_id="SECRETPA",
+            api_key="api-key-never-shown-0123",
+            platform_secret="platform-secret-never-shown",
+            webhook_headers={"Authorization": "header-never-shown"},
+        )
+    )
+    key = sandbox.generate_api_key(hub.partner_id, channel.id)
+    channel.messaging_webhook = {"url": "https://x.test/", "headers": {"X": "inbound-secret"}}
+    shown = repr(secret_hub) + repr(channel)
+    for secret in ("never-shown", sf.PASSWORD, key.value, "inbound-secret"):
+        assert secret not in shown
 
 
 def test_running_channel_advances_no_further(sandbox: Sandbox, channel: Channel) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from onboard360.config import Settings
 from onboard360.db.embedded import start_embedded, to_sqlalchemy_url
-from onboard360.db.migrate import upgrade
+from onboard360.db.migrate import known_revisions, upgrade
 
 
 def database_url(settings: Settings) -> str:
@@ -35,3 +36,35 @@ def describe_database_error(exc: Exception, url: str) -> str:
     if isinstance(exc, OperationalError):
         return f"cannot connect to the database at {where}: is it running and reachable?"
     return f"database error ({type(exc).__name__}) at {where}"
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot be used by this version (unreachable, or not migrated)."""
+
+
+def check_database(url: str, timeout_seconds: int = 5) -> None:
+    """Connect once and compare the schema with this code's migrations, or raise
+    DatabaseNotReady with one line for a person (never the password).
+
+    A revision this code does not know is accepted: a newer version migrated the database
+    and this one is being rolled back or is still rolling out.
+    """
+    engine = create_engine(url, connect_args={"connect_timeout": timeout_seconds})
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as exc:
+        raise DatabaseNotReady(describe_database_error(exc, url)) from None
+    finally:
+        engine.dispose()
+    head, known = known_revisions()
+    where = make_url(url).render_as_string(hide_password=True)
+    if current is None:
+        raise DatabaseNotReady(
+            f"the database at {where} has no schema yet: run `onboard360 migrate`"
+        )
+    if current != head and current in known:
+        raise DatabaseNotReady(
+            f"the database at {where} is at migration {current}, this version needs {head}: "
+            "run `onboard360 migrate`"
+        )

@@ -28,6 +28,12 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
+def known_revisions() -> tuple[str | None, set[str]]:
+    """This code's head revision, and every revision it ships."""
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    return scripts.get_current_head(), {script.revision for script in scripts.walk_revisions()}
+
+
 def current_revision(url: str) -> str | None:
     engine = create_engine(url)
     try:

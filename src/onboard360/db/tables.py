@@ -143,3 +143,37 @@ timeline = Table(
     Column("detail", JSONB),
     _at("at"),
 )
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("failed_attempts", Integer, nullable=False),
+    _at("locked_until"),
+    _at("created_at"),
+)
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("id", LargeBinary, primary_key=True),
+    Column("operator_id", BigInteger, nullable=False),
+    Column("csrf_token", Text, nullable=False),
+    _at("created_at"),
+    _at("expires_at", nullable=False),
+    _at("last_seen_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("operator_id", BigInteger),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("detail", JSONB),
+    _at("at"),
+)

@@ -8,6 +8,7 @@ the mapping of what is left to the error tree in errors.py.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import stamina
 
+from onboard360 import metrics
 from onboard360.hub import errors as e
 from onboard360.hub.auth import HubAuth
 from onboard360.hub.models import ChannelInfo, ClientInfo, GeneratedKey, Page, T
@@ -120,6 +122,7 @@ class _Transport:
 
     async def _once(self, call: _Call) -> Any:
         what = f"{call.method} {call.path}"
+        started = time.perf_counter()
         try:
             sent = dict(call.headers or {})
             if self.auth is not None:
@@ -132,9 +135,12 @@ class _Transport:
                 headers=sent,
             )
         except httpx.HTTPStatusError as exc:  # from the token call
+            metrics.hub_call("POST", "/token", exc.response.status_code, _since(started))
             raise self._classify(exc.response, "POST /token", e.HubBadRequest) from None
         except httpx.TransportError as exc:
+            metrics.hub_call(call.method, call.path, None, _since(started))
             raise _Retryable(e.HubUnavailable(f"{what}: {type(exc).__name__}")) from None
+        metrics.hub_call(call.method, call.path, response.status_code, _since(started))
         if response.is_success:
             try:
                 return response.json() if response.content else None
@@ -160,6 +166,10 @@ class _Transport:
         if status in (400, 403):
             return refused(text, status=status)
         return e.HubBadRequest(text, status=status)
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
 
 
 def _page(items: list[T], data: Mapping[str, Any], offset: int, limit: int) -> Page[T]:

@@ -52,6 +52,11 @@ def key_lock(hub: HubConfig, channel_id: str) -> str:
     return f"key:{hub.name}:{channel_id}"
 
 
+def deliver_job(product: str, event_id: str, subject: str) -> Job:
+    """The job that hands one event to the product; one subject's events go one at a time."""
+    return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
+
+
 async def _provision(conn: AsyncConnection, hub: HubConfig, effect: ProvisionKey) -> None:
     inserted = await conn.execute(
         insert(t.key_generations)
@@ -165,8 +170,7 @@ async def notify_product(
         return
     jobs = []
     if product.webhook_url:
-        lock = f"deliver:{product.name}:{subject}"
-        jobs.append(Job(DELIVER_TASK, {"event_id": event_id}, lock=lock))
+        jobs.append(deliver_job(product.name, event_id, subject))
     activated = effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED)
     if activated and product.messaging_webhook_url and effect.channel_id:
         args = {"hub": hub.name, "channel_id": effect.channel_id}

@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import func, select
 
+from onboard360 import metrics
 from onboard360.db import tables as t
 from onboard360.handoff import deliver
 from onboard360.jobs.keys import current_key
@@ -51,6 +52,8 @@ async def deliver_product_event(service: Service, event_id: str) -> str:
                 delivered_at=func.now() if result.ok else None,
             )
         )
+    outcome = "delivered" if result.ok else "gone" if result.gone else "failed"
+    metrics.PRODUCT_DELIVERIES.labels(product.name, outcome).inc()
     if result.ok:
         return "delivered"
     log.warning("product event not accepted", event_id=event_id, status=result.status)

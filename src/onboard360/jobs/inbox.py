@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from onboard360.db import tables as t
-from onboard360.domain import EventError, parse_event
-from onboard360.jobs.transition import apply_inputs
+from onboard360.domain import EventError, EventKind, parse_event
+from onboard360.jobs.transition import apply_inputs, record
 from onboard360.logging import get_logger
 from onboard360.service import Service, UnknownHub
 
@@ -33,7 +33,11 @@ async def process_inbox_event(service: Service, event_id: int) -> str:
             await conn.execute(done.values(processed_at=func.now(), error=str(exc)[:500]))
             log.warning("partner webhook not usable", inbox_id=event_id, error=str(exc)[:200])
             return "unusable"
-        await apply_inputs(conn, hub, service.product_of(hub), [event], source="webhook")
+        outcome = await apply_inputs(conn, hub, service.product_of(hub), [event], source="webhook")
+        if event.kind is EventKind.UNKNOWN and not outcome.channels:
+            # About no channel we know: still surfaced on the timeline, never dropped.
+            detail = {"unknown_event": True, "inbox_id": event_id}
+            await record(conn, hub, "webhook", event.name, detail, client_id=event.client_id)
         await conn.execute(
             done.values(
                 processed_at=func.now(),

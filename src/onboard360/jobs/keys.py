@@ -2,9 +2,10 @@
 
 Why this is safe (see docs/decisions/0002-exactly-once-keys.md):
 - one ``key_generations`` row per (channel, intent) is created in the transaction that
-  decided to provision, and this job holds that row's lock (``FOR UPDATE``) from before
-  the Partner API call until the key is committed: a second worker waits, then sees
-  ``stored`` and does nothing;
+  decided to provision, and this job holds the channel's row lock and then that row's
+  (``FOR UPDATE``, in that order, like every transition) from before the Partner API
+  call until the key is committed: a second worker waits, then sees ``stored`` and does
+  nothing; a revocation arriving meanwhile waits and then discards the stored key;
 - every key job of a channel shares one procrastinate ``lock``, so they also queue;
 - a crash between 360dialog's answer and our commit rolls the transaction back: the row
   is still ``pending``, the retried job generates once more, and since each generation
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360 import failpoints
+from onboard360 import failpoints, metrics
 from onboard360.db import codec
 from onboard360.db import tables as t
 from onboard360.domain import ChannelId, KeyRefused, KeyStatus, KeyStored
@@ -53,6 +54,7 @@ async def provision_key(service: Service, hub_name: str, channel_id: str, intent
                     {"intent": intent, "why": str(exc)},
                     channel_id=cid,
                 )
+                metrics.KEY_PROVISIONING.labels(hub.name, "refused").inc()
                 return "refused"
             # A crash here (360dialog made the key, we did not commit it) must cost exactly
             # one more generation on retry: tests/e2e/test_worker_crash.py.
@@ -81,13 +83,25 @@ async def provision_key(service: Service, hub_name: str, channel_id: str, intent
             await apply_inputs(conn, hub, product, [KeyStored(cid, intent)], source="job")
             await record(conn, hub, "job", "key_stored", {"intent": intent}, channel_id=cid)
     except HubError as exc:
+        metrics.KEY_PROVISIONING.labels(hub.name, "failed").inc()
         await _note_failure(service, hub, cid, intent, exc)
         raise
+    metrics.KEY_PROVISIONING.labels(hub.name, "stored").inc()
     log.info("api key stored", hub=hub.name, channel_id=cid, intent=intent)
     return "stored"
 
 
 async def _still_wanted(conn: AsyncConnection, hub: HubConfig, cid: str, intent: int) -> bool:
+    # Lock order matters: the channel row first, then its key_generations row — the same
+    # order a transition uses (it locks the channel, then discards a pending generation),
+    # so a revocation arriving during the call waits for us instead of deadlocking.
+    row = (
+        await conn.execute(
+            select(t.channels.c.state)
+            .where(t.channels.c.hub == hub.name, t.channels.c.channel_id == cid)
+            .with_for_update()
+        )
+    ).first()
     generation = (
         await conn.execute(
             select(t.key_generations.c.status)
@@ -101,13 +115,6 @@ async def _still_wanted(conn: AsyncConnection, hub: HubConfig, cid: str, intent:
     ).first()
     if generation is None or generation.status != "pending":
         return False
-    row = (
-        await conn.execute(
-            select(t.channels.c.state).where(
-                t.channels.c.hub == hub.name, t.channels.c.channel_id == cid
-            )
-        )
-    ).first()
     state = codec.channel_from_json(row.state) if row else None
     if state is None or state.key is not KeyStatus.PROVISIONING or state.key_intent != intent:
         await _mark(

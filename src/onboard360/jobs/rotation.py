@@ -72,22 +72,25 @@ async def request_rotation(
 def _refusal(
     state: ChannelState, replaces: int | None, blocker: KeyBlocker | None, message: str
 ) -> RotationRefused:
-    if blocker is KeyBlocker.NO_KEY and replaces is not None and state.key_intent > 0:
-        if replaces < state.key_intent:
-            return RotationRefused(
-                "key_already_replaced",
-                f"key version {replaces} was already replaced (the channel is at version "
-                f"{state.key_intent}); nothing was done. To rotate again, send the current "
-                "key_version from GET /api/v1/channels/{id}/api-key",
-            )
-        if state.key is KeyStatus.STORED:
-            return RotationRefused(
-                "unknown_key_version",
-                f"the channel has no key version {replaces}; its current key is version "
-                f"{state.key_intent}",
-            )
-    if blocker is KeyBlocker.NO_KEY and state.key is KeyStatus.PROVISIONING:
+    if blocker is not KeyBlocker.NO_KEY:
+        return RotationRefused(f"cannot_rotate_{blocker}", message)
+    if state.key is KeyStatus.PROVISIONING:
         return RotationRefused(
-            "rotation_in_progress", "a new API key is being generated for this channel"
+            "rotation_in_progress",
+            f"key version {state.key_intent} is being generated for this channel; "
+            "nothing more was asked for",
+        )
+    if replaces is not None and 0 < replaces < state.key_intent:
+        return RotationRefused(
+            "key_already_replaced",
+            f"key version {replaces} was already replaced (the channel is at version "
+            f"{state.key_intent}); nothing was done. To rotate again, send the current "
+            "key_version from GET /api/v1/channels/{id}/api-key",
+        )
+    if replaces is not None and state.key is KeyStatus.STORED:
+        return RotationRefused(
+            "unknown_key_version",
+            f"the channel has no key version {replaces}; its current key is version "
+            f"{state.key_intent}",
         )
     return RotationRefused(f"cannot_rotate_{blocker}", message)

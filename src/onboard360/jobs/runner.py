@@ -7,8 +7,10 @@ import contextlib
 
 from onboard360.config import Settings
 from onboard360.hub import RetryPolicy
+from onboard360.jobs.observe import observe_job
 from onboard360.jobs.stalled import keep_recovering, recover_stalled_jobs
 from onboard360.jobs.worker import RetryTuning, build_app
+from onboard360.metrics import serving_metrics
 from onboard360.service import open_service
 
 
@@ -21,17 +23,24 @@ async def run_worker(
     retry: RetryPolicy | None = None,
     tuning: RetryTuning | None = None,
     install_signal_handlers: bool = True,
+    metrics_host: str = "127.0.0.1",
+    metrics_port: int | None = None,
 ) -> None:
     """Process jobs until stopped (SIGTERM/SIGINT drain gracefully), or until the queue
     is empty when ``until_idle`` (tests and one-shot runs).
 
     Jobs left ``doing`` by a dead worker are put back in the queue first, and then every
     ``stalled_worker_seconds / 2`` while this worker runs (jobs/stalled.py).
+
+    With ``metrics_port``, ``GET /metrics`` is served there while the worker runs.
     """
     stalled_after = settings.stalled_worker_seconds
     async with open_service(settings, database_url, retry=retry) as service:
         app = build_app(service, database_url, tuning)
-        async with app.open_async():
+        async with (
+            serving_metrics(service.engine, metrics_host, metrics_port),
+            app.open_async(),
+        ):
             await recover_stalled_jobs(app, stalled_after)
             recovering = (
                 None
@@ -48,6 +57,7 @@ async def run_worker(
                     listen_notify=not until_idle,
                     update_heartbeat_interval=settings.worker_heartbeat_seconds,
                     stalled_worker_timeout=stalled_after,
+                    worker_middleware=[observe_job],
                 )
             finally:
                 if recovering is not None:

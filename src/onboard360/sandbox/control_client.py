@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -23,6 +24,16 @@ class ControlError(Exception):
 
 def default_url() -> str:
     return os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` fit for a message: ``user:password@`` left out."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the given URL"
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _message(response: httpx.Response) -> str:
@@ -51,14 +62,16 @@ class ControlClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Messages name the sandbox without credentials a URL may carry.
+        self.shown_url = without_userinfo(self.base_url)
         if not self.base_url.startswith(("http://", "https://")):
-            raise ControlError(f"--url must be an http(s) URL, not {base_url!r}")
+            raise ControlError(f"--url must be an http(s) URL like {DEFAULT_URL}")
         try:
             self._http = httpx.Client(
                 base_url=f"{self.base_url}/sandbox", timeout=timeout, transport=transport
             )
-        except httpx.InvalidURL as exc:
-            raise ControlError(f"--url is not a valid URL: {exc}") from None
+        except httpx.InvalidURL:
+            raise ControlError(f"--url is not a valid URL; e.g. {DEFAULT_URL}") from None
 
     def __enter__(self) -> ControlClient:
         return self
@@ -79,10 +92,10 @@ class ControlClient:
         try:
             response = self._http.request(method, path, json=json, params=params)
         except httpx.TimeoutException:
-            raise ControlError(f"the sandbox at {self.base_url} did not answer in time") from None
+            raise ControlError(f"the sandbox at {self.shown_url} did not answer in time") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ControlError(
-                f"cannot reach the sandbox at {self.base_url} ({type(exc).__name__}); "
+                f"cannot reach the sandbox at {self.shown_url} ({type(exc).__name__}); "
                 f"is `onboard360 sandbox` running? (set --url or {URL_ENV})"
             ) from None
         if response.status_code >= 400:
@@ -91,7 +104,7 @@ class ControlClient:
             return response.json()
         except ValueError:
             raise ControlError(
-                f"{self.base_url} answered something that is not JSON; is it the sandbox?"
+                f"{self.shown_url} answered something that is not JSON; is it the sandbox?"
             ) from None
 
     # ---- one method per control API call --------------------------------------------------

@@ -67,11 +67,12 @@ class Hub:
     billing: str
     redirect_url: str
     webhook_url: str | None
-    webhook_headers: dict[str, str]
-    api_key: str
+    # Secrets stay out of repr(), so no traceback or log line can show them.
+    webhook_headers: dict[str, str] = field(repr=False)
+    api_key: str = field(repr=False)
     username: str
-    password: str
-    platform_secret: str | None
+    password: str = field(repr=False)
+    platform_secret: str | None = field(repr=False)
     io_signature: bool
     step_delay_seconds: float
     auto_advance: bool
@@ -122,7 +123,7 @@ class Client:
 @dataclass
 class ApiKey:
     id: str
-    value: str
+    value: str = field(repr=False)
     created_at: datetime
     revoked_at: datetime | None = None
 
@@ -144,7 +145,8 @@ class Channel:
     # The client shares this number with the partner (the popup's per-number choice).
     shared: bool = True
     api_keys: list[ApiKey] = field(default_factory=list)
-    messaging_webhook: dict[str, Any] | None = None
+    # May carry the partner's own secrets in its headers.
+    messaging_webhook: dict[str, Any] | None = field(default=None, repr=False)
     template_messaging: bool = True
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -71,9 +72,18 @@ class HubSpec(BaseModel):
 
 
 def check_http_url(value: str) -> str:
-    """An absolute http(s) URL, as webhook and redirect URLs must be (pydantic validator body)."""
+    """An absolute http(s) URL, as webhook and redirect URLs must be (pydantic validator body).
+
+    Refused here rather than failing later, when the sandbox sends a webhook to it.
+    """
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError("must be an absolute http(s) URL")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("must not contain control characters")
+    try:
+        urlsplit(value).port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("has an invalid port; use a number from 1 to 65535") from None
     return value
 
 

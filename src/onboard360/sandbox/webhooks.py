@@ -240,17 +240,22 @@ class WebhookDispatcher:
 
     async def _advance(self, channel_id: str) -> None:
         """pending → ready → running, ``hub.step_delay_seconds`` apart, while auto_advance."""
-        while True:
-            channel = self.sandbox.channels.get(channel_id)
-            hub = self.sandbox.hubs.get(channel.partner_id) if channel else None
-            if hub is None or not hub.auto_advance:
-                return
+        while (hub := self._advancing_hub(channel_id)) is not None:
             await asyncio.sleep(hub.step_delay_seconds)
+            # Asked again after the wait: auto_advance may have been switched off meanwhile.
+            if self._advancing_hub(channel_id) is None:
+                return
             try:
                 if self.sandbox.advance(channel_id) is None:
                     return
             except SandboxError:
                 return
+
+    def _advancing_hub(self, channel_id: str) -> Hub | None:
+        """The channel's hub while it auto-advances its channels, else None."""
+        channel = self.sandbox.channels.get(channel_id)
+        hub = self.sandbox.hubs.get(channel.partner_id) if channel else None
+        return hub if hub is not None and hub.auto_advance else None
 
     async def _work(self, partner_id: str) -> None:
         queue = self._queues[partner_id]
@@ -351,7 +356,7 @@ class WebhookDispatcher:
             response = await self._client.post(url, content=body, headers=headers)
         except httpx.TimeoutException:
             return None, f"timeout after {time.monotonic() - began:.1f}s"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:300]
         return response.status_code, None
 

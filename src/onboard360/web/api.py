@@ -20,7 +20,7 @@ from onboard360.domain import (
     parse_redirect,
 )
 from onboard360.hubs_config import HubConfig, ProductConfig
-from onboard360.jobs.keys import current_key
+from onboard360.jobs.keys import stored_key
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import record
 from onboard360.web import onboardings
@@ -59,6 +59,16 @@ class RedirectForward(BaseModel):
     query: str = Field(
         max_length=8192,
         description="location.search as the official button's page received it",
+    )
+
+
+class RotateKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key_version: int = Field(
+        ge=1,
+        le=2**31 - 1,
+        description="the key_version of the key to replace, as GET …/api-key answered it",
     )
 
 
@@ -117,16 +127,19 @@ async def forward_redirect(
         redirect = parse_redirect(body.query)
     except RedirectError as exc:
         raise ApiError(400, "invalid_redirect", str(exc)) from None
-    last: OnboardingRefused | None = None
+    refusals: list[OnboardingRefused] = []
     for hub in _hubs(service, product):
         try:
             async with service.engine.begin() as conn:
                 row = await onboardings.complete(conn, service, hub, redirect, body.query)
                 return await onboarding_view(conn, row)
         except OnboardingRefused as exc:
-            last = exc
-    status = 400 if last is None or last.status == 400 else last.status
-    raise ApiError(status, "invalid_state", str(last) if last else "unknown onboarding state")
+            refusals.append(exc)
+    # A state is unknown (400) to every hub but its own: the owning hub's refusal (expired,
+    # already completed) is the one that explains what happened.
+    known = [exc for exc in refusals if exc.status != 400]
+    reason = (known or refusals or [OnboardingRefused(400, "unknown onboarding state")])[0]
+    raise ApiError(reason.status, "invalid_state", str(reason))
 
 
 @router.get("/channels")
@@ -181,23 +194,38 @@ async def get_api_key(
         if row is None:
             raise not_found("channel")
         hub = service.hub(row.hub)
-        key = await current_key(conn, service, hub, row.channel_id)
+        key = await stored_key(conn, service, hub, row.channel_id)
         if key is None:
             raise ApiError(409, "no_api_key", row.reason or "the channel has no API key yet")
         await record(
             conn, hub, "api", "api_key_read", {"product": product.name}, channel_id=row.channel_id
         )
-    return {"channel_id": row.channel_id, "hub": row.hub, "api_key": key}
+    return {
+        "channel_id": row.channel_id,
+        "hub": row.hub,
+        "api_key": key.api_key,
+        "key_version": key.version,
+    }
 
 
 @router.post("/channels/{channel_id}/rotate-key", status_code=202)
-async def rotate_key(channel_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
-    """Generate a new key (revoking the current one at 360dialog) — an explicit intent."""
+async def rotate_key(
+    channel_id: str, body: RotateKeyRequest, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    """Generate a new key (revoking the current one at 360dialog) — an explicit intent.
+
+    The request names the key it replaces, so a replayed request (a client retry after
+    the rotation went through) is refused with 409 ``key_already_replaced`` instead of
+    silently revoking the key that replaced it.
+    """
     hubs = [hub.name for hub in _hubs(service, product)]
     try:
         async with service.engine.begin() as conn:
-            intent = await request_rotation(conn, service, hubs, channel_id)
+            intent = await request_rotation(
+                conn, service, hubs, channel_id, replaces=body.key_version
+            )
     except RotationRefused as exc:
         status = 404 if exc.code == "not_found" else 409
         raise ApiError(status, exc.code, str(exc)) from None
-    return {"channel_id": channel_id, "intent": intent}
+    # key_version: the version the new key will have once a worker has generated it.
+    return {"channel_id": channel_id, "intent": intent, "key_version": intent}

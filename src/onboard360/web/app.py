@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,9 @@ from onboard360.config import Settings
 from onboard360.db.migrate import head_revision
 from onboard360.hub import RetryPolicy
 from onboard360.service import open_service
+from onboard360.web import metrics_route
 from onboard360.web.errors import ApiError, error_response
+from onboard360.web.observe import RequestObservability
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -77,7 +80,10 @@ def create_app(
         return JSONResponse({"status": "ready", "database": version})
 
     _include_routers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.include_router(metrics_route.router)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, error_body=_transport_error)
+    # Outermost: every answer, refusals included, carries a request id and is counted.
+    app.add_middleware(RequestObservability)
     return app
 
 
@@ -86,3 +92,9 @@ def _include_routers(app: FastAPI) -> None:
 
     for router in routes.ROUTERS:
         app.include_router(router)
+
+
+def _transport_error(status: int, message: str) -> dict[str, Any]:
+    """BodySizeLimit's refusals in the service's one error shape (type, code, message)."""
+    code = "too_large" if status == 413 else "bad_content_length"
+    return {"error": {"type": "invalid_request", "code": code, "message": message}}

@@ -36,8 +36,11 @@ class Prefill:
     number: str | None = None
     email: str | None = None
     name: str | None = None
+    # An existing client logs in (the popup's next=login) to share more numbers or grant
+    # permission again: the dashboard's re-permission link.
+    login: bool = False
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | bool]:
         return {k: v for k, v in vars(self).items() if v}
 
 
@@ -61,6 +64,8 @@ def popup_url(hub: HubConfig, state: str, prefill: dict[str, Any], now: int | No
     """
     params: dict[str, str] = {"state": state}
     params.update({k: str(v) for k, v in prefill.items() if k in ("number", "email", "name")})
+    if prefill.get("login") is True:
+        params["next"] = "login"
     if hub.io_signature and hub.platform_secret is not None:
         moment = int(time.time()) if now is None else now
         params["io_signature"] = io_signature(

@@ -15,21 +15,24 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.dialects.postgresql import insert
 
-from onboard360.db import tables as t
+from onboard360 import metrics
 from onboard360.hubs_config import HubConfig
-from onboard360.jobs.defer import Job, defer
-from onboard360.jobs.worker import INBOX_TASK
 from onboard360.sandbox.platform import SIGNATURE_HEADER
+from onboard360.service import Service
 from onboard360.signatures import webhook_signature_valid
-from onboard360.web.deps import ServiceDep
+from onboard360.web.deps import get_service
 from onboard360.web.errors import ApiError
+from onboard360.web.ingest import Delivery, InboxWriter, StoreFailed, inbox_writer
+from onboard360.web.json_body import decode_object
 
-router = APIRouter(tags=["360dialog"])
+router = APIRouter(tags=["360dialog"], lifespan=inbox_writer)
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 _NOT_FOUND = ApiError(404, "not_found", "no such webhook endpoint")
+_UNAVAILABLE = ApiError(
+    503, "store_failed", "the webhook could not be stored; send it again later", "api_error"
+)
 
 
 def authenticate(hub: HubConfig | None, secret: str, request: Request, body: bytes) -> HubConfig:
@@ -52,45 +55,46 @@ def authenticate(hub: HubConfig | None, secret: str, request: Request, body: byt
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    if not body:
-        raise ApiError(400, "empty_body", "the webhook body is empty")
-    if b"\\u0000" in body:
-        # PostgreSQL's jsonb cannot hold NUL characters; say so instead of failing later.
-        raise ApiError(400, "nul_character", "the webhook body contains a \\u0000 character")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the webhook body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "not_an_object", "the webhook body must be a JSON object")
-    return data
+    """The body as a JSON object that fits ``jsonb``, or a precise 400 (web/json_body.py)."""
+    return decode_object(body)
 
 
 @router.post("/hooks/360dialog/{hub_name}/{secret}", status_code=200)
-async def receive(hub_name: str, secret: str, request: Request, service: ServiceDep) -> Response:
+async def receive(hub_name: str, secret: str, request: Request) -> Response:
+    # Not ServiceDep: FastAPI runs a sync dependency in its thread pool, which cost this
+    # hot path more CPU than everything else it does (bench/README.md).
+    service = get_service(request)
+    label = hub_name if service.settings.hub(hub_name) else metrics.UNKNOWN
+    try:
+        duplicate = await _store(hub_name, secret, request, service)
+    except ApiError as exc:
+        outcome = "unavailable" if exc.status >= 500 else "refused"
+        metrics.PARTNER_WEBHOOKS.labels(label, outcome).inc()
+        raise
+    metrics.PARTNER_WEBHOOKS.labels(label, "duplicate" if duplicate else "received").inc()
+    return Response(
+        content=json.dumps({"received": True, "duplicate": duplicate}),
+        media_type="application/json",
+    )
+
+
+async def _store(hub_name: str, secret: str, request: Request, service: Service) -> bool:
+    """Authenticate and store the delivery; True when the same bytes were stored before."""
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BYTES:
         raise ApiError(413, "too_large", f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
     hub = authenticate(service.settings.hub(hub_name), secret, request, body)
     data = decode(body)
     event = data.get("event")
-    async with service.engine.begin() as conn:
-        stored = await conn.execute(
-            insert(t.inbox_events)
-            .values(
-                hub=hub.name,
-                body_sha256=hashlib.sha256(body).digest(),
-                event_type=event if isinstance(event, str) else None,
-                body=data,
-            )
-            .on_conflict_do_nothing()
-            .returning(t.inbox_events.c.id)
-        )
-        row = stored.first()
-        if row is not None:
-            await defer(conn, Job(INBOX_TASK, {"event_id": row.id}))
-    # Only now, after the commit, do we say we have it.
-    return Response(
-        content=json.dumps({"received": True, "duplicate": row is None}),
-        media_type="application/json",
+    delivery = Delivery(
+        hub=hub.name,
+        body_sha256=hashlib.sha256(body).digest(),
+        event_type=event if isinstance(event, str) else None,
+        body_json=json.dumps(data),
     )
+    try:
+        # Answers after the commit of this delivery's row and job (web/ingest.py).
+        writer: InboxWriter = request.app.state.inbox_writer
+        return await writer.store(delivery)
+    except StoreFailed:
+        raise _UNAVAILABLE from None

@@ -10,6 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
 
+# Blockers only the client can lift; when every shared number is held by one of them, the
+# onboarding waits for the client, not for 360dialog.
+NEEDS_CLIENT = frozenset({"waiting_for_permission", "permission_revoked", "terminated"})
+
 
 def channel_view(row: Row[Any]) -> dict[str, Any]:
     """A channel as people and products see it: never a key, only whether one exists."""
@@ -21,6 +25,8 @@ def channel_view(row: Row[Any]) -> dict[str, Any]:
         "status": row.status,
         "permission": row.permission,
         "api_key_available": row.key_status == "stored",
+        # Name it in POST …/rotate-key: a replayed rotation then changes nothing.
+        "key_version": row.key_intent if row.key_status == "stored" else None,
         "live": row.key_status == "stored",
         "reason": None if row.key_status == "stored" else row.reason,
         "blocker": row.blocker,
@@ -43,8 +49,11 @@ async def onboarding_view(conn: AsyncConnection, onboarding: Row[Any]) -> dict[s
         stage = "waiting_for_popup"
     elif shared and all(c["live"] for c in shared):
         stage = "live"
-    else:
+    elif any(c["live"] for c in shared) or not all(c["blocker"] in NEEDS_CLIENT for c in shared):
         stage = "connecting"
+    else:
+        # Nothing more happens until the client acts (e.g. grants API-key permission).
+        stage = "action_needed"
     return {
         "id": str(onboarding.id),
         "hub": onboarding.hub,

@@ -11,6 +11,17 @@ window.buttonCallbacks = [];
 function callback(value) {
   window.buttonCallbacks.push(value);
   document.getElementById("callback").textContent = JSON.stringify(value);
+  // A partner page hands the redirect (with its state) to its own backend, which forwards
+  // it to onboard360 with the product's token. The button may call back more than once.
+  if (root.dataset.forward) {
+    fetch(root.dataset.forward, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: window.location.search }),
+    })
+      .then((answer) => answer.json())
+      .then((view) => { document.getElementById("forwarded").textContent = JSON.stringify(view); });
+  }
 }
 
 createRoot(root).render(

@@ -18,7 +18,17 @@
     var stages = {
       waiting_for_popup: "Waiting for you to finish in the 360dialog window…",
       connecting: "Connecting your numbers…",
+      action_needed: "We need your permission before your numbers can go live.",
       live: "All your numbers are live.",
+    };
+    // Words for the client; the service's `reason` is written for operators.
+    var notes = {
+      not_running: "Being set up by WhatsApp…",
+      provisioning: "Almost ready…",
+      waiting_for_permission:
+        "Waiting for your permission: open the 360dialog window again and allow us to manage this number.",
+      permission_revoked: "Permission removed",
+      terminated: "This number was removed.",
     };
     target.appendChild(text("p", stages[view.stage] || view.stage, "onboard360-stage"));
     if (!view.channels || !view.channels.length) return;
@@ -32,7 +42,8 @@
       row.appendChild(text("td", channel.phone_number || channel.channel_id));
       row.appendChild(text("td", channel.status || "pending"));
       var revoked = (view.revoked || []).indexOf(channel.channel_id) >= 0;
-      var note = channel.live ? "Live" : revoked ? "Permission removed" : channel.reason;
+      var note = channel.live ? "Live" : revoked ? "Permission removed"
+        : notes[channel.blocker] || "Connecting…";
       row.appendChild(text("td", note, channel.live ? "live" : "reason"));
       table.appendChild(row);
     });
@@ -55,7 +66,8 @@
             if (view.error) { progress.textContent = view.error; return; }
             render(progress, view);
             root.setAttribute("data-onboard360-stage", view.stage);
-            if (view.stage !== "live") setTimeout(tick, 1000);
+            // Waiting on the client can take days: look again, but gently.
+            if (view.stage !== "live") setTimeout(tick, view.stage === "action_needed" ? 10000 : 1000);
           })
           .catch(function () { setTimeout(tick, 2000); });
       })();

@@ -1,0 +1,164 @@
+"""What every benchmark shares: throwaway databases, subprocess servers, summaries.
+
+Databases are created on the local PostgreSQL (``ONBOARD360_BENCH_ADMIN_URL``, by default
+the test server at 127.0.0.1:5432) from one migrated template, and dropped on the way out,
+even when a benchmark fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from onboard360.db.embedded import to_sqlalchemy_url
+from onboard360.db.migrate import upgrade
+
+ADMIN_URL = os.environ.get(
+    "ONBOARD360_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _url_for(database: str) -> str:
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+def _admin(statement: sql.Composable) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+class Databases:
+    """A migrated template and fresh copies of it; ``close`` drops every one of them."""
+
+    def __init__(self) -> None:
+        self.prefix = f"o360_bench_{uuid.uuid4().hex[:8]}"
+        self.template = f"{self.prefix}_tpl"
+        self._made: list[str] = []
+        self._create(self.template, None)
+        upgrade(to_sqlalchemy_url(_url_for(self.template)))
+
+    def _create(self, name: str, template: str | None) -> None:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        self._made.append(name)
+        _admin(statement)
+
+    def fresh(self) -> tuple[str, str]:
+        """A new migrated database: (its name, its SQLAlchemy URL)."""
+        name = f"{self.prefix}_{len(self._made)}"
+        self._create(name, self.template)
+        return name, to_sqlalchemy_url(_url_for(name))
+
+    def drop(self, name: str) -> None:
+        _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if name in self._made:
+            self._made.remove(name)
+
+    def close(self) -> None:
+        for name in reversed(list(self._made)):
+            self.drop(name)
+
+
+@contextlib.contextmanager
+def databases() -> Iterator[Databases]:
+    dbs = Databases()
+    try:
+        yield dbs
+    finally:
+        dbs.close()
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def free_port() -> int:
+    from onboard360.serving import free_port as _free  # noqa: PLC0415
+
+    return _free(HOST)
+
+
+@contextlib.contextmanager
+def server_process(
+    argv: Sequence[str], port: int, log: Path, health: str = "/healthz"
+) -> Iterator[int]:
+    """Run ``python -m bench.serve …`` until it answers ``health``; yields its pid.
+
+    Its output goes to ``log`` (uvicorn reports the requests wrk cuts off at the end).
+    """
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.serve", *argv], cwd=ROOT, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"bench server exited with {proc.returncode}:\n{tail}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://{HOST}:{port}{health}", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("bench server did not start within 20 s")
+            time.sleep(0.05)
+        yield proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every postgres process on this machine (the benchmark's share dominates)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(entry.name))
+    return total
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, ``q`` in [0, 100]."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, round(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def token() -> str:
+    return secrets.token_urlsafe(24)

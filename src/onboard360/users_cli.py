@@ -1,0 +1,105 @@
+"""`onboard360 users …`: the dashboard's operator accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from onboard360.cli import ConfigOption, fail, settings_or_exit
+
+users_app = typer.Typer(
+    help="Operator accounts for the dashboard (/dashboard).", no_args_is_help=True
+)
+T = TypeVar("T")
+
+
+def _in_transaction(config: Path | None, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    from onboard360.db.engine import database_url, describe_database_error  # noqa: PLC0415
+
+    settings = settings_or_exit(config)
+    url = ""
+    try:
+        url = database_url(settings)
+    except Exception as exc:
+        raise fail(describe_database_error(exc, url)) from None
+
+    async def run() -> T:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_app.command("create")
+def create(
+    email: Annotated[str, typer.Argument(help="The operator's email (their login).")],
+    config: ConfigOption = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from one line of stdin.")
+    ] = False,
+) -> None:
+    """Create an operator; the password is asked twice (never an argument: shell history)."""
+    from onboard360.web.dashboard.accounts import (  # noqa: PLC0415
+        AccountError,
+        check_password_rules,
+        create_operator,
+        normalize_email,
+    )
+
+    try:
+        normalize_email(email)
+        password = _read_password(password_stdin)
+        check_password_rules(password)
+        operator = _in_transaction(config, lambda conn: create_operator(conn, email, password))
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"operator {operator.email} created; they log in at /dashboard")
+
+
+@users_app.command("list")
+def list_users(config: ConfigOption = None) -> None:
+    """List operators: email, state, created."""
+    from onboard360.web.dashboard.accounts import list_operators  # noqa: PLC0415
+
+    rows = _in_transaction(config, list_operators)
+    if not rows:
+        typer.echo("no operators yet: onboard360 users create EMAIL")
+    for row in rows:
+        state = "disabled" if row.disabled else "active"
+        if not row.disabled and row.locked_until is not None:
+            state = f"locked until {row.locked_until:%Y-%m-%d %H:%M} UTC (or sooner)"
+        typer.echo(f"{row.email}\t{state}\tcreated {row.created_at:%Y-%m-%d}")
+
+
+@users_app.command("disable")
+def disable(
+    email: Annotated[str, typer.Argument(help="The operator to disable.")],
+    config: ConfigOption = None,
+) -> None:
+    """Disable an operator and end their sessions at once."""
+    from onboard360.web.dashboard.accounts import AccountError, disable_operator  # noqa: PLC0415
+
+    try:
+        changed = _in_transaction(config, lambda conn: disable_operator(conn, email))
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"operator {email.strip().lower()} " + ("disabled" if changed else "was disabled already")
+    )

@@ -1,0 +1,28 @@
+"""The operator dashboard at ``/dashboard``: server-rendered, no build step.
+
+| module | what |
+| --- | --- |
+| ``accounts.py`` | operator accounts (argon2id), lockout, the audit log |
+| ``sessions.py`` | session cookies, CSRF tokens, the login rate limit, the route class |
+| ``auth.py`` | login, logout, static files |
+| ``overview.py`` | per hub: onboardings by stage, channels by state, needs-attention lists |
+| ``search.py`` | by phone number, client id, channel id, the partner's user id |
+| ``clients.py`` | a client's channels and timeline |
+| ``actions.py`` | retry provisioning, rotate a key, resend an event, reconcile a client |
+| ``links.py`` | the re-permission link |
+
+See docs/dashboard.md.
+"""
+
+from onboard360.web.dashboard import actions, auth, clients, links, overview, search
+
+ROUTERS = [
+    auth.router,
+    overview.router,
+    search.router,
+    clients.router,
+    actions.router,
+    links.router,
+]
+
+__all__ = ["ROUTERS"]

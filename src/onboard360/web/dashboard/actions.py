@@ -1,0 +1,444 @@
+"""What an operator can do about a stuck client: each confirmed, audited and idempotent.
+
+Every action is a GET confirm page that says what will happen (or that nothing is left to
+do) and a POST that checks the session's CSRF token and an explicit ``confirm=yes``,
+does the work in one transaction with an ``audit_log`` row, and redirects back to the
+client's page. A repeated POST (a resent form, a double click) finds nothing left to do:
+each action decides from the current state, or from what the confirm page showed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import codec
+from onboard360.db import tables as t
+from onboard360.domain import (
+    ChannelId,
+    ChannelSnapshot,
+    KeyBlocker,
+    KeyStatus,
+    PermissionConfirmed,
+    SnapshotError,
+    may_generate_key,
+)
+from onboard360.hub import HubError
+from onboard360.hubs_config import HubConfig
+from onboard360.jobs.defer import Job, defer
+from onboard360.jobs.effects import DELIVER_TASK, PROVISION_TASK, deliver_job, key_lock
+from onboard360.jobs.rotation import RotationRefused, request_rotation
+from onboard360.jobs.transition import apply_inputs
+from onboard360.service import Service
+from onboard360.web.dashboard.accounts import audit
+from onboard360.web.dashboard.clients import checked_id, configured_hub
+from onboard360.web.dashboard.pages import PAGE_HEADERS, render
+from onboard360.web.dashboard.sessions import (
+    DashboardRoute,
+    PageError,
+    Session,
+    SessionDep,
+    check_csrf,
+)
+from onboard360.web.deps import ServiceDep
+
+router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+_STRANDED_JOB = text(
+    """
+    SELECT g.intent FROM key_generations g
+    WHERE g.hub = :hub AND g.channel_id = :channel AND g.intent = :intent
+      AND g.status = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+        WHERE j.task_name = :task AND j.status IN ('todo', 'doing')
+          AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
+          AND (j.args->>'intent')::int = g.intent)
+    FOR UPDATE OF g SKIP LOCKED
+    """
+)
+
+_DELIVERY_QUEUED = text(
+    """
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE j.task_name = :task AND j.status IN ('todo', 'doing') AND j.args->>'event_id' = :id
+    """
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an action is about, and where its page is."""
+
+    hub: HubConfig
+    client_id: str | None
+    channel_id: str | None = None
+    event_id: str | None = None
+
+    @property
+    def page(self) -> str:
+        if self.client_id:
+            return f"/dashboard/clients/{self.hub.name}/{self.client_id}"
+        return f"/dashboard/channels/{self.hub.name}/{self.channel_id}"
+
+    @property
+    def target(self) -> str:
+        if self.event_id:
+            return f"event:{self.event_id}"
+        if self.channel_id:
+            return f"channel:{self.hub.name}/{self.channel_id}"
+        return f"client:{self.hub.name}/{self.client_id}"
+
+    def detail(self) -> dict[str, Any]:
+        found = {"client_id": self.client_id, "channel_id": self.channel_id}
+        return {"hub": self.hub.name, **{k: v for k, v in found.items() if v}}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the action would do now: ``step`` (``None``: nothing) and a sentence saying so."""
+
+    step: str | None
+    says: str
+    fields: tuple[tuple[str, str], ...] = ()  # hidden fields the POST must carry back
+
+
+# ---- subjects ------------------------------------------------------------------------
+
+
+async def channel_subject(conn: AsyncConnection, service: Service, params: Any) -> Subject:
+    hub = configured_hub(service, str(params.get("hub", "")))
+    channel_id = checked_id(str(params.get("channel", "")), "channel")
+    row = (
+        await conn.execute(
+            select(t.channels.c.client_id).where(
+                t.channels.c.hub == hub.name, t.channels.c.channel_id == channel_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise PageError(404, "There is no such channel in this hub.")
+    return Subject(hub, row.client_id, channel_id)
+
+
+async def client_subject(conn: AsyncConnection, service: Service, params: Any) -> Subject:
+    hub = configured_hub(service, str(params.get("hub", "")))
+    client_id = checked_id(str(params.get("client", "")), "client")
+    found = await conn.scalar(
+        select(t.clients.c.client_id).where(
+            t.clients.c.hub == hub.name, t.clients.c.client_id == client_id
+        )
+    )
+    if found is None:
+        raise PageError(404, "There is no such client in this hub.")
+    return Subject(hub, client_id)
+
+
+async def event_subject(conn: AsyncConnection, service: Service, params: Any) -> Subject:
+    event_id = str(params.get("event", ""))[:100]
+    row = (
+        await conn.execute(select(t.product_events).where(t.product_events.c.id == event_id))
+    ).first()
+    hub = service.settings.hub(row.hub) if row is not None and row.hub else None
+    if row is None or hub is None:
+        raise PageError(404, "There is no such event.")
+    return Subject(hub, row.client_id, row.channel_id, event_id)
+
+
+# ---- retry provisioning --------------------------------------------------------------
+
+
+async def plan_retry(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
+    row = (
+        await conn.execute(
+            select(t.channels.c.state)
+            .where(
+                t.channels.c.hub == subject.hub.name, t.channels.c.channel_id == subject.channel_id
+            )
+            .with_for_update()
+        )
+    ).one()
+    state = codec.channel_from_json(row.state)
+    if state.key is KeyStatus.PROVISIONING:
+        params = {
+            "hub": subject.hub.name,
+            "channel": subject.channel_id,
+            "intent": state.key_intent,
+            "task": PROVISION_TASK,
+        }
+        if (await conn.execute(_STRANDED_JOB, params)).first() is not None:
+            return Plan(
+                "requeue",
+                f"The job generating key #{state.key_intent} gave up. A new job is queued; "
+                "it generates the key once (fix what made it fail first).",
+            )
+        return Plan(None, "A worker is generating the key right now: nothing to retry.")
+    verdict = may_generate_key(state)
+    if verdict.blocker is KeyBlocker.WAITING_FOR_PERMISSION:
+        return Plan(
+            "confirm_permission",
+            "The channel waits for API-key permission. Confirm only if the client granted it "
+            "in their 360dialog hub: the permission is marked granted and a key is generated "
+            "(if 360dialog still refuses, the channel says so again).",
+        )
+    return Plan(None, f"Nothing to retry: {verdict.message}")
+
+
+async def do_retry(
+    conn: AsyncConnection, service: Service, subject: Subject, plan: Plan, _form: Any
+) -> tuple[str, dict[str, Any]]:
+    channel = ChannelId(subject.channel_id or "")
+    hub = subject.hub
+    if plan.step == "requeue":
+        state = codec.channel_from_json(
+            await conn.scalar(
+                select(t.channels.c.state).where(
+                    t.channels.c.hub == hub.name, t.channels.c.channel_id == channel
+                )
+            )
+        )
+        args = {"hub": hub.name, "channel_id": channel, "intent": state.key_intent}
+        await defer(conn, Job(PROVISION_TASK, args, lock=key_lock(hub, channel)))
+        return "retry_requeued", {"intent": state.key_intent}
+    if plan.step == "confirm_permission":
+        sequence = int(await conn.scalar(text("SELECT nextval('onboarding_sequence')")) or 0)
+        confirmed = PermissionConfirmed(channel, sequence)
+        await apply_inputs(conn, hub, service.product_of(hub), [confirmed], source="operator")
+        return "retry_confirmed", {"sequence": sequence}
+    return "retry_nothing", {}
+
+
+# ---- rotate a key --------------------------------------------------------------------
+
+
+async def plan_rotate(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
+    row = (
+        await conn.execute(
+            select(t.channels.c.key_status, t.channels.c.key_intent).where(
+                t.channels.c.hub == subject.hub.name, t.channels.c.channel_id == subject.channel_id
+            )
+        )
+    ).one()
+    if row.key_status != KeyStatus.STORED.value:
+        return Plan(None, "The channel has no API key to replace.")
+    return Plan(
+        "rotate",
+        f"A new API key is generated at 360dialog; key version {row.key_intent} stops working "
+        "at once. The product gets channel.key_rotated and reads the new key from the API.",
+        (("key_version", str(row.key_intent)),),
+    )
+
+
+async def do_rotate(
+    conn: AsyncConnection, service: Service, subject: Subject, _plan: Plan, form: Any
+) -> tuple[str, dict[str, Any]]:
+    # The version the confirm page showed, not the current one: a resent form after the
+    # rotation went through names a replaced key and is refused, changing nothing.
+    seen = str(form.get("key_version", ""))
+    if not seen.isdigit() or not 0 < int(seen) < 2**31:
+        raise PageError(400, "This form names no key version: open the rotate page again.")
+    try:
+        intent = await request_rotation(
+            conn, service, [subject.hub.name], subject.channel_id or "", replaces=int(seen)
+        )
+    except RotationRefused as exc:
+        return "rotate_nothing", {"replaces": int(seen), "refused": exc.code}
+    return "rotate_requested", {"replaces": int(seen), "new_version": intent}
+
+
+# ---- resend a handoff event ----------------------------------------------------------
+
+
+async def plan_resend(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
+    row = (
+        await conn.execute(
+            select(t.product_events).where(t.product_events.c.id == subject.event_id)
+        )
+    ).one()
+    if (await conn.execute(_DELIVERY_QUEUED, {"task": DELIVER_TASK, "id": row.id})).first():
+        return Plan(None, "The event is already queued for delivery.")
+    state = "was delivered" if row.delivered_at else "has not been delivered"
+    return Plan(
+        "resend",
+        f"The {row.event_type} event ({state}, {row.attempts} attempt(s)) is sent to the "
+        "product again, signed with the same webhook-id so the product can de-duplicate it.",
+        (("attempts", str(row.attempts)),),
+    )
+
+
+async def do_resend(
+    conn: AsyncConnection, service: Service, subject: Subject, plan: Plan, form: Any
+) -> tuple[str, dict[str, Any]]:
+    row = (
+        await conn.execute(
+            select(t.product_events)
+            .where(t.product_events.c.id == subject.event_id)
+            .with_for_update()
+        )
+    ).one()
+    product = service.settings.product(row.product)
+    if product is None or not product.webhook_url:
+        raise PageError(409, "The product takes no webhooks: there is nowhere to send it.")
+    if plan.step is None or str(row.attempts) != str(form.get("attempts", "")):
+        return "resend_nothing", {"event_id": row.id}
+    await conn.execute(
+        t.product_events.update().where(t.product_events.c.id == row.id).values(delivered_at=None)
+    )
+    subject_id = row.channel_id or row.client_id or ""
+    await defer(conn, deliver_job(product.name, row.id, subject_id))
+    return "resend_queued", {"event_id": row.id, "event_type": row.event_type}
+
+
+# ---- reconcile a client now ----------------------------------------------------------
+
+
+async def plan_reconcile(_conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
+    return Plan(
+        "reconcile",
+        f"Reads client {subject.client_id}'s channels from 360dialog's Partner API now and "
+        "applies what it sees (status, new numbers); a channel that became eligible gets its key.",
+    )
+
+
+async def read_client_channels(service: Service, subject: Subject) -> list[ChannelSnapshot]:
+    """The client's channels as 360dialog lists them; before the transaction (HTTP)."""
+    snapshots: list[ChannelSnapshot] = []
+    api = service.partner_api(subject.hub)
+    async for channel in api.iter_channels(filters={"client_id": subject.client_id}):
+        try:
+            snapshots.append(ChannelSnapshot.from_api(channel.raw))
+        except SnapshotError:
+            continue  # counted by the periodic sync; nothing an operator can do here
+    return snapshots
+
+
+# ---- the routes ----------------------------------------------------------------------
+
+Planner = Callable[[AsyncConnection, Subject, Any], Awaitable[Plan]]
+Doer = Callable[
+    [AsyncConnection, Service, Subject, Plan, Any], Awaitable[tuple[str, dict[str, Any]]]
+]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    title: str
+    subject: Callable[[AsyncConnection, Service, Any], Awaitable[Subject]]
+    plan: Planner
+    do: Doer | None  # None: done outside the transaction by its own route
+
+
+ACTIONS = {
+    a.name: a
+    for a in (
+        Action("retry-provisioning", "Retry provisioning", channel_subject, plan_retry, do_retry),
+        Action("rotate-key", "Rotate the API key", channel_subject, plan_rotate, do_rotate),
+        Action("resend-event", "Resend the event", event_subject, plan_resend, do_resend),
+        Action("reconcile", "Reconcile with 360dialog now", client_subject, plan_reconcile, None),
+    )
+}
+
+
+def _action(name: str) -> Action:
+    action = ACTIONS.get(name)
+    if action is None:
+        raise PageError(404, "There is no such action.")
+    return action
+
+
+@router.get("/actions/{name}")
+async def confirm_page(
+    name: str, request: Request, session: SessionDep, service: ServiceDep
+) -> Response:
+    action = _action(name)
+    async with service.engine.begin() as conn:
+        subject = await action.subject(conn, service, request.query_params)
+        plan = await action.plan(conn, subject, {})
+    return render("confirm.html", session=session, action=action, subject=subject, plan=plan)
+
+
+@router.post("/actions/{name}")
+async def perform(
+    name: str, request: Request, session: SessionDep, service: ServiceDep
+) -> Response:
+    action = _action(name)
+    form = await request.form()
+    check_csrf(session.csrf_token, form)
+    if form.get("confirm") != "yes":
+        query = {k: str(form.get(k, "")) for k in ("hub", "channel", "client", "event")}
+        back = f"/dashboard/actions/{name}?" + urlencode({k: v for k, v in query.items() if v})
+        return RedirectResponse(back, status_code=303, headers=PAGE_HEADERS)
+    if action.do is None:
+        return await _reconcile(service, session, action, form)
+    async with service.engine.begin() as conn:
+        subject = await action.subject(conn, service, form)
+        plan = await action.plan(conn, subject, form)
+        done, detail = await action.do(conn, service, subject, plan, form)
+        await _audit(
+            conn, session=session, action=action, subject=subject, done=done, detail=detail
+        )
+    return _back(subject, done)
+
+
+async def _reconcile(service: Service, session: Session, action: Action, form: Any) -> Response:
+    async with service.engine.connect() as conn:
+        subject = await action.subject(conn, service, form)
+    try:
+        snapshots = await read_client_channels(service, subject)
+    except HubError as exc:
+        async with service.engine.begin() as conn:
+            await _audit(
+                conn,
+                session=session,
+                action=action,
+                subject=subject,
+                done="reconcile_failed",
+                detail={"error": str(exc)},
+            )
+        return _back(subject, "reconcile_failed")
+    hub = subject.hub
+    async with service.engine.begin() as conn:
+        outcome = await apply_inputs(
+            conn, hub, service.product_of(hub), snapshots, source="operator"
+        )
+        detail = {"channels_seen": len(snapshots), "changed": len(outcome.changed_channels)}
+        await _audit(
+            conn,
+            session=session,
+            action=action,
+            subject=subject,
+            done="reconcile_done",
+            detail=detail,
+        )
+    return _back(subject, "reconcile_done")
+
+
+async def _audit(
+    conn: AsyncConnection,
+    session: Session,
+    *,
+    action: Action,
+    subject: Subject,
+    done: str,
+    detail: dict[str, Any],
+) -> None:
+    await audit(
+        conn,
+        session.operator_id,
+        action.name,
+        subject.target,
+        {**subject.detail(), "outcome": done, **detail},
+    )
+
+
+def _back(subject: Subject, done: str) -> RedirectResponse:
+    return RedirectResponse(
+        f"{subject.page}?{urlencode({'done': done})}", status_code=303, headers=PAGE_HEADERS
+    )

@@ -1,0 +1,207 @@
+"""Operator sessions, CSRF tokens, the login rate limit, and the dashboard's route class.
+
+A session is a random token in an HttpOnly, SameSite=Lax cookie (Secure when the service
+is reached over https); the database keeps only its sha256, with an absolute expiry and
+an idle timeout. Each session has its own CSRF token, put in every form and compared in
+constant time on every POST. Logging out deletes the row, so a copied cookie dies too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import tables as t
+from onboard360.web.dashboard.pages import PAGE_HEADERS, render_error
+from onboard360.web.deps import ServiceDep
+
+COOKIE = "o360_session"
+LOGIN_COOKIE = "o360_login"  # the login form's CSRF token, before there is a session
+COOKIE_PATH = "/dashboard"
+SESSION_LIFETIME = timedelta(hours=12)
+IDLE_TIMEOUT = timedelta(hours=2)
+TOUCH_EVERY = timedelta(minutes=1)  # write last_seen_at at most this often
+
+
+class LoginRequired(Exception):
+    """No valid session: the browser is sent to the login page."""
+
+
+class CsrfRefused(Exception):
+    """A POST without this session's CSRF token: refused with 403, nothing done."""
+
+
+class PageError(Exception):
+    """A dashboard page that cannot be shown (unknown client, bad parameter)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Session:
+    operator_id: int
+    email: str
+    csrf_token: str
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def secure_cookies(request: Request) -> bool:
+    return bool(request.app.state.settings.public_url.startswith("https://"))
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+    )
+
+
+async def start_session(conn: AsyncConnection, operator_id: int) -> tuple[str, Session]:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    await conn.execute(
+        t.operator_sessions.insert().values(
+            id=token_digest(token),
+            operator_id=operator_id,
+            csrf_token=csrf,
+            expires_at=datetime.now(UTC) + SESSION_LIFETIME,
+        )
+    )
+    email = await conn.scalar(select(t.operators.c.email).where(t.operators.c.id == operator_id))
+    return token, Session(operator_id, str(email), csrf)
+
+
+async def end_session(conn: AsyncConnection, token: str) -> None:
+    await conn.execute(
+        t.operator_sessions.delete().where(t.operator_sessions.c.id == token_digest(token))
+    )
+
+
+async def current_session(request: Request, service: ServiceDep) -> Session:
+    """The request's live session, or LoginRequired (expired, forged, disabled operator)."""
+    token = request.cookies.get(COOKIE, "")
+    if not token or len(token) > 100:
+        raise LoginRequired
+    now = datetime.now(UTC)
+    s, o = t.operator_sessions, t.operators
+    async with service.engine.begin() as conn:
+        row = (
+            await conn.execute(
+                select(s.c.id, s.c.csrf_token, s.c.last_seen_at, o.c.id.label("operator_id"))
+                .add_columns(o.c.email)
+                .join(o, o.c.id == s.c.operator_id)
+                .where(
+                    s.c.id == token_digest(token),
+                    s.c.expires_at > now,
+                    s.c.last_seen_at > now - IDLE_TIMEOUT,
+                    o.c.disabled.is_(False),
+                )
+            )
+        ).first()
+        if row is None:
+            raise LoginRequired
+        if row.last_seen_at < now - TOUCH_EVERY:
+            await conn.execute(s.update().where(s.c.id == row.id).values(last_seen_at=func.now()))
+    return Session(row.operator_id, row.email, row.csrf_token)
+
+
+SessionDep = Annotated[Session, Depends(current_session)]
+
+
+def check_csrf(expected: str, form: Any) -> None:
+    sent = form.get("csrf_token")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRefused
+
+
+class LoginRateLimit:
+    """At most ``limit`` login attempts per email per ``window`` seconds, in this process.
+
+    Applies to every email, known or not, so it reveals nothing; the account lockout
+    (accounts.py) is the durable limit shared by every web process.
+    """
+
+    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, email: str) -> bool:
+        now = time.monotonic()
+        key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        recent = self._seen.setdefault(key, deque())
+        while recent and recent[0] <= now - self.window:
+            recent.popleft()
+        if len(recent) >= self.limit:
+            return False
+        recent.append(now)
+        if len(self._seen) > 10_000:  # forget idle emails; never grow without bound
+            for stale in [k for k, v in self._seen.items() if not v]:
+                del self._seen[stale]
+        return True
+
+
+def rate_limit(request: Request) -> LoginRateLimit:
+    limiter: LoginRateLimit | None = getattr(request.app.state, "dashboard_login_limit", None)
+    if limiter is None:
+        limiter = request.app.state.dashboard_login_limit = LoginRateLimit()
+    return limiter
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path
+    if request.method == "GET" and request.url.query:
+        target += "?" + request.url.query
+    query = urlencode({"next": target}) if target != "/dashboard" else ""
+    location = "/dashboard/login" + (f"?{query}" if query else "")
+    return RedirectResponse(location, status_code=303, headers=PAGE_HEADERS)
+
+
+class DashboardRoute(APIRoute):
+    """Turns the dashboard's refusals into pages: the login page, a 403, an error page.
+
+    The service's own handlers answer JSON (for the API); a person gets HTML here.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                return login_redirect(request)
+            except CsrfRefused:
+                return render_error(
+                    403,
+                    "This form has expired or did not come from the dashboard: nothing was "
+                    "done. Go back, reload the page and try again.",
+                )
+            except PageError as exc:
+                return render_error(exc.status, str(exc))
+
+        return handle

@@ -1,0 +1,99 @@
+"""The whole service stack for browser tests: tests/stack.py's stack plus a live worker.
+
+A browser test cannot call ``stack.settle()``: Playwright's sync API keeps an event loop
+running in the test's thread, so ``asyncio.run`` there fails. The worker runs in its own
+thread and event loop instead, for the whole test, as in production; tests wait for what
+a person would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from onboard360.jobs.runner import run_worker
+from tests.integration.popup_http import Popup, onboard
+from tests.sandbox_fixtures import wait_until
+from tests.stack import FAST_RETRY, NO_WAIT, Stack
+
+
+@contextlib.contextmanager
+def worker_running(stack: Stack, concurrency: int = 4) -> Iterator[None]:
+    """A worker in a background thread until the block ends; cancelling it drains it."""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(
+        run_worker(
+            stack.settings,
+            stack.database_url,
+            retry=FAST_RETRY,
+            tuning=NO_WAIT,
+            install_signal_handlers=False,
+            concurrency=concurrency,
+        )
+    )
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # reported when the block ends
+            failure.append(exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=work, name="worker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        if thread.is_alive():
+            loop.call_soon_threadsafe(task.cancel)
+        thread.join(timeout=15)
+    if failure:
+        raise failure[0]
+
+
+# ---- the same, over HTTP, for what a test only needs to have happened --------------------
+
+
+def onboard_over_http(
+    stack: Stack, hub: str, user: str, email: str, numbers: list[str], **choices: Any
+) -> list[str]:
+    """A whole onboarding through the service's popup link and redirect, without a
+    browser; answers the channel ids of ``numbers``, in that order."""
+    created = stack.start_onboarding(hub, user)
+    with httpx.Client(base_url=stack.sandbox_url, timeout=10) as http:
+        signed = http.get(created["popup_url"])  # the service signs and sends us on
+        assert signed.status_code == 303, signed.text
+        popup = Popup(http, stack.hub(hub).partner_id)
+        done = onboard(
+            popup,
+            email=email,
+            numbers=numbers,
+            direct=stack.hub(hub).billing == "direct",
+            opened=popup.open(url=signed.headers["location"]),
+            **choices,
+        )
+        assert done.status_code == 303, done.text
+        back = http.get(done.headers["location"])  # the service's connect page
+        assert back.status_code == 200, back.text
+    by_number = {c.phone_number: c.id for c in dict(stack.sandbox.channels).values()}
+    return [by_number[number] for number in numbers]
+
+
+def product_received(stack: Stack, event_type: str, channel_id: str) -> None:
+    def arrived() -> bool:
+        return any(
+            e["type"] == event_type and e["data"]["channel_id"] == channel_id
+            for e in stack.product_events()
+        )
+
+    wait_until(arrived, timeout=15, what=f"{event_type} for {channel_id} at the product")

@@ -1,0 +1,172 @@
+"""An operator finds a stuck client in the dashboard and fixes it, in Chromium, on a laptop
+and on a phone. Screenshots of every step are kept in test-artifacts/ (pass or fail)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.integration.dashboard_http import PASSWORD, make_operator, onboarded
+from tests.stack import Stack, running_stack
+
+pytestmark = pytest.mark.browser
+T = TypeVar("T")
+
+VIEWPORTS = {
+    "laptop": {"viewport": {"width": 1366, "height": 800}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
+
+
+def off_thread(work: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run stack helpers (they use asyncio.run) beside Playwright's loop in this thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work, *args, **kwargs).result()
+
+
+@pytest.fixture
+def stack(database_url: str) -> Iterator[Stack]:
+    with running_stack(database_url) as s:
+        yield s
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def device(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+class Shots:
+    """Numbered full-page screenshots of one test, kept whatever the outcome."""
+
+    def __init__(self, test: str, device: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.prefix = f"dashboard-{test}-{device}"
+        self.count = 0
+
+    def take(self, page: Page, step: str) -> None:
+        self.count += 1
+        name = f"{self.prefix}-{self.count}-{step}"
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        # What a person sees first, before scrolling (a phone's full page is very tall).
+        page.screenshot(path=str(ARTIFACTS / f"{name}-screen.png"))
+
+
+@pytest.fixture
+def operator_page(browser: Browser, device: str) -> Iterator[Page]:
+    context = browser.new_context(**VIEWPORTS[device])  # type: ignore[arg-type]
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page: Page, stack: Stack, shots: Shots) -> None:
+    off_thread(make_operator, stack, "ops@example.test")
+    page.goto(f"{stack.service_url}/dashboard")
+    expect(page.locator("h1")).to_have_text("Operator login")
+    shots.take(page, "login")
+    page.fill("#email", "ops@example.test")
+    page.fill("#password", PASSWORD)
+    page.click("#login")
+    expect(page.locator("h1")).to_have_text("Overview")
+
+
+def open_attention(page: Page, hub: str, kind: str, channel: str) -> None:
+    entry = page.locator(f"#hub-{hub} li[data-kind='{kind}'] .count")
+    expect(entry).to_have_text("1")
+    page.locator(
+        f"#hub-{hub} details[data-kind='{kind}'] tr[data-channel-id='{channel}'] a"
+    ).first.click()
+    expect(page.locator(f"#channel-{channel}")).to_be_visible()
+
+
+def test_operator_retries_a_failed_provisioning_once_the_fault_is_gone(
+    stack: Stack, operator_page: Page, device: str
+) -> None:
+    shots = Shots("retry", device)
+    stack.sandbox_hub("pp").faults.api_5xx_rate = 1.0
+    _, (channel,) = off_thread(onboarded, stack, "pp")
+    page = operator_page
+
+    log_in(page, stack, shots)
+    shots.take(page, "overview")
+    open_attention(page, "pp", "provisioning_failed", channel)
+    card = page.locator(f"#channel-{channel}")
+    expect(card.locator(".key")).to_have_text("being generated (#1)")
+    shots.take(page, "client-stuck")
+
+    stack.sandbox_hub("pp").faults.api_5xx_rate = 0.0
+    card.get_by_role("link", name="Retry provisioning").click()
+    expect(page.locator("#plan")).to_contain_text("gave up")
+    shots.take(page, "confirm")
+    page.click("#confirm")
+    expect(page.locator("#done")).to_contain_text("queued again")
+    off_thread(stack.drain)
+
+    page.reload()
+    expect(page.locator(f"#channel-{channel} .key")).to_have_text("yes (version 1)")
+    expect(page.locator("#timeline")).to_contain_text("retry-provisioning")
+    shots.take(page, "client-fixed")
+    assert stack.sandbox.channel(channel).keys_generated == 1
+    page.goto(f"{stack.service_url}/dashboard")
+    expect(page.locator("#hub-pp li[data-kind='provisioning_failed'] .count")).to_have_text("0")
+
+
+def test_operator_sends_a_repermission_link_and_the_client_grants_permission(
+    stack: Stack, operator_page: Page, browser: Browser, device: str
+) -> None:
+    shots = Shots("repermission", device)
+    _, (channel,) = off_thread(onboarded, stack, "dp", user="crm-9", permission=False)
+    page = operator_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+
+    log_in(page, stack, shots)
+    open_attention(page, "dp", "waiting_for_permission", channel)
+    expect(page.locator(f"#channel-{channel} .reason")).to_contain_text("permission")
+    shots.take(page, "client-stuck")
+    page.click("#repermission")
+    expect(page.locator("#plan")).to_contain_text("crm-9")
+    page.click("#confirm")
+    page.click("#copy")
+    expect(page.locator("#copied")).to_be_visible()
+    shots.take(page, "link")
+    link = page.locator("#link").input_value()
+    assert re.fullmatch(rf"{re.escape(stack.service_url)}/connect/dp\?start=[\w-]+", link)
+
+    # The client, in their own browser, follows the link and grants permission.
+    client_context = browser.new_context(**VIEWPORTS[device])  # type: ignore[arg-type]
+    client_context.set_default_timeout(15_000)
+    client = client_context.new_page()
+    client.goto(link)
+    with client.expect_popup() as opened:
+        client.get_by_role("button", name="Connect WhatsApp").click()
+    popup = opened.value
+    popup.wait_for_load_state()
+    popup.fill("#email", "crm-9@acme.test")  # the login page: next=login
+    popup.click("#continue")
+    popup.check("#grant")
+    popup.click("#continue")
+    popup.click("#continue")  # no new number
+    with popup.expect_event("close"):
+        popup.click("#continue")  # share the number again
+    off_thread(stack.settle)
+    expect(client.locator(".onboard360-stage")).to_have_text("All your numbers are live.")
+    client_context.close()
+
+    page.goto(f"{stack.service_url}/dashboard/channels/dp/{channel}")
+    # Key intent 1 was the one 360dialog refused; the first key made is version 2.
+    expect(page.locator(f"#channel-{channel} .key")).to_have_text("yes (version 2)")
+    expect(page.locator(f"#channel-{channel} .permission")).to_have_text("granted")
+    shots.take(page, "client-fixed")
+    assert stack.sandbox.channel(channel).keys_generated == 1

@@ -13,6 +13,8 @@ from onboard360.jobs.worker import RetryTuning, build_app
 from onboard360.metrics import serving_metrics
 from onboard360.service import open_service
 
+FETCH_POLL_SECONDS = 0.5
+
 
 async def run_worker(
     settings: Settings,
@@ -58,6 +60,9 @@ async def run_worker(
                     update_heartbeat_interval=settings.worker_heartbeat_seconds,
                     stalled_worker_timeout=stalled_after,
                     worker_middleware=[observe_job],
+                    # procrastinate 3.10 can lose a NOTIFY that lands while it is fetching
+                    # (it clears the event after the fetch); a short poll bounds that wait.
+                    fetch_job_polling_interval=FETCH_POLL_SECONDS,
                 )
             finally:
                 if recovering is not None:

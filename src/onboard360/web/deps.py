@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.hubs_config import ProductConfig
 from onboard360.service import Service
 from onboard360.web.errors import unauthorized
 
 
-def get_service(request: Request) -> Service:
+def service_of(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
+
+
+async def get_service(request: Request) -> Service:
+    # async: FastAPI would run a plain function in its thread pool, costing a thread hop
+    # on every request.
+    return service_of(request)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-async def get_transaction(service: ServiceDep) -> AsyncIterator[AsyncConnection]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
-    async with service.engine.begin() as conn:
-        yield conn
-
-
-TransactionDep = Annotated[AsyncConnection, Depends(get_transaction)]
-
-
-def get_product(request: Request, service: ServiceDep) -> ProductConfig:
+async def get_product(request: Request, service: ServiceDep) -> ProductConfig:
     """The product whose bearer token this is (constant-time, every token compared)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

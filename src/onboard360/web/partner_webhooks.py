@@ -21,7 +21,7 @@ from onboard360.hubs_config import HubConfig
 from onboard360.sandbox.platform import SIGNATURE_HEADER
 from onboard360.service import Service
 from onboard360.signatures import webhook_signature_valid
-from onboard360.web.deps import get_service
+from onboard360.web.deps import service_of
 from onboard360.web.errors import ApiError
 from onboard360.web.ingest import Delivery, InboxWriter, StoreFailed, inbox_writer
 from onboard360.web.json_body import decode_object
@@ -63,7 +63,7 @@ def decode(body: bytes) -> dict[str, Any]:
 async def receive(hub_name: str, secret: str, request: Request) -> Response:
     # Not ServiceDep: FastAPI runs a sync dependency in its thread pool, which cost this
     # hot path more CPU than everything else it does (bench/README.md).
-    service = get_service(request)
+    service = service_of(request)
     label = hub_name if service.settings.hub(hub_name) else metrics.UNKNOWN
     try:
         duplicate = await _store(hub_name, secret, request, service)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,16 +67,18 @@ class Stack:
 
     def drain(self) -> None:
         """Run jobs until none is left."""
-        asyncio.run(
-            run_worker(
-                self.settings,
-                self.database_url,
-                until_idle=True,
-                retry=FAST_RETRY,
-                tuning=NO_WAIT,
-                install_signal_handlers=False,
-                concurrency=1,
-            )
+        asyncio.run(self.worker(until_idle=True, concurrency=1))
+
+    def worker(self, *, until_idle: bool, concurrency: int) -> Coroutine[Any, Any, None]:
+        """A worker for these settings, with no waits between retries."""
+        return run_worker(
+            self.settings,
+            self.database_url,
+            until_idle=until_idle,
+            retry=FAST_RETRY,
+            tuning=NO_WAIT,
+            install_signal_handlers=False,
+            concurrency=concurrency,
         )
 
     def start_onboarding(self, hub: str, user: str = "user-1", **prefill: str) -> dict[str, Any]:
@@ -86,6 +88,21 @@ class Stack:
         assert answer.status_code == 201, answer.text
         created: dict[str, Any] = answer.json()
         return created
+
+    def redirect_running_channel(self, hub: str = "pp", phone: str = "+4915100000001") -> str:
+        """A client onboarded in the sandbox with one running channel, redirected to us.
+
+        The sandbox's webhooks are on their way; nothing is processed yet (see settle)."""
+        state = httpx.URL(self.start_onboarding(hub)["connect_url"]).params["start"]
+        client = self.sandbox.create_client(self.hub(hub).partner_id, "Acme", "a@acme.test")
+        channel = self.sandbox.create_channel(client.id, phone)
+        self.sandbox.set_status(channel.id, "running")
+        answer = self.api.get(
+            f"{self.service_url}/connect/{hub}",
+            params={"client": client.id, "channels": f"[{channel.id}]", "state": state},
+        )
+        assert answer.status_code == 200, answer.text
+        return channel.id
 
     def env(self) -> dict[str, str]:
         """These settings as ONBOARD360_* variables, secrets revealed: for CLI processes."""

@@ -16,26 +16,16 @@ from typing import Any
 
 import httpx
 
-from onboard360.jobs.runner import run_worker
 from tests.integration.popup_http import Popup, onboard
 from tests.sandbox_fixtures import wait_until
-from tests.stack import FAST_RETRY, NO_WAIT, Stack
+from tests.stack import Stack
 
 
 @contextlib.contextmanager
 def worker_running(stack: Stack, concurrency: int = 4) -> Iterator[None]:
     """A worker in a background thread until the block ends; cancelling it drains it."""
     loop = asyncio.new_event_loop()
-    task = loop.create_task(
-        run_worker(
-            stack.settings,
-            stack.database_url,
-            retry=FAST_RETRY,
-            tuning=NO_WAIT,
-            install_signal_handlers=False,
-            concurrency=concurrency,
-        )
-    )
+    task = loop.create_task(stack.worker(until_idle=False, concurrency=concurrency))
     failure: list[BaseException] = []
 
     def work() -> None:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.migrate import current_revision, head_revision
+from tests.cli_process import run_onboard360
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ONBOARD360_")}
-    return subprocess.run(
-        [sys.executable, "-m", "onboard360", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_onboard360(*args, env=env, cwd=cwd)
 
 
 def test_migrate_brings_a_configured_server_to_head(database_url: str, tmp_path: Path) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
+from tests.cli_process import run_onboard360
 from tests.stack import Stack, running_stack
 
 
@@ -21,33 +20,14 @@ def stack(database_url: str) -> Iterator[Stack]:
 def cli(
     stack: Stack, *args: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONBOARD360_")}
-    env.update(stack.env())
-    env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "onboard360", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_onboard360(*args, env={**stack.env(), **(extra_env or {})}, timeout=60)
 
 
 def live_channel(stack: Stack) -> str:
-    created = stack.start_onboarding("pp")
-    state = created["connect_url"].split("start=")[1]
-    client = stack.sandbox.create_client(stack.hub("pp").partner_id, "Acme", "a@acme.test")
-    channel = stack.sandbox.create_channel(client.id, "+4915100000001")
-    stack.sandbox.set_status(channel.id, "running")
-    answer = stack.api.get(
-        f"{stack.service_url}/connect/pp",
-        params={"client": client.id, "channels": f"[{channel.id}]", "state": state},
-    )
-    assert answer.status_code == 200, answer.text
+    channel = stack.redirect_running_channel()
     stack.settle()
-    assert stack.sandbox.channel(channel.id).keys_generated == 1
-    return channel.id
+    assert stack.sandbox.channel(channel).keys_generated == 1
+    return channel
 
 
 def test_rotate_key_makes_exactly_one_more_key(stack: Stack) -> None:

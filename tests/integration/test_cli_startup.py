@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from psycopg import sql
 
 from onboard360.crypto import generate_key
 from onboard360.db.embedded import to_libpq_uri
+from tests.cli_process import run_onboard360
 from tests.conftest import _admin, _drop, _url_for
 
 PASSWORD = "s3cretpassw0rd"
@@ -25,16 +24,7 @@ WEAK = "short-secret"
 def run_cli(
     *args: str, env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ONBOARD360_")}
-    return subprocess.run(
-        [sys.executable, "-m", "onboard360", *args],
-        env={**clean, **env},
-        cwd=cwd or Path(__file__).parent,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_onboard360(*args, env=env, cwd=cwd, timeout=60)
 
 
 def service_env(database_url: str, **extra: str) -> dict[str, str]:

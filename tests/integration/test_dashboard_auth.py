@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from onboard360.web.dashboard.sessions import COOKIE
+from tests.cli_process import run_onboard360
 from tests.integration.dashboard_http import (
     PASSWORD,
     Dashboard,
@@ -190,17 +189,7 @@ def test_pages_say_not_to_cache_frame_or_leak_referrers(stack: Stack) -> None:
 
 
 def users_cli(stack: Stack, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONBOARD360_")}
-    env.update(stack.env())
-    return subprocess.run(
-        [sys.executable, "-m", "onboard360", "users", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_onboard360("users", *args, env=stack.env(), stdin=stdin, timeout=60)
 
 
 def test_users_commands_create_list_and_disable_operators(stack: Stack) -> None:

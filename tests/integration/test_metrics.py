@@ -41,16 +41,7 @@ def value(
 
 def onboard_one_running_channel(stack: Stack) -> str:
     """Redirect a running channel in; the sandbox's webhooks are stored, not yet processed."""
-    state = stack.start_onboarding("pp")["connect_url"].split("start=")[1]
-    client = stack.sandbox.create_client(stack.hub("pp").partner_id, "Acme", "a@acme.test")
-    channel = stack.sandbox.create_channel(client.id, "+4915100000007")
-    stack.sandbox.set_status(channel.id, "running")
-    answer = stack.api.get(
-        f"{stack.service_url}/connect/pp",
-        params={"client": client.id, "channels": f"[{channel.id}]", "state": state},
-    )
-    assert answer.status_code == 200, answer.text
-    return channel.id
+    return stack.redirect_running_channel(phone="+4915100000007")
 
 
 def test_an_onboarding_shows_in_every_family(stack: Stack) -> None:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import psycopg
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -15,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from onboard360.crypto import Keyring, generate_key
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.reencrypt import ReencryptReport, reencrypt_api_keys, rotate_rows
+from tests.cli_process import run_onboard360
 
 KEY_A = generate_key()
 KEY_B = generate_key()
@@ -38,18 +36,11 @@ def ciphertexts(database_url: str) -> dict[int, bytes]:
 
 
 def rotate(database_url: str, keys: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONBOARD360_")}
-    env["ONBOARD360_DATABASE_URL"] = to_libpq_uri(database_url)
-    env["ONBOARD360_ENCRYPTION_KEYS"] = json.dumps(keys)
-    return subprocess.run(
-        [sys.executable, "-m", "onboard360", "rotate-encryption-key", *extra],
-        env=env,
-        cwd=Path(__file__).parent,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {
+        "ONBOARD360_DATABASE_URL": to_libpq_uri(database_url),
+        "ONBOARD360_ENCRYPTION_KEYS": json.dumps(keys),
+    }
+    return run_onboard360("rotate-encryption-key", *extra, env=env, timeout=60)
 
 
 def test_every_key_decrypts_with_the_new_key_alone(database_url: str) -> None:

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from onboard360.jobs.runner import run_worker
 from onboard360.sandbox.models import Faults
 from tests.integration.service_http import execute, live_channel, messaging_status, rows
 from tests.sandbox_fixtures import wait_until
-from tests.stack import FAST_RETRY, NO_WAIT, Stack, running_stack
+from tests.stack import Stack, running_stack
 
 CHANNELS = 16
 
@@ -41,17 +40,7 @@ def run_workers_together(stack: Stack, workers: int = 2) -> None:
     def work() -> None:
         start.wait()
         try:
-            asyncio.run(
-                run_worker(
-                    stack.settings,
-                    stack.database_url,
-                    until_idle=True,
-                    retry=FAST_RETRY,
-                    tuning=NO_WAIT,
-                    install_signal_handlers=False,
-                    concurrency=4,
-                )
-            )
+            asyncio.run(stack.worker(until_idle=True, concurrency=4))
         except BaseException as exc:  # reported in the test thread
             errors.append(exc)
 

@@ -15,6 +15,7 @@ Why this is safe (see docs/decisions/0002-exactly-once-keys.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -125,8 +126,22 @@ async def _still_wanted(conn: AsyncConnection, hub: HubConfig, cid: str, intent:
 
 
 async def _mark(
-    conn: AsyncConnection, hub: HubConfig, cid: str, intent: int, *, status: str, error: str | None
+    conn: AsyncConnection,
+    hub: HubConfig,
+    cid: str,
+    intent: int,
+    *,
+    status: str | None,
+    error: str | None,
 ) -> None:
+    """Count one attempt of this intent, with its outcome (``status`` None: still pending)."""
+    values: dict[str, Any] = {
+        "last_error": error,
+        "attempts": t.key_generations.c.attempts + 1,
+        "updated_at": func.now(),
+    }
+    if status is not None:
+        values["status"] = status
     await conn.execute(
         t.key_generations.update()
         .where(
@@ -134,12 +149,7 @@ async def _mark(
             t.key_generations.c.channel_id == cid,
             t.key_generations.c.intent == intent,
         )
-        .values(
-            status=status,
-            last_error=error,
-            attempts=t.key_generations.c.attempts + 1,
-            updated_at=func.now(),
-        )
+        .values(**values)
     )
 
 
@@ -148,19 +158,7 @@ async def _note_failure(
 ) -> None:
     """Record a failed attempt in its own transaction (the job's one rolled back)."""
     async with service.engine.begin() as conn:
-        await conn.execute(
-            t.key_generations.update()
-            .where(
-                t.key_generations.c.hub == hub.name,
-                t.key_generations.c.channel_id == cid,
-                t.key_generations.c.intent == intent,
-            )
-            .values(
-                last_error=str(exc),
-                attempts=t.key_generations.c.attempts + 1,
-                updated_at=func.now(),
-            )
-        )
+        await _mark(conn, hub, cid, intent, status=None, error=str(exc))
         await record(
             conn,
             hub,

@@ -140,3 +140,19 @@ def test_activated_channel_gets_its_messaging_webhook_pointed_at_the_product(
         configured = stack.sandbox.channel(channels[0]).messaging_webhook
         assert configured is not None
         assert configured["url"].endswith("/inbound")
+
+
+def test_a_returning_user_is_sent_to_the_popups_login(stack: Stack) -> None:
+    first = stack.start_onboarding("pp", "crm-user-9")
+    assert first["returning_client"] is False
+    client, channels = onboard_in_sandbox(stack, "pp")
+    redirect(stack, "pp", first["state"], client, channels)
+
+    again = stack.start_onboarding("pp", "crm-user-9")
+    popup = httpx.get(again["popup_url"], follow_redirects=False)
+
+    assert again["returning_client"] is True
+    assert popup.status_code == 303
+    assert "next=login" in popup.headers["location"]
+    first_popup = httpx.get(first["popup_url"], follow_redirects=False)
+    assert "next=login" not in first_popup.headers["location"]

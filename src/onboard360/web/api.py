@@ -50,6 +50,13 @@ class OnboardingCreated(BaseModel):
     hub: str
     connect_url: str = Field(description="our hosted page with the Connect button")
     popup_url: str = Field(description="open this in a popup to go straight to 360dialog")
+    state: str = Field(
+        description="the attempt's state: pass it to the official React button's "
+        "queryParameters if you host that button yourself"
+    )
+    returning_client: bool = Field(
+        description="this user already has a client on the hub: the popup opens on login"
+    )
     expires_at: str
 
 
@@ -88,14 +95,28 @@ async def create_onboarding(
     body: OnboardingRequest, product: ProductDep, service: ServiceDep
 ) -> dict[str, Any]:
     hub = _hub(service, product, body.hub)
-    prefill = Prefill(number=body.number, email=body.email, name=body.name)
     async with service.engine.begin() as conn:
+        # A user who onboarded before comes back to share more numbers or grant
+        # permission: send them to the popup's login rather than a new signup.
+        returning = await conn.scalar(
+            select(t.clients.c.client_id)
+            .where(
+                t.clients.c.hub == hub.name,
+                t.clients.c.external_user_id == body.external_user_id,
+            )
+            .limit(1)
+        )
+        prefill = Prefill(
+            number=body.number, email=body.email, name=body.name, login=returning is not None
+        )
         row, state = await onboardings.create(conn, service, hub, body.external_user_id, prefill)
     return {
         "id": row.id,
         "hub": hub.name,
         "connect_url": onboardings.connect_url(service, hub, state),
         "popup_url": onboardings.opener_url(service, hub, state),
+        "state": state,
+        "returning_client": returning is not None,
         "expires_at": row.expires_at.isoformat(),
     }
 

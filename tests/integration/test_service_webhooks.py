@@ -139,6 +139,9 @@ MALFORMED = {
     "nul in a key": (b'{"event": "x", "k\\u0000": 1}', "nul_character"),
     "nul deep inside": (b'{"event": "x", "payload": {"a": ["\\u0000"]}}', "nul_character"),
     "lone surrogate": (b'{"event": "x", "name": "\\ud800"}', "lone_surrogate"),
+    # An encoded surrogate is no valid UTF-8 (Python's json would read it; jsonb would not).
+    "raw surrogate bytes": (b'{"event": "x", "name": "\xed\xa0\x80"}', "invalid_json"),
+    "nul in UTF-16": ('{"event": "x", "k": "\\u0000"}'.encode("utf-16"), "nul_character"),
     "NaN": (b'{"event": "x", "n": NaN}', "invalid_number"),
     "Infinity": (b'{"event": "x", "n": -Infinity}', "invalid_number"),
     "deep": (nested(40), "too_deep"),
@@ -371,3 +374,10 @@ def test_answer_body_is_json(stack: Stack) -> None:
     answer = post_webhook(stack, "pp", a_channel_created())
     assert answer.headers["content-type"].startswith("application/json")
     assert json.loads(answer.content)["received"] is True
+
+
+def test_other_methods_on_the_webhook_url_are_not_the_receiver(stack: Stack) -> None:
+    # The receiver's fast path (web/partner_webhooks.py) claims POSTs only.
+    answer = httpx.get(webhook_url(stack, "pp"))
+    assert answer.status_code == 405
+    assert count(stack, "inbox_events") == 0

@@ -20,6 +20,7 @@ from onboard360.service import open_service
 from onboard360.web import metrics_route
 from onboard360.web.errors import ApiError, error_response
 from onboard360.web.observe import RequestObservability
+from onboard360.web.partner_webhooks import WebhookFastPath
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -81,6 +82,8 @@ def create_app(
 
     _include_routers(app)
     app.include_router(metrics_route.router)
+    # Innermost: the partner webhook receiver, answered before FastAPI's routing.
+    app.add_middleware(WebhookFastPath)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, error_body=_transport_error)
     # Outermost: every answer, refusals included, carries a request id and is counted.
     app.add_middleware(RequestObservability)

@@ -73,12 +73,12 @@ class BatchLimits:
     connect_timeout: float = 5.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     hub: str
     body_sha256: bytes
     event_type: str | None
-    body_json: str  # the parsed body, serialised again (what jsonb will hold)
+    body_json: str  # the body's validated JSON text (web/json_body.py), what jsonb will hold
 
 
 @dataclass

@@ -27,10 +27,21 @@ def _no_constants(name: str) -> Any:
 
 def decode_object(body: bytes, what: str = "the webhook body") -> dict[str, Any]:
     """The JSON object in ``body``, checked to fit ``jsonb``, or an ApiError (400)."""
+    return decode_object_text(body, what)[0]
+
+
+def decode_object_text(body: bytes, what: str = "the webhook body") -> tuple[dict[str, Any], str]:
+    """``decode_object``, and the body's text: valid JSON that ``jsonb`` accepts as it is.
+
+    The text is decoded like ``json.loads`` decodes bytes (UTF-8, with or without a BOM,
+    or UTF-16/32), but strictly: an encoded lone surrogate is no valid UTF-8 and is
+    refused as ``invalid_json`` rather than reaching PostgreSQL.
+    """
     if not body.strip():
         raise ApiError(400, "empty_body", f"{what} is empty")
     try:
-        data = json.loads(body, parse_constant=_no_constants)
+        text = body.decode(json.detect_encoding(body))
+        data = json.loads(text, parse_constant=_no_constants)
     except RecursionError:
         raise ApiError(400, "too_deep", f"{what} nests deeper than {MAX_DEPTH} levels") from None
     except ValueError:
@@ -39,9 +50,9 @@ def decode_object(body: bytes, what: str = "the webhook body") -> dict[str, Any]
         raise ApiError(400, "not_an_object", f"{what} must be a JSON object")
     # Fast path for the common body: NUL and surrogates can only arrive as \u escapes
     # (raw, they are invalid JSON or invalid UTF-8), and depth needs that many brackets.
-    if b"\\u" in body or body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+    if "\\u" in text or text.count("{") + text.count("[") > MAX_DEPTH:
         _check(data, what)
-    return data
+    return data, text
 
 
 def _check(data: dict[str, Any], what: str) -> None:

@@ -27,8 +27,8 @@ def sign_up(popup: Page, email: str) -> None:
 
 
 def log_in(popup: Page, email: str) -> None:
-    """A returning client: the popup opens on signup; they switch to logging in."""
-    popup.click("#show-login")
+    """A returning client: the service knows them, so the popup opens on login."""
+    expect(popup.locator("h1")).to_have_text("Log in to 360dialog")
     popup.fill("#email", email)
     popup.click("#continue")
 

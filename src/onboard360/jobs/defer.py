@@ -15,9 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 DEFAULT_QUEUE = "default"
 
+# Every job of one call in one statement: procrastinate's function takes an array.
 _DEFER = text(
-    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, :priority, :lock, NULL, "
-    "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
+    """
+    SELECT procrastinate_defer_jobs_v1(ARRAY(
+        SELECT ROW(queue, task, priority, lock, NULL, args::jsonb, NULL)
+               ::procrastinate_job_to_defer_v1
+        FROM unnest(
+            CAST(:queues AS text[]), CAST(:tasks AS text[]), CAST(:priorities AS int[]),
+            CAST(:locks AS text[]), CAST(:args AS text[])
+        ) WITH ORDINALITY AS job(queue, task, priority, lock, args, n)
+        ORDER BY n
+    ))
+    """
 )
 
 
@@ -32,14 +42,15 @@ class Job:
 
 
 async def defer(conn: AsyncConnection, *jobs: Job) -> None:
-    for job in jobs:
-        await conn.execute(
-            _DEFER,
-            {
-                "queue": job.queue,
-                "task": job.task,
-                "priority": job.priority,
-                "lock": job.lock,
-                "args": json.dumps(job.args),
-            },
-        )
+    if not jobs:
+        return
+    await conn.execute(
+        _DEFER,
+        {
+            "queues": [job.queue for job in jobs],
+            "tasks": [job.task for job in jobs],
+            "priorities": [job.priority for job in jobs],
+            "locks": [job.lock for job in jobs],
+            "args": [json.dumps(job.args) for job in jobs],
+        },
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from onboard360 import metrics
 from onboard360.db import tables as t
 from onboard360.handoff import deliver
-from onboard360.jobs.keys import current_key
+from onboard360.jobs.keys import stored_key
 from onboard360.jobs.transition import record
 from onboard360.logging import get_logger
 from onboard360.service import Service
@@ -69,10 +69,10 @@ async def configure_messaging(service: Service, hub_name: str, channel_id: str) 
     if not product.messaging_webhook_url:
         return "not configured"
     async with service.engine.connect() as conn:
-        key = await current_key(conn, service, hub, channel_id)
+        key = await stored_key(conn, service, hub, channel_id)
     if key is None:
         return "no key"
-    await service.messaging_api(hub).set_webhook(key, product.messaging_webhook_url)
+    await service.messaging_api(hub).set_webhook(key.api_key, product.messaging_webhook_url)
     async with service.engine.begin() as conn:
         await record(
             conn,

@@ -197,11 +197,3 @@ async def stored_key(
     if row is None:
         return None
     return StoredKey(row.intent, service.keyring.decrypt(row.ciphertext))
-
-
-async def current_key(
-    conn: AsyncConnection, service: Service, hub: HubConfig, cid: str
-) -> str | None:
-    """The channel's stored, not discarded key, decrypted (for its owner and jobs only)."""
-    key = await stored_key(conn, service, hub, cid)
-    return None if key is None else key.api_key

@@ -36,7 +36,7 @@ from onboard360.logging import get_logger
 log = get_logger(__name__)
 
 # procrastinate_defer_jobs_v1 is procrastinate's own enqueue function (jobs/defer.py calls
-# it one job at a time); here it takes one job per stored row, in the same statement.
+# it too); here it takes one job per stored row, in the same statement as the insert.
 _STORE_AND_DEFER = """
     WITH stored AS (
         INSERT INTO inbox_events (hub, body_sha256, event_type, body)

@@ -81,7 +81,35 @@ def test_direct_payment_without_permission_gets_no_key_and_says_why(stack: Stack
     channel = stack.api.get(f"/api/v1/channels/{channels[0]}").json()
     assert channel["api_key_available"] is False
     assert "permission" in channel["reason"]
-    assert "channel.permission_refused" in [e["type"] for e in stack.product_events()]
+    assert channel["permission"] == "refused"
+    events = {e["type"]: e["data"] for e in stack.product_events()}
+    # The redirect shared the number; only 360dialog's refusal says API-key permission is
+    # missing, and nothing ever claimed it was granted.
+    assert events["channel.shared"]["shared"] is True
+    assert events["channel.permission_refused"]["key_permission"] == "refused"
+    assert "channel.permission_granted" not in events
+
+
+def test_direct_payment_key_generated_tells_the_product_permission_was_granted(
+    stack: Stack,
+) -> None:
+    created = stack.start_onboarding("dp")
+    client, channels = onboard_in_sandbox(stack, "dp", permission=True)
+    redirect(stack, "dp", state_of(created), client, channels)
+    stack.settle()
+    types = [e["type"] for e in stack.product_events()]
+    assert "channel.shared" in types
+    assert "channel.permission_granted" not in types  # shared, not running: nothing tried
+    assert stack.api.get(f"/api/v1/channels/{channels[0]}").json()["permission"] == "shared"
+
+    stack.sandbox.set_status(channels[0], "running")
+    stack.settle()
+    events = [e for e in stack.product_events() if e["data"]["channel_id"] == channels[0]]
+    types = [e["type"] for e in events]
+    assert types.index("channel.permission_granted") < types.index("channel.activated")
+    granted = events[types.index("channel.permission_granted")]["data"]
+    assert (granted["shared"], granted["key_permission"]) == (True, "granted")
+    assert stack.api.get(f"/api/v1/channels/{channels[0]}").json()["permission"] == "granted"
 
 
 def test_replayed_redirect_changes_nothing(stack: Stack) -> None:

@@ -7,9 +7,10 @@ from typing import Any
 from onboard360.domain import ChannelId, ClientId
 from onboard360.domain.clients import ClientState
 from onboard360.domain.effects import ProductEvent
-from onboard360.domain.lifecycle import Billing, ChannelState, KeyStatus, Permission
+from onboard360.domain.lifecycle import Billing, ChannelState, KeyPermission, KeyStatus
 
-STATE_VERSION = 1
+# 2: `permission` split into `shared` and `key_permission` (version 1 rows still decode).
+STATE_VERSION = 2
 
 
 def channel_to_json(state: ChannelState) -> dict[str, Any]:
@@ -21,7 +22,8 @@ def channel_to_json(state: ChannelState) -> dict[str, Any]:
         "phone_number": state.phone_number,
         "status": state.status,
         "statuses_seen": sorted(state.statuses_seen),
-        "permission": state.permission.value,
+        "shared": state.shared,
+        "key_permission": state.key_permission.value,
         "permission_sequence": state.permission_sequence,
         "key": state.key.value,
         "key_intent": state.key_intent,
@@ -35,16 +37,23 @@ def channel_to_json(state: ChannelState) -> dict[str, Any]:
 
 
 def channel_from_json(data: dict[str, Any]) -> ChannelState:
+    billing = Billing(data["billing"])
+    key = KeyStatus(data["key"])
+    if "key_permission" in data:
+        shared, key_permission = data["shared"], KeyPermission(data["key_permission"])
+    else:
+        shared, key_permission = _split_v1_permission(data, billing, key)
     return ChannelState(
         channel_id=ChannelId(data["channel_id"]),
-        billing=Billing(data["billing"]),
+        billing=billing,
         client_id=ClientId(data["client_id"]) if data.get("client_id") else None,
         phone_number=data.get("phone_number"),
         status=data.get("status"),
         statuses_seen=frozenset(data.get("statuses_seen", ())),
-        permission=Permission(data["permission"]),
+        shared=shared,
+        key_permission=key_permission,
         permission_sequence=int(data["permission_sequence"]),
-        key=KeyStatus(data["key"]),
+        key=key,
         key_intent=int(data["key_intent"]),
         key_rotating=bool(data.get("key_rotating", False)),
         announced=frozenset(ProductEvent(e) for e in data.get("announced", ())),
@@ -53,6 +62,29 @@ def channel_from_json(data: dict[str, Any]) -> ChannelState:
         account_mode=data.get("account_mode"),
         fb_account_status=data.get("fb_account_status"),
     )
+
+
+def _split_v1_permission(
+    data: dict[str, Any], billing: Billing, key: KeyStatus
+) -> tuple[bool | None, KeyPermission]:
+    """Version 1 kept one ``permission``; what it proved about each of the two facts.
+
+    ``granted`` came from a redirect or an operator: shared, and API-key permission known
+    only when a Direct Payment key had been generated. ``refused`` came from a key attempt,
+    shared if a redirect / confirmation had been applied before it.
+    """
+    permission = data["permission"]
+    if permission == "granted":
+        keyed = key is KeyStatus.STORED or bool(data.get("key_rotating"))
+        proven = billing is Billing.DIRECT_PAYMENT and keyed
+        return True, KeyPermission.GRANTED if proven else KeyPermission.UNKNOWN
+    if permission == "refused":
+        return (True if int(data["permission_sequence"]) > 0 else None), KeyPermission.REFUSED
+    if permission == "revoked":
+        return False, KeyPermission.UNKNOWN
+    if permission == "unknown":
+        return None, KeyPermission.UNKNOWN
+    raise ValueError(f"unknown channel permission {permission!r} in a version 1 state")
 
 
 def client_to_json(state: ClientState) -> dict[str, Any]:

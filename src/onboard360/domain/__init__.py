@@ -36,18 +36,17 @@ from onboard360.domain.inputs import (
     SnapshotError,
 )
 from onboard360.domain.lifecycle import (
-    Billing,
     ChannelState,
     KeyBlocker,
     KeyStatus,
     KeyVerdict,
-    Permission,
     apply,
     apply_all,
     concerns,
     may_generate_key,
     may_rotate_key,
 )
+from onboard360.domain.permission import Billing, KeyPermission, Permission
 from onboard360.domain.redirect import (
     MAX_IDS,
     MAX_QUERY_LENGTH,
@@ -75,6 +74,7 @@ __all__ = [
     "IdError",
     "Input",
     "KeyBlocker",
+    "KeyPermission",
     "KeyRefused",
     "KeyRotationRequested",
     "KeyStatus",

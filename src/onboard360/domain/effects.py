@@ -25,8 +25,14 @@ class ProductEvent(StrEnum):
     # A key was generated and stored: the product can start messaging.
     CHANNEL_ACTIVATED = "channel.activated"
     KEY_ROTATED = "channel.key_rotated"
+    # A redirect listed the number (new, or again after a refusal): shared with the
+    # partner. Under Direct Payment this says nothing yet about API-key permission.
+    CHANNEL_SHARED = "channel.shared"
+    # API-key permission known granted: Direct Payment key generated, or operator confirmed.
     PERMISSION_GRANTED = "channel.permission_granted"
+    # 360dialog refused to generate the key.
     PERMISSION_REFUSED = "channel.permission_refused"
+    # A redirect listed the number under `revoked`: no longer shared, keys stop.
     PERMISSION_REVOKED = "channel.permission_revoked"
     CHANNEL_VIOLATION = "channel.violation"
     CHANNEL_TERMINATED = "channel.terminated"

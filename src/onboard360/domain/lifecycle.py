@@ -11,11 +11,15 @@ Rules, because the platform gives no ordering and no event ids:
 - Status is the most advanced one observed (statuses.merge): any order of the same
   observations ends in the same status; a late ``channel_created`` never moves a
   channel back.
-- Permission is a register ordered by ``sequence``: every redirect and every
+- Sharing is a register ordered by ``sequence``: every redirect and every
   PermissionConfirmed carries a number that grows with each popup opening / operator
   action, and one not newer than the last applied is ignored. The official button calls
   back more than once for one onboarding and the opener reloads with the same query:
   those replays carry the same sequence and change nothing.
+- API-key permission (Direct Payment, permission.py) is not what a redirect says: it is
+  known granted only once a key was generated or an operator confirmed it, refused when
+  360dialog refuses the key, and unknown again when a newer redirect lists the number
+  (one new attempt per such redirect).
 - Key outcomes are tied to the intent they answer; a stale KeyStored/KeyRefused changes
   nothing, and so does a KeyRotationRequested for a key that was already replaced.
 - Milestone notifications (created, running, terminated) are sent once; activated once
@@ -43,28 +47,13 @@ from onboard360.domain.inputs import (
     PermissionConfirmed,
     Redirected,
 )
-
-
-class Billing(StrEnum):
-    """The Partner Hub's billing model (the sandbox's ``billing`` values)."""
-
-    PARTNER_PAYMENT = "partner"
-    DIRECT_PAYMENT = "direct"
-
-
-class Permission(StrEnum):
-    """May the partner manage this channel (generate its API key)?
-
-    UNKNOWN: no redirect and no refusal yet. GRANTED: a redirect listed the channel under
-    ``channels`` (or an operator confirmed the client granted it in their hub). REFUSED:
-    the hub refused key generation — under Direct Payment, the client shared the number
-    but did not grant API-key permission. REVOKED: a redirect listed it under ``revoked``.
-    """
-
-    UNKNOWN = "unknown"
-    GRANTED = "granted"
-    REFUSED = "refused"
-    REVOKED = "revoked"
+from onboard360.domain.permission import (
+    Billing,
+    KeyPermission,
+    Permission,
+    after_redirect,
+    summarize,
+)
 
 
 class KeyStatus(StrEnum):
@@ -122,9 +111,11 @@ _MILESTONES = {
 class ChannelState:
     """Everything the lifecycle knows about one channel.
 
-    ``billing`` is the billing model of the hub the channel belongs to. ``announced``
-    holds the once-only notifications already sent. ``violations`` are
-    ``"<event>:<violation_type>"`` strings, each notified once.
+    ``billing`` is the billing model of the hub the channel belongs to. ``shared``: the
+    newest redirect / confirmation listed the number (True), revoked it (False), or none
+    arrived (None). ``key_permission``: the client's API-key permission as far as it is
+    known (permission.py). ``announced`` holds the once-only notifications already sent.
+    ``violations`` are ``"<event>:<violation_type>"`` strings, each notified once.
     """
 
     channel_id: ChannelId
@@ -133,7 +124,9 @@ class ChannelState:
     phone_number: str | None = None
     status: str | None = None
     statuses_seen: frozenset[str] = frozenset()
-    permission: Permission = Permission.UNKNOWN
+    shared: bool | None = None
+    key_permission: KeyPermission = KeyPermission.UNKNOWN
+    # The newest redirect / PermissionConfirmed applied (orders `shared`).
     permission_sequence: int = 0
     key: KeyStatus = KeyStatus.NONE
     key_intent: int = 0
@@ -145,6 +138,11 @@ class ChannelState:
     template_messaging: bool | None = None
     account_mode: str | None = None
     fb_account_status: str | None = None
+
+    @property
+    def permission(self) -> Permission:
+        """``shared`` and ``key_permission`` in one word (the column and the API)."""
+        return summarize(self.billing, self.shared, self.key_permission)
 
     def notify(self, event: ProductEvent, detail: str | None = None) -> NotifyProduct:
         return NotifyProduct(event, self.client_id, self.channel_id, detail)
@@ -178,7 +176,7 @@ def _may_replace_key(state: ChannelState) -> KeyVerdict:
     """The rules that hold whether or not a key exists (for rotation too)."""
     if statuses.is_terminal(state.status):
         return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
-    if state.permission is Permission.REVOKED:
+    if state.shared is False:
         return KeyVerdict(
             KeyBlocker.PERMISSION_REVOKED,
             "the client took the partner's permission for this number away; "
@@ -187,13 +185,14 @@ def _may_replace_key(state: ChannelState) -> KeyVerdict:
     if state.status != statuses.RUNNING:
         shown = state.status or "not reported yet"
         return KeyVerdict(KeyBlocker.NOT_RUNNING, f"the channel is not running yet ({shown})")
-    if state.permission is Permission.REFUSED:
+    if state.key_permission is KeyPermission.REFUSED:
         return KeyVerdict(
             KeyBlocker.WAITING_FOR_PERMISSION,
-            "360dialog refused the key: the client has not granted API-key permission; "
-            "ask the client to grant it, then retry",
+            "waiting for the client's API-key permission: 360dialog refused the key; send "
+            "the client back to the popup to grant it (or confirm it once they granted it "
+            "in their 360dialog hub)",
         )
-    if state.billing is Billing.DIRECT_PAYMENT and state.permission is not Permission.GRANTED:
+    if state.billing is Billing.DIRECT_PAYMENT and state.shared is not True:
         return KeyVerdict(
             KeyBlocker.WAITING_FOR_PERMISSION,
             "Direct Payment: waiting for the client to share this number with the partner "
@@ -229,7 +228,7 @@ def apply(state: ChannelState, item: Input) -> Transition:
         state = _on_redirect(state, item, effects)
     elif isinstance(item, PermissionConfirmed):
         if item.sequence > state.permission_sequence:
-            state = _set_permission(state, Permission.GRANTED, item.sequence, effects)
+            state = _share(state, True, KeyPermission.GRANTED, item.sequence, effects)
     elif isinstance(item, KeyStored | KeyRefused):
         state = _on_key_outcome(state, item, effects)
     elif isinstance(item, KeyRotationRequested):
@@ -289,21 +288,28 @@ def _on_redirect(state: ChannelState, item: Redirected, effects: list[Effect]) -
     if item.sequence <= state.permission_sequence:
         return state  # the button's second callback, a reload, or an older popup
     state = _observe(state, None, item.redirect.client_id)
-    granted = state.channel_id in item.redirect.channels
-    permission = Permission.GRANTED if granted else Permission.REVOKED
-    return _set_permission(state, permission, item.sequence, effects)
+    listed = state.channel_id in item.redirect.channels
+    key = after_redirect(listed, state.key_permission)
+    return _share(state, listed, key, item.sequence, effects)
 
 
-def _set_permission(
-    state: ChannelState, permission: Permission, sequence: int, effects: list[Effect]
+def _share(
+    state: ChannelState,
+    shared: bool,
+    key: KeyPermission,
+    sequence: int,
+    effects: list[Effect],
 ) -> ChannelState:
-    changed = permission is not state.permission
-    state = replace(state, permission=permission, permission_sequence=sequence)
-    if not changed:
-        return state
-    if permission is Permission.GRANTED:
+    """Apply a newer redirect / confirmation; notify what changed."""
+    before = state
+    state = replace(state, shared=shared, key_permission=key, permission_sequence=sequence)
+    # Shared now, or shared again after a refusal (one new key attempt follows, _settle).
+    lifted = key is KeyPermission.UNKNOWN and before.key_permission is not key
+    if shared and (before.shared is not True or lifted):
+        effects.append(state.notify(ProductEvent.CHANNEL_SHARED))
+    if key is KeyPermission.GRANTED and before.key_permission is not KeyPermission.GRANTED:
         effects.append(state.notify(ProductEvent.PERMISSION_GRANTED))
-    elif permission is Permission.REVOKED:
+    if not shared and before.shared is not False:
         effects.append(state.notify(ProductEvent.PERMISSION_REVOKED))
         if state.key is not KeyStatus.NONE:
             effects.append(DiscardKey(state.channel_id, state.key_intent))
@@ -318,7 +324,16 @@ def _on_key_outcome(
         return state  # an answer to an intent that is no longer wanted
     if isinstance(item, KeyRefused):
         effects.append(state.notify(ProductEvent.PERMISSION_REFUSED))
-        return replace(state, key=KeyStatus.NONE, key_rotating=False, permission=Permission.REFUSED)
+        return replace(
+            state, key=KeyStatus.NONE, key_rotating=False, key_permission=KeyPermission.REFUSED
+        )
+    granted = state.billing is Billing.DIRECT_PAYMENT and (
+        state.key_permission is not KeyPermission.GRANTED
+    )
+    if granted:
+        # Under Direct Payment a generated key is the proof of API-key permission.
+        state = replace(state, key_permission=KeyPermission.GRANTED)
+        effects.append(state.notify(ProductEvent.PERMISSION_GRANTED))
     if state.key_rotating:
         effects.append(state.notify(ProductEvent.KEY_ROTATED))
     else:

@@ -103,12 +103,19 @@ async def _discard(conn: AsyncConnection, hub: HubConfig, effect: DiscardKey) ->
     )
 
 
+# At most one of each per redirect / confirmation (property-tested in the domain): a key
+# provisioning that proves API-key permission keeps the sequence of the redirect before it.
+_BY_SEQUENCE = frozenset(
+    {ProductEvent.CHANNEL_SHARED, ProductEvent.PERMISSION_GRANTED, ProductEvent.PERMISSION_REVOKED}
+)
+
+
 def _dedupe_suffix(effect: NotifyProduct, state: ChannelState | None) -> str:
     if state is None:
         return ""
     if effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED):
         return f":{state.key_intent}"
-    if effect.event in (ProductEvent.PERMISSION_GRANTED, ProductEvent.PERMISSION_REVOKED):
+    if effect.event in _BY_SEQUENCE:
         return f":{state.permission_sequence}"
     if effect.event is ProductEvent.PERMISSION_REFUSED:
         return f":{state.key_intent}"
@@ -134,6 +141,8 @@ def product_payload(
             phone_number=state.phone_number,
             status=state.status,
             permission=state.permission.value,
+            shared=state.shared,
+            key_permission=state.key_permission.value,
             api_key_available=state.key is KeyStatus.STORED,
             reason=None if verdict.allowed else verdict.message,
         )

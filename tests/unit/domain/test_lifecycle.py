@@ -15,6 +15,7 @@ from onboard360.domain import (
     DiscardKey,
     Input,
     KeyBlocker,
+    KeyPermission,
     KeyRefused,
     KeyRotationRequested,
     KeyStatus,
@@ -216,11 +217,94 @@ def test_direct_payment_refused_key_is_retried_after_a_new_redirect() -> None:
     verdict = may_generate_key(state)
     assert verdict.blocker is KeyBlocker.WAITING_FOR_PERMISSION
     assert "API-key permission" in verdict.message
+    assert "popup" in verdict.message
     # The button's second callback for the same popup opening changes nothing ...
     assert apply(state, grant(1)) == (state, ())
     # ... a new popup opening where the client shares the number again does.
     state, effects = run(state, grant(2))
     assert provisions(effects) == [ProvisionKey(CH, 2)]
+    assert notified(effects) == [ProductEvent.CHANNEL_SHARED]
+    assert state.key_permission is KeyPermission.UNKNOWN
+
+
+def test_direct_payment_redirect_shares_the_number_but_grants_no_key_permission() -> None:
+    state, effects = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1))
+    assert notified(effects) == [
+        ProductEvent.CHANNEL_CREATED,
+        ProductEvent.CHANNEL_RUNNING,
+        ProductEvent.CHANNEL_SHARED,
+    ]
+    assert (state.shared, state.key_permission) == (True, KeyPermission.UNKNOWN)
+    assert state.permission is Permission.SHARED
+    # Only the key attempt tells whether the client granted API-key permission.
+    assert provisions(effects) == [ProvisionKey(CH, 1)]
+
+
+def test_direct_payment_denied_permission_is_refused_never_granted() -> None:
+    state, effects = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1), KeyRefused(CH, 1))
+    assert ProductEvent.PERMISSION_GRANTED not in notified(effects)
+    assert notified(effects)[-1] is ProductEvent.PERMISSION_REFUSED
+    assert (state.shared, state.key_permission) == (True, KeyPermission.REFUSED)
+    assert state.permission is Permission.REFUSED
+
+
+def test_direct_payment_generated_key_proves_api_key_permission() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1))
+    state, effects = run(state, KeyStored(CH, 1))
+    assert notified(effects) == [ProductEvent.PERMISSION_GRANTED, ProductEvent.CHANNEL_ACTIVATED]
+    assert state.key_permission is KeyPermission.GRANTED
+    assert state.permission is Permission.GRANTED
+    # A rotated key proves nothing new.
+    state, _ = run(state, KeyRotationRequested(CH, 1))
+    state, effects = run(state, KeyStored(CH, 2))
+    assert notified(effects) == [ProductEvent.KEY_ROTATED]
+
+
+def test_direct_payment_granted_later_in_the_popup_notifies_shared_then_granted() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1), KeyRefused(CH, 1))
+    state, effects = run(state, grant(2), KeyStored(CH, 2))
+    assert notified(effects) == [
+        ProductEvent.CHANNEL_SHARED,
+        ProductEvent.PERMISSION_GRANTED,
+        ProductEvent.CHANNEL_ACTIVATED,
+    ]
+
+
+def test_direct_payment_relisting_a_live_number_notifies_nothing() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1), KeyStored(CH, 1))
+    state, effects = run(state, grant(2))
+    assert effects == []
+    assert state.permission_sequence == 2
+
+
+def test_direct_payment_unsharing_takes_api_key_permission_with_it() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1), KeyStored(CH, 1))
+    state, effects = run(state, revoke(2))
+    assert notified(effects) == [ProductEvent.PERMISSION_REVOKED]
+    assert (state.shared, state.key_permission) == (False, KeyPermission.REVOKED)
+    assert may_generate_key(state).blocker is KeyBlocker.PERMISSION_REVOKED
+    # Shared again: one new attempt, which tells whether permission came back too.
+    state, effects = run(state, grant(3))
+    assert notified(effects) == [ProductEvent.CHANNEL_SHARED]
+    assert provisions(effects) == [ProvisionKey(CH, 2)]
+    assert state.key_permission is KeyPermission.UNKNOWN
+
+
+def test_direct_payment_operator_confirmation_grants_api_key_permission() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1), KeyRefused(CH, 1))
+    state, effects = run(state, PermissionConfirmed(CH, 2))
+    assert notified(effects) == [ProductEvent.PERMISSION_GRANTED]
+    assert provisions(effects) == [ProvisionKey(CH, 2)]
+    state, effects = run(state, KeyStored(CH, 2))
+    assert notified(effects) == [ProductEvent.CHANNEL_ACTIVATED]
+
+
+def test_direct_payment_confirmation_before_any_redirect_shares_and_grants() -> None:
+    state, effects = run(new(Billing.DIRECT_PAYMENT), RUNNING, PermissionConfirmed(CH, 1))
+    assert ProductEvent.CHANNEL_SHARED in notified(effects)
+    assert ProductEvent.PERMISSION_GRANTED in notified(effects)
+    assert (state.shared, state.key_permission) == (True, KeyPermission.GRANTED)
+    assert provisions(effects) == [ProvisionKey(CH, 1)]
 
 
 # ---- permission --------------------------------------------------------------------------
@@ -244,10 +328,19 @@ def test_revoke_while_provisioning_discards_the_key_in_flight() -> None:
     assert effects == []
 
 
+def test_partner_payment_redirect_shares_and_needs_no_key_permission() -> None:
+    state, effects = run(new(), grant(1), RUNNING, KeyStored(CH, 1))
+    assert ProductEvent.CHANNEL_SHARED in notified(effects)
+    assert ProductEvent.PERMISSION_GRANTED not in notified(effects)
+    assert state.key_permission is KeyPermission.UNKNOWN
+    assert state.permission is Permission.GRANTED
+
+
 def test_later_redirect_listing_the_channel_grants_it_again() -> None:
     state, _ = run(new(), RUNNING, KeyStored(CH, 1), revoke(1))
     state, effects = run(state, grant(2))
     assert state.permission is Permission.GRANTED
+    assert notified(effects) == [ProductEvent.CHANNEL_SHARED]
     assert provisions(effects) == [ProvisionKey(CH, 2)]
     state, effects = run(state, KeyStored(CH, 2))
     assert notified(effects) == [ProductEvent.CHANNEL_ACTIVATED]

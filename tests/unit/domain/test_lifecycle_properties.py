@@ -22,6 +22,7 @@ from onboard360.domain import (
     ClientId,
     Effect,
     Input,
+    KeyPermission,
     KeyRefused,
     KeyRotationRequested,
     KeyStatus,
@@ -46,6 +47,11 @@ CH = ChannelId("A1CH")
 CL = ClientId("C1CL")
 STATUSES = ["pending", "ready", "running", "terminated", "suspended", "pending_review"]
 ONCE = {ProductEvent.CHANNEL_CREATED, ProductEvent.CHANNEL_RUNNING, ProductEvent.CHANNEL_TERMINATED}
+BY_SEQUENCE = {
+    ProductEvent.CHANNEL_SHARED,
+    ProductEvent.PERMISSION_GRANTED,
+    ProductEvent.PERMISSION_REVOKED,
+}
 
 
 def _event(name: str, **fields: object) -> PartnerEvent:
@@ -129,6 +135,10 @@ def resolve(action: Input | Act, state: ChannelState, history: list[Input]) -> I
     if action.kind in ("grant", "revoke", "confirm"):
         return _permission(action.kind, max((i.sequence for i in earlier), default=0) + 1)
     return _key(action.kind, action.arg, state)
+
+
+def notified(effects: tuple[Effect, ...]) -> list[ProductEvent]:
+    return [e.event for e in effects if isinstance(e, NotifyProduct)]
 
 
 def play(
@@ -225,9 +235,10 @@ def test_a_key_is_requested_only_when_the_rules_allow_it(
         for effect in (e for e in effects if isinstance(e, ProvisionKey)):
             after, _ = apply(before, item)
             assert after.status == statuses.RUNNING
-            assert after.permission not in (Permission.REVOKED, Permission.REFUSED)
+            assert after.shared is not False
+            assert after.key_permission in (KeyPermission.UNKNOWN, KeyPermission.GRANTED)
             if billing is Billing.DIRECT_PAYMENT:
-                assert after.permission is Permission.GRANTED
+                assert after.shared is True
             # A first key only when there is none; a rotation only of a stored key.
             expected = KeyStatus.STORED if effect.rotation else KeyStatus.NONE
             assert before.key is expected
@@ -245,6 +256,70 @@ def test_no_eligible_channel_is_left_without_a_key_request(
         if after.key is not KeyStatus.NONE:
             assert after.status == statuses.RUNNING or statuses.is_terminal(after.status)
             assert after.permission not in (Permission.REVOKED, Permission.REFUSED)
+            assert after.key_permission is not KeyPermission.REFUSED
+
+
+@PROPERTY
+@given(plans)
+def test_api_key_permission_is_granted_only_by_a_key_or_an_operator(
+    plan: tuple[Billing, list[Input | Act]],
+) -> None:
+    billing, _ = plan
+    _, _, steps = play(*plan)
+    for before, item, effects in steps:
+        after, _ = apply(before, item)
+        granted = ProductEvent.PERMISSION_GRANTED in notified(effects)
+        became = after.key_permission is KeyPermission.GRANTED
+        assert granted == (became and before.key_permission is not KeyPermission.GRANTED)
+        if granted:
+            stored = isinstance(item, KeyStored) and billing is Billing.DIRECT_PAYMENT
+            assert stored or isinstance(item, PermissionConfirmed)
+        if isinstance(item, Redirected):
+            # A redirect shares or unshares the number; it never proves API-key permission.
+            assert not granted
+
+
+@PROPERTY
+@given(plans)
+def test_permission_notifications_are_distinct_by_their_dedupe_key(
+    plan: tuple[Billing, list[Input | Act]],
+) -> None:
+    # jobs/effects.py dedupes these by (event, permission_sequence) / (event, key_intent):
+    # two real notifications must never share a key, or the second is silently dropped.
+    _, _, steps = play(*plan)
+    keys: list[tuple[ProductEvent, int]] = []
+    for before, item, effects in steps:
+        after, _ = apply(before, item)
+        for event in notified(effects):
+            if event in BY_SEQUENCE:
+                keys.append((event, after.permission_sequence))
+            elif event is ProductEvent.PERMISSION_REFUSED:
+                keys.append((event, after.key_intent))
+    assert len(keys) == len(set(keys))
+
+
+@PROPERTY
+@given(
+    st.sampled_from(Billing),
+    st.lists(st.sampled_from(["grant", "revoke", "confirm"]), max_size=8),
+    st.booleans(),
+    st.randoms(),
+)
+def test_sharing_converges_whatever_the_order(
+    billing: Billing, kinds: list[str], running: bool, rnd
+) -> None:
+    # Each popup opening / operator action has its own sequence; they arrive in any order.
+    items = [_permission(kind, n) for n, kind in enumerate(kinds, start=1)]
+    if running:
+        items.append(_event("channel_running"))
+    forward, _ = apply_all(ChannelState(CH, billing), items)
+    shuffled = list(items)
+    rnd.shuffle(shuffled)
+    other, _ = apply_all(ChannelState(CH, billing), shuffled)
+    assert other.shared == forward.shared
+    assert other.permission_sequence == forward.permission_sequence
+    assert may_generate_key(other).blocker == may_generate_key(forward).blocker
+    assert (other.key is KeyStatus.NONE) == (forward.key is KeyStatus.NONE)
 
 
 @PROPERTY

@@ -1,0 +1,137 @@
+"""The channel state's JSON: what is written reads back, and rows written before still decode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from onboard360.db import codec
+from onboard360.domain import (
+    Billing,
+    ChannelId,
+    ChannelState,
+    ClientId,
+    KeyBlocker,
+    KeyPermission,
+    KeyStatus,
+    Permission,
+    ProductEvent,
+    may_generate_key,
+)
+
+CH = ChannelId("A1CH")
+
+
+def v1_row(billing: str, permission: str, sequence: int, key: str = "none", **more: Any) -> dict:
+    """A channel state as version 1 wrote it (one `permission` field)."""
+    return {
+        "v": 1,
+        "channel_id": CH,
+        "billing": billing,
+        "client_id": "C1CL",
+        "phone_number": "+4917",
+        "status": "running",
+        "statuses_seen": ["running"],
+        "permission": permission,
+        "permission_sequence": sequence,
+        "key": key,
+        "key_intent": 1 if key != "none" else 0,
+        "announced": ["channel.created", "channel.running"],
+        "violations": [],
+        **more,
+    }
+
+
+def test_state_reads_back_as_written() -> None:
+    state = ChannelState(
+        CH,
+        Billing.DIRECT_PAYMENT,
+        client_id=ClientId("C1CL"),
+        status="running",
+        statuses_seen=frozenset({"running"}),
+        shared=True,
+        key_permission=KeyPermission.REFUSED,
+        permission_sequence=3,
+        key_intent=2,
+        announced=frozenset({ProductEvent.CHANNEL_CREATED}),
+    )
+    written = codec.channel_to_json(state)
+    assert written["v"] == 2
+    assert (written["shared"], written["key_permission"]) == (True, "refused")
+    assert "permission" not in written
+    assert codec.channel_from_json(written) == state
+
+
+@pytest.mark.parametrize(
+    ("row", "shared", "key_permission", "permission", "blocker"),
+    [
+        # Partner Payment: nothing heard yet, a key may be generated.
+        (v1_row("partner", "unknown", 0), None, KeyPermission.UNKNOWN, Permission.UNKNOWN, None),
+        (v1_row("partner", "granted", 1), True, KeyPermission.UNKNOWN, Permission.GRANTED, None),
+        # Direct Payment: a redirect alone never proved API-key permission ...
+        (
+            v1_row("direct", "granted", 2, "provisioning"),
+            True,
+            KeyPermission.UNKNOWN,
+            Permission.SHARED,
+            KeyBlocker.PROVISIONING,
+        ),
+        # ... a generated key did.
+        (
+            v1_row("direct", "granted", 2, "stored"),
+            True,
+            KeyPermission.GRANTED,
+            Permission.GRANTED,
+            KeyBlocker.HAS_KEY,
+        ),
+        (
+            v1_row("direct", "granted", 2, "provisioning", key_rotating=True),
+            True,
+            KeyPermission.GRANTED,
+            Permission.GRANTED,
+            KeyBlocker.PROVISIONING,
+        ),
+        (
+            v1_row("direct", "refused", 4),
+            True,
+            KeyPermission.REFUSED,
+            Permission.REFUSED,
+            KeyBlocker.WAITING_FOR_PERMISSION,
+        ),
+        (
+            v1_row("partner", "refused", 0),
+            None,
+            KeyPermission.REFUSED,
+            Permission.REFUSED,
+            KeyBlocker.WAITING_FOR_PERMISSION,
+        ),
+        (
+            v1_row("direct", "revoked", 5),
+            False,
+            KeyPermission.UNKNOWN,
+            Permission.REVOKED,
+            KeyBlocker.PERMISSION_REVOKED,
+        ),
+    ],
+)
+def test_version_1_rows_decode_into_both_facts(
+    row: dict,
+    shared: bool | None,
+    key_permission: KeyPermission,
+    permission: Permission,
+    blocker: KeyBlocker | None,
+) -> None:
+    state = codec.channel_from_json(row)
+    assert (state.shared, state.key_permission) == (shared, key_permission)
+    # The key verdict stays what it was; a Direct Payment number whose key was never
+    # generated now reads `shared`, not `granted`.
+    assert state.permission is permission
+    assert may_generate_key(state).blocker is blocker
+    assert state.permission_sequence == row["permission_sequence"]
+    assert state.key is KeyStatus(row["key"])
+
+
+def test_version_1_row_with_an_unknown_permission_is_refused() -> None:
+    with pytest.raises(ValueError, match="'maybe'"):
+        codec.channel_from_json(v1_row("direct", "maybe", 1))

@@ -50,6 +50,14 @@ def call(stack: Stack, method: str, path: str, **kwargs: Any) -> httpx.Response:
 
 ENDPOINTS = [
     ("GET", "/api/v1/channels"),
+    ("GET", "/api/v1/onboardings"),
+    ("GET", "/api/v1/clients"),
+    ("GET", "/api/v1/clients/SomeClieCL"),
+    ("GET", "/api/v1/clients/SomeClieCL/timeline"),
+    ("GET", "/api/v1/overview"),
+    ("GET", "/api/v1/attention?kind=stuck"),
+    ("GET", "/api/v1/search?q=x"),
+    ("GET", "/api/v1/events"),
     ("GET", "/api/v1/channels/SomeChanCH"),
     ("GET", "/api/v1/channels/SomeChanCH/api-key"),
     ("POST", "/api/v1/channels/SomeChanCH/rotate-key"),
@@ -150,7 +158,7 @@ def test_bad_onboarding_id_is_422(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("content", "code"),
     [
-        (b"{", "validation_failed"),
+        (b"{", "invalid_json"),
         (b"[]", "validation_failed"),
         (b'{"hub": "pp"}', "validation_failed"),
         (b'{"hub": "pp", "external_user_id": "u", "admin": true}', "validation_failed"),
@@ -179,8 +187,10 @@ def test_oversized_body_is_413_in_the_api_error_shape(stack: Stack) -> None:
 
 
 def test_bad_paging_is_422(stack: Stack) -> None:
-    for params in ({"limit": 0}, {"limit": 501}, {"limit": "x"}, {"after": "a" * 65}):
-        assert_error(stack.api.get("/api/v1/channels", params=params), 422)
+    for params in ({"limit": 0}, {"limit": 501}, {"limit": "x"}, {"cursor": "a" * 513}):
+        answer = stack.api.get("/api/v1/channels", params=params)
+        assert_error(answer, 422, "validation_failed")
+        assert "query." in answer.json()["error"]["message"]  # names the field
 
 
 # ---- reading a key --------------------------------------------------------------------------

@@ -192,7 +192,8 @@ def test_events_show_their_delivery_status(stack: Stack) -> None:
     stack.product.default_status = 500  # the product refuses everything from now on
     _created, _client, channel = live_channel(stack, "pp")
     events = walk(stack, "/api/v1/events", channel_id=channel)
-    assert events and all(not e["delivered"] and e["attempts"] > 0 for e in events)
+    assert events
+    assert all(not e["delivered"] and e["attempts"] > 0 for e in events)
     assert {e["last_status"] for e in events} == {500}
     assert walk(stack, "/api/v1/events", delivered="true") == []
     activated = walk(stack, "/api/v1/events", type="channel.activated")

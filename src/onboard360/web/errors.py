@@ -86,5 +86,8 @@ def http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 def internal_error() -> JSONResponse:
-    message = f"internal error; quote request id {REQUEST_ID.get() or 'unknown'} when reporting"
-    return error_response(500, "api_error", "internal_error", message)
+    request_id = REQUEST_ID.get() or "unknown"
+    message = f"internal error; quote request id {request_id} when reporting it"
+    # Answered outside the middleware that adds X-Request-ID: add it here.
+    headers = {"X-Request-ID": request_id}
+    return error_response(500, "api_error", "internal_error", message, headers)

@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from onboard360.hubs_config import ProductConfig
 from tests.integration.service_http import (
+    OTHER_TOKEN,
     assert_error,
     count,
     live_channel,
@@ -19,19 +18,14 @@ from tests.integration.service_http import (
     rows,
     sandbox_channels,
     snapshot,
+    two_products,
 )
-from tests.stack import PRODUCT_TOKEN, Stack, running_stack
-
-OTHER_TOKEN = "other-product-token-" + "o" * 24
+from tests.stack import PRODUCT_TOKEN, Stack
 
 
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
-    """Two products: "default" owns hub pp, "other" owns hub dp."""
-    other = ProductConfig(name="other", api_tokens=[SecretStr(OTHER_TOKEN)])
-    with running_stack(
-        database_url, hub_overrides={"dp": {"product": "other"}}, extra_products=[other]
-    ) as s:
+    with two_products(database_url) as s:
         yield s
 
 

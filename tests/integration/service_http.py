@@ -14,12 +14,16 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg.rows import dict_row
+from pydantic import SecretStr
 
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.domain import RedirectResult, format_redirect
+from onboard360.hubs_config import ProductConfig
 from onboard360.sandbox.platform import SIGNATURE_HEADER
 from onboard360.signatures import webhook_signature
-from tests.stack import Stack
+from tests.stack import Stack, running_stack
+
+OTHER_TOKEN = "other-product-token-" + "o" * 24
 
 # ---- the database ---------------------------------------------------------------------------
 
@@ -56,6 +60,16 @@ def snapshot(stack: Stack) -> dict[str, Any]:
         "api_keys": rows(stack, "SELECT id, intent, discarded_at FROM api_keys ORDER BY id"),
         "onboardings": rows(stack, "SELECT * FROM onboardings ORDER BY id"),
     }
+
+
+@contextmanager
+def two_products(database_url: str) -> Iterator[Stack]:
+    """Two products: "default" owns hub pp, "other" (``OTHER_TOKEN``) owns hub dp."""
+    other = ProductConfig(name="other", api_tokens=[SecretStr(OTHER_TOKEN)])
+    with running_stack(
+        database_url, hub_overrides={"dp": {"product": "other"}}, extra_products=[other]
+    ) as stack:
+        yield stack
 
 
 # ---- partner webhooks -----------------------------------------------------------------------

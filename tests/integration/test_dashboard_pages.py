@@ -51,6 +51,7 @@ def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: St
     assert stage_counts(page, "pp") == {
         "waiting_for_popup": 1,
         "connecting": 2,  # the failing one and the slow one
+        "action_needed": 0,
         "live": 2,
         "expired": 0,
     }

@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from onboard360.hubs_config import ProductConfig
 from tests.integration.service_http import (
+    OTHER_TOKEN,
     assert_error,
     count,
     live_channel,
@@ -19,19 +18,14 @@ from tests.integration.service_http import (
     rows,
     sandbox_channels,
     snapshot,
+    two_products,
 )
-from tests.stack import PRODUCT_TOKEN, Stack, running_stack
-
-OTHER_TOKEN = "other-product-token-" + "o" * 24
+from tests.stack import PRODUCT_TOKEN, Stack
 
 
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
-    """Two products: "default" owns hub pp, "other" owns hub dp."""
-    other = ProductConfig(name="other", api_tokens=[SecretStr(OTHER_TOKEN)])
-    with running_stack(
-        database_url, hub_overrides={"dp": {"product": "other"}}, extra_products=[other]
-    ) as s:
+    with two_products(database_url) as s:
         yield s
 
 
@@ -50,6 +44,14 @@ def call(stack: Stack, method: str, path: str, **kwargs: Any) -> httpx.Response:
 
 ENDPOINTS = [
     ("GET", "/api/v1/channels"),
+    ("GET", "/api/v1/onboardings"),
+    ("GET", "/api/v1/clients"),
+    ("GET", "/api/v1/clients/SomeClieCL"),
+    ("GET", "/api/v1/clients/SomeClieCL/timeline"),
+    ("GET", "/api/v1/overview"),
+    ("GET", "/api/v1/attention?kind=stuck"),
+    ("GET", "/api/v1/search?q=x"),
+    ("GET", "/api/v1/events"),
     ("GET", "/api/v1/channels/SomeChanCH"),
     ("GET", "/api/v1/channels/SomeChanCH/api-key"),
     ("POST", "/api/v1/channels/SomeChanCH/rotate-key"),
@@ -150,7 +152,7 @@ def test_bad_onboarding_id_is_422(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("content", "code"),
     [
-        (b"{", "validation_failed"),
+        (b"{", "invalid_json"),
         (b"[]", "validation_failed"),
         (b'{"hub": "pp"}', "validation_failed"),
         (b'{"hub": "pp", "external_user_id": "u", "admin": true}', "validation_failed"),
@@ -179,8 +181,10 @@ def test_oversized_body_is_413_in_the_api_error_shape(stack: Stack) -> None:
 
 
 def test_bad_paging_is_422(stack: Stack) -> None:
-    for params in ({"limit": 0}, {"limit": 501}, {"limit": "x"}, {"after": "a" * 65}):
-        assert_error(stack.api.get("/api/v1/channels", params=params), 422)
+    for params in ({"limit": 0}, {"limit": 501}, {"limit": "x"}, {"cursor": "a" * 513}):
+        answer = stack.api.get("/api/v1/channels", params=params)
+        assert_error(answer, 422, "validation_failed")
+        assert "query." in answer.json()["error"]["message"]  # names the field
 
 
 # ---- reading a key --------------------------------------------------------------------------

@@ -18,7 +18,13 @@ from onboard360.db.migrate import head_revision
 from onboard360.hub import RetryPolicy
 from onboard360.service import open_service
 from onboard360.web import metrics_route
-from onboard360.web.errors import ApiError, error_response
+from onboard360.web.errors import (
+    ApiError,
+    error_response,
+    http_error,
+    internal_error,
+    validation_error,
+)
 from onboard360.web.observe import RequestObservability
 from onboard360.web.partner_webhooks import WebhookFastPath
 
@@ -49,15 +55,16 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Where and what, never the input itself (it may hold a secret).
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        return error_response(422, "invalid_request", "validation_failed", problems[:1000])
+        return validation_error(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, "invalid_request", "http_error", str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return http_error(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        # Logged by the server with its traceback; the caller gets the request id to quote.
+        return internal_error()
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,18 +37,36 @@ def channel_view(row: Row[Any]) -> dict[str, Any]:
 
 
 async def onboarding_view(conn: AsyncConnection, onboarding: Row[Any]) -> dict[str, Any]:
-    ids = [*onboarding.channels, *onboarding.revoked]
-    channels: list[dict[str, Any]] = []
-    if ids:
+    return (await onboarding_views(conn, [onboarding]))[0]
+
+
+async def onboarding_views(
+    conn: AsyncConnection, onboardings: Sequence[Row[Any]]
+) -> list[dict[str, Any]]:
+    """Onboardings and their channels (one query for all); ``stage`` follows the rule
+    ``web/queries/overview.STAGE_SQL`` counts and filters by (keep the two alike)."""
+    pairs = {(o.hub, c) for o in onboardings for c in [*o.channels, *o.revoked]}
+    known: dict[tuple[str, str], dict[str, Any]] = {}
+    if pairs:
         rows = await conn.execute(
             select(t.channels)
-            .where(t.channels.c.hub == onboarding.hub, t.channels.c.channel_id.in_(ids))
+            .where(tuple_(t.channels.c.hub, t.channels.c.channel_id).in_(sorted(pairs)))
             .order_by(t.channels.c.channel_id)
         )
-        channels = [channel_view(row) for row in rows]
+        known = {(row.hub, row.channel_id): channel_view(row) for row in rows}
+    views = []
+    for onboarding in onboardings:
+        ids = {*onboarding.channels, *onboarding.revoked}
+        channels = [v for (hub, c), v in known.items() if hub == onboarding.hub and c in ids]
+        views.append(_view(onboarding, channels))
+    return views
+
+
+def _view(onboarding: Row[Any], channels: list[dict[str, Any]]) -> dict[str, Any]:
     shared = [c for c in channels if c["channel_id"] in onboarding.channels]
     if onboarding.redirected_at is None:
-        stage = "waiting_for_popup"
+        expired = onboarding.expires_at <= datetime.now(UTC)
+        stage = "expired" if expired else "waiting_for_popup"
     elif shared and all(c["live"] for c in shared):
         stage = "live"
     elif any(c["live"] for c in shared) or not all(c["blocker"] in NEEDS_CLIENT for c in shared):

@@ -1,0 +1,26 @@
+"""The product's REST API (``/api/v1``, bearer tokens), one router per resource.
+
+A product sees only the hubs configured with ``product = <its name>``; anything else is
+answered as if it did not exist. Every list pages with a cursor (``web/pagination.py``),
+every refusal is ``{"error": {"type", "code", "message"}}`` (``web/errors.py``).
+
+| module | what |
+| --- | --- |
+| ``onboardings.py`` | start, list, read an onboarding; forward the official button's redirect |
+| ``channels.py`` | list and read channels; read and rotate a channel's API key |
+| ``clients.py`` | list and read clients; a client's timeline |
+| ``overview.py`` | per-hub counts, the needs-attention lists, search |
+| ``events.py`` | the events sent to the product, with their delivery status |
+| ``common.py`` | the product's hubs, declared errors, parameter types |
+"""
+
+from fastapi import APIRouter
+
+from onboard360.web.api import channels, clients, events, onboardings, overview
+from onboard360.web.api.common import NO_STORE, hub_names, product_hub, product_hubs
+
+router = APIRouter()
+for _module in (onboardings, channels, clients, overview, events):
+    router.include_router(_module.router)
+
+__all__ = ["NO_STORE", "hub_names", "product_hub", "product_hubs", "router"]

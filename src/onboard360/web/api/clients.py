@@ -1,0 +1,138 @@
+"""Clients: list, read one with its channels, and its timeline (keys always redacted)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import tables as t
+from onboard360.domain import is_valid_id
+from onboard360.hubs_config import ProductConfig
+from onboard360.service import Service
+from onboard360.web.api.common import ERRORS, HubName, Text, hub_names
+from onboard360.web.api.models import Client, ClientWithChannels, TimelineItem
+from onboard360.web.dashboard.pages import redact
+from onboard360.web.deps import ProductDep, ServiceDep
+from onboard360.web.errors import not_found
+from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+from onboard360.web.progress import channel_view
+from onboard360.web.queries.clients import timeline_items
+
+router = APIRouter(prefix="/api/v1", tags=["clients"], responses=ERRORS)
+
+_CL = t.clients.c
+BY_CLIENT_ID = Keyset("clients", [_CL.hub, _CL.client_id], [str, str])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def client_view(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "hub": row.hub,
+        "client_id": row.client_id,
+        "external_user_id": row.external_user_id,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
+@router.get("/clients", response_model=Page[Client])
+async def list_clients(
+    *,
+    product: ProductDep,
+    service: ServiceDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    hub: HubName = None,
+    external_user_id: Text = None,
+) -> dict[str, Any]:
+    """Clients of this product's hubs, ordered by hub and client id."""
+    query = select(t.clients).where(_CL.hub.in_(hub_names(service, product, hub)))
+    if external_user_id is not None:
+        query = query.where(_CL.external_user_id == external_user_id)
+    async with service.engine.connect() as conn:
+        rows, next_cursor = await fetch_page(conn, query, BY_CLIENT_ID, limit, cursor)
+    return page([client_view(row) for row in rows], next_cursor)
+
+
+async def _client(
+    conn: AsyncConnection,
+    service: Service,
+    product: ProductConfig,
+    client_id: str,
+    hub: str | None,
+) -> Row[Any]:
+    """One of this product's clients; ``hub`` tells apart one id known in two hubs."""
+    if not is_valid_id(client_id):
+        raise not_found("client")
+    row = (
+        await conn.execute(
+            select(t.clients)
+            .where(_CL.client_id == client_id, _CL.hub.in_(hub_names(service, product, hub)))
+            .order_by(_CL.hub)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        raise not_found("client")
+    return row
+
+
+@router.get("/clients/{client_id}", response_model=ClientWithChannels)
+async def get_client(
+    client_id: str, product: ProductDep, service: ServiceDep, hub: HubName = None
+) -> dict[str, Any]:
+    async with service.engine.connect() as conn:
+        client = await _client(conn, service, product, client_id, hub)
+        channels = await conn.execute(
+            select(t.channels)
+            .where(t.channels.c.hub == client.hub, t.channels.c.client_id == client.client_id)
+            .order_by(t.channels.c.channel_id)
+        )
+        return {**client_view(client), "channels": [channel_view(row) for row in channels]}
+
+
+@router.get("/clients/{client_id}/timeline", response_model=Page[TimelineItem])
+async def client_timeline(
+    *,
+    client_id: str,
+    product: ProductDep,
+    service: ServiceDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    hub: HubName = None,
+) -> dict[str, Any]:
+    """Everything that happened to the client and its channels, newest first — the
+    dashboard's timeline; any detail field named like a secret is ``[redacted]``."""
+    async with service.engine.connect() as conn:
+        client = await _client(conn, service, product, client_id, hub)
+        channel_ids = list(
+            await conn.scalars(
+                select(t.channels.c.channel_id).where(
+                    t.channels.c.hub == client.hub, t.channels.c.client_id == client.client_id
+                )
+            )
+        )
+        items = timeline_items(client.hub, client.client_id, channel_ids)
+        keyset = Keyset("timeline", [items.c.at, items.c.ref], [datetime, str], descending=True)
+        rows, next_cursor = await fetch_page(conn, select(items), keyset, limit, cursor)
+    data = [
+        {
+            "id": row.ref,
+            "at": row.at.isoformat(),
+            "source": row.source,
+            "kind": row.kind,
+            "channel_id": row.channel_id,
+            "detail": redact(row.detail),
+            "note": row.note,
+        }
+        for row in rows
+    ]
+    return page(data, next_cursor)

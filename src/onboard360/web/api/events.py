@@ -1,0 +1,69 @@
+"""The product_events stream: what onboard360 sent (or is sending) to the product, with
+its delivery status. Replays and delivery attempts live in web/api_events.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from onboard360.db import tables as t
+from onboard360.web.api.common import ERRORS, Text
+from onboard360.web.api.models import Event
+from onboard360.web.dashboard.pages import redact
+from onboard360.web.deps import ProductDep, ServiceDep
+from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERRORS)
+
+_E = t.product_events.c
+NEWEST_FIRST = Keyset("events", [_E.created_at, _E.id], [datetime, str], descending=True)
+
+
+@router.get("/events", response_model=Page[Event])
+async def list_events(
+    *,
+    product: ProductDep,
+    service: ServiceDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    type: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="e.g. channel.activated")
+    ] = None,
+    delivered: Annotated[
+        bool | None, Query(description="true: accepted by the product; false: not yet")
+    ] = None,
+    channel_id: Text = None,
+) -> dict[str, Any]:
+    """Events to this product, newest first."""
+    query = select(t.product_events).where(_E.product == product.name)
+    if type is not None:
+        query = query.where(_E.event_type == type)
+    if delivered is not None:
+        query = query.where(
+            _E.delivered_at.is_not(None) if delivered else _E.delivered_at.is_(None)
+        )
+    if channel_id is not None:
+        query = query.where(_E.channel_id == channel_id)
+    async with service.engine.connect() as conn:
+        rows, next_cursor = await fetch_page(conn, query, NEWEST_FIRST, limit, cursor)
+    return page([event_view(row) for row in rows], next_cursor)
+
+
+def event_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "type": row.event_type,
+        "hub": row.hub,
+        "client_id": row.client_id,
+        "channel_id": row.channel_id,
+        "data": redact(row.payload.get("data", row.payload)),
+        "created_at": row.created_at.isoformat(),
+        "delivered": row.delivered_at is not None,
+        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+        "attempts": row.attempts,
+        "last_status": row.last_status,
+        "last_error": row.last_error,
+    }

@@ -1,0 +1,146 @@
+"""The product API's response bodies (requests are declared beside their routes)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+Stage = Literal["waiting_for_popup", "connecting", "action_needed", "live", "expired"]
+AttentionKind = Literal[
+    "waiting_for_permission", "stuck", "provisioning_failed", "handoff_failing", "violations"
+]
+
+
+class Channel(BaseModel):
+    hub: str
+    channel_id: str
+    client_id: str | None
+    phone_number: str | None
+    status: str | None
+    permission: str
+    api_key_available: bool
+    key_version: int | None = Field(description="name it in POST …/rotate-key")
+    live: bool
+    reason: str | None = Field(description="why no key may be generated yet")
+    blocker: str | None
+    updated_at: str | None
+
+
+class Onboarding(BaseModel):
+    id: str
+    hub: str
+    external_user_id: str
+    stage: Stage
+    client_id: str | None
+    channels: list[Channel]
+    revoked: list[str]
+    created_at: str
+    expires_at: str
+    redirected_at: str | None
+
+
+class OnboardingCreated(BaseModel):
+    id: UUID
+    hub: str
+    connect_url: str = Field(description="our hosted page with the Connect button")
+    popup_url: str = Field(description="open this in a popup to go straight to 360dialog")
+    state: str = Field(
+        description="the attempt's state: pass it to the official React button's "
+        "queryParameters if you host that button yourself"
+    )
+    returning_client: bool = Field(
+        description="this user already has a client on the hub: the popup opens on login"
+    )
+    expires_at: str
+
+
+class ApiKey(BaseModel):
+    channel_id: str
+    hub: str
+    api_key: str
+    key_version: int
+
+
+class RotationAccepted(BaseModel):
+    channel_id: str
+    intent: int
+    key_version: int = Field(description="the version the new key will have")
+
+
+class Client(BaseModel):
+    hub: str
+    client_id: str
+    external_user_id: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class ClientWithChannels(Client):
+    channels: list[Channel]
+
+
+class TimelineItem(BaseModel):
+    id: str = Field(description="unique within the client's timeline")
+    at: str
+    source: str
+    kind: str
+    channel_id: str | None
+    detail: Any = Field(description="what happened; secret-looking fields are [redacted]")
+    note: str | None
+
+
+class SearchHit(BaseModel):
+    kind: Literal["client", "channel", "onboarding"]
+    hub: str
+    client_id: str | None
+    channel_id: str | None
+    phone_number: str | None
+    external_user_id: str | None
+    onboarding_id: str | None
+    created_at: str | None
+
+
+class ChannelState(BaseModel):
+    status: str
+    permission: str
+    key_status: str
+    count: int
+
+
+class HubOverview(BaseModel):
+    hub: str
+    onboardings: dict[str, int] = Field(description="onboardings by stage")
+    channels: list[ChannelState]
+    attention: dict[str, int] = Field(description="items in each needs-attention list")
+
+
+class Overview(BaseModel):
+    stuck_after_minutes: int
+    hubs: list[HubOverview]
+
+
+class AttentionItem(BaseModel):
+    kind: AttentionKind
+    hub: str
+    channel_id: str | None
+    client_id: str | None
+    phone_number: str | None
+    what: str | None
+    since: str
+
+
+class Event(BaseModel):
+    id: str = Field(description="the webhook-id the product received it under")
+    type: str
+    hub: str | None
+    client_id: str | None
+    channel_id: str | None
+    data: Any
+    created_at: str
+    delivered: bool
+    delivered_at: str | None
+    attempts: int
+    last_status: int | None
+    last_error: str | None

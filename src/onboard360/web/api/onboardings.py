@@ -1,0 +1,157 @@
+"""Onboardings: start one, list them, read one, and forward the official button's redirect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import literal_column, select
+
+from onboard360.db import tables as t
+from onboard360.domain import RedirectError, parse_redirect
+from onboard360.web import onboardings
+from onboard360.web.api.common import (
+    CONFLICT,
+    ERRORS,
+    GONE,
+    PRINTABLE,
+    HubName,
+    Text,
+    hub_names,
+    product_hub,
+    product_hubs,
+)
+from onboard360.web.api.models import Onboarding, OnboardingCreated, Stage
+from onboard360.web.deps import ProductDep, ServiceDep
+from onboard360.web.errors import ApiError, not_found
+from onboard360.web.onboardings import OnboardingRefused, Prefill
+from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+from onboard360.web.progress import onboarding_view, onboarding_views
+from onboard360.web.queries.overview import STAGE_SQL
+
+router = APIRouter(prefix="/api/v1", tags=["onboardings"], responses=ERRORS)
+
+_O = t.onboardings.alias("o")  # STAGE_SQL speaks of the onboarding as "o"
+_STAGE = literal_column(f"({STAGE_SQL})")
+NEWEST_FIRST = Keyset("onboardings", [_O.c.created_at, _O.c.id], [datetime, UUID], descending=True)
+
+
+class OnboardingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hub: str = Field(max_length=40, description="the hub's name in onboard360's settings")
+    external_user_id: str = Field(
+        min_length=1, max_length=200, pattern=PRINTABLE, description="your own user or account id"
+    )
+    number: str | None = Field(None, max_length=20, pattern=r"^\+?[0-9 ]{6,19}$")
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+$")
+    name: str | None = Field(None, max_length=200, pattern=PRINTABLE)
+
+
+class RedirectForward(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(
+        max_length=8192,
+        description="location.search as the official button's page received it",
+    )
+
+
+@router.post("/onboardings", status_code=201, response_model=OnboardingCreated)
+async def create_onboarding(
+    body: OnboardingRequest, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    hub = product_hub(service, product, body.hub)
+    async with service.engine.begin() as conn:
+        # A user who onboarded before comes back to share more numbers or grant
+        # permission: send them to the popup's login rather than a new signup.
+        returning = await conn.scalar(
+            select(t.clients.c.client_id)
+            .where(
+                t.clients.c.hub == hub.name,
+                t.clients.c.external_user_id == body.external_user_id,
+            )
+            .limit(1)
+        )
+        prefill = Prefill(
+            number=body.number, email=body.email, name=body.name, login=returning is not None
+        )
+        row, state = await onboardings.create(conn, service, hub, body.external_user_id, prefill)
+    return {
+        "id": row.id,
+        "hub": hub.name,
+        "connect_url": onboardings.connect_url(service, hub, state),
+        "popup_url": onboardings.opener_url(service, hub, state),
+        "state": state,
+        "returning_client": returning is not None,
+        "expires_at": row.expires_at.isoformat(),
+    }
+
+
+@router.get("/onboardings", response_model=Page[Onboarding])
+async def list_onboardings(
+    *,
+    product: ProductDep,
+    service: ServiceDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    hub: HubName = None,
+    external_user_id: Text = None,
+    stage: Annotated[Stage | None, Query()] = None,
+) -> dict[str, Any]:
+    """This product's onboardings, newest first."""
+    query = select(_O).where(
+        _O.c.product == product.name, _O.c.hub.in_(hub_names(service, product, hub))
+    )
+    if external_user_id is not None:
+        query = query.where(_O.c.external_user_id == external_user_id)
+    if stage is not None:
+        query = query.where(stage == _STAGE)
+    async with service.engine.connect() as conn:
+        rows, next_cursor = await fetch_page(conn, query, NEWEST_FIRST, limit, cursor)
+        return page(await onboarding_views(conn, rows), next_cursor)
+
+
+@router.get("/onboardings/{onboarding_id}", response_model=Onboarding)
+async def get_onboarding(
+    onboarding_id: UUID, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    async with service.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(t.onboardings).where(
+                    t.onboardings.c.id == onboarding_id,
+                    t.onboardings.c.product == product.name,
+                )
+            )
+        ).first()
+        if row is None:
+            raise not_found("onboarding")
+        return await onboarding_view(conn, row)
+
+
+@router.post("/redirects", response_model=Onboarding, responses={**CONFLICT, **GONE})
+async def forward_redirect(
+    body: RedirectForward, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    """For pages using the official React button: forward what its callback received."""
+    try:
+        redirect = parse_redirect(body.query)
+    except RedirectError as exc:
+        raise ApiError(400, "invalid_redirect", str(exc)) from None
+    refusals: list[OnboardingRefused] = []
+    for hub in product_hubs(service, product):
+        try:
+            async with service.engine.begin() as conn:
+                row = await onboardings.complete(conn, service, hub, redirect, body.query)
+                return await onboarding_view(conn, row)
+        except OnboardingRefused as exc:
+            refusals.append(exc)
+    # A state is unknown (400) to every hub but its own: the owning hub's refusal (expired,
+    # already completed) is the one that explains what happened.
+    known = [exc for exc in refusals if exc.status != 400]
+    reason = (known or refusals or [OnboardingRefused(400, "unknown onboarding state")])[0]
+    raise ApiError(reason.status, "invalid_state", str(reason))

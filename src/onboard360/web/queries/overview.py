@@ -1,0 +1,192 @@
+"""Per hub: onboardings by stage, channels by state, and who needs attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, Subquery, Text, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.jobs.effects import PROVISION_TASK
+
+# An onboarding's stage (alias ``o``), the rule web/progress.py applies to one onboarding,
+# in SQL so lists can count and filter by it. Only channels we know count as shared.
+STAGE_SQL = """CASE
+  WHEN o.redirected_at IS NULL AND o.expires_at <= now() THEN 'expired'
+  WHEN o.redirected_at IS NULL THEN 'waiting_for_popup'
+  WHEN EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub AND c.channel_id = ANY(o.channels))
+    AND NOT EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub
+      AND c.channel_id = ANY(o.channels) AND c.key_status <> 'stored') THEN 'live'
+  WHEN EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub AND c.channel_id = ANY(o.channels)
+      AND (c.key_status = 'stored' OR c.blocker IS NULL OR c.blocker NOT IN
+        ('waiting_for_permission', 'permission_revoked', 'terminated'))) THEN 'connecting'
+  ELSE 'action_needed' END"""
+STAGES = ("waiting_for_popup", "connecting", "action_needed", "live", "expired")
+
+_STAGES = text(
+    f"SELECT {STAGE_SQL} AS stage, count(*) AS n FROM onboardings o "  # noqa: S608 - fixed SQL
+    "WHERE o.hub = :hub GROUP BY 1"
+)
+
+_CHANNEL_STATES = text(
+    """
+    SELECT coalesce(status, 'unknown') AS status, permission, key_status, count(*) AS n
+    FROM channels WHERE hub = :hub
+    GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3
+    """
+)
+
+
+async def stage_counts(conn: AsyncConnection, hub: str) -> dict[str, int]:
+    """Every stage of ``STAGES``, with how many of the hub's onboardings are in it."""
+    counted = {row.stage: row.n for row in await conn.execute(_STAGES, {"hub": hub})}
+    return {stage: counted.get(stage, 0) for stage in STAGES}
+
+
+async def channel_states(conn: AsyncConnection, hub: str) -> list[Any]:
+    """Rows of status, permission, key_status and n: the hub's channels by state."""
+    return list(await conn.execute(_CHANNEL_STATES, {"hub": hub}))
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One "needs attention" list: what it means and the query that fills it.
+
+    Every query answers hub, channel_id, client_id, phone_number, what (a line for a
+    person), since (how long it has been so) and item (unique, with since the order);
+    bound parameters only, for the hubs in ``:hubs``.
+    """
+
+    kind: str
+    title: str
+    explains: str
+    sql: str
+
+
+ATTENTION = {
+    a.kind: a
+    for a in (
+        Attention(
+            "waiting_for_permission",
+            "Waiting for permission",
+            "Running numbers that get no API key until the client grants permission: send a "
+            "re-permission link, or retry once they granted it in their 360dialog hub.",
+            """SELECT c.hub, c.channel_id, c.client_id, c.phone_number,
+              c.reason AS what, c.updated_at AS since, c.hub || '/' || c.channel_id AS item
+            FROM channels c
+            WHERE c.hub = ANY(:hubs) AND c.blocker = 'waiting_for_permission'""",
+        ),
+        Attention(
+            "stuck",
+            "Stuck",
+            "Numbers without a key that have not moved for longer than stuck_after_minutes.",
+            """SELECT c.hub, c.channel_id, c.client_id, c.phone_number,
+              c.reason AS what, c.updated_at AS since, c.hub || '/' || c.channel_id AS item
+            FROM channels c
+            WHERE c.hub = ANY(:hubs) AND c.key_status <> 'stored'
+              AND c.status IS DISTINCT FROM 'terminated' AND c.updated_at < :stuck_before""",
+        ),
+        Attention(
+            "provisioning_failed",
+            "Provisioning failed",
+            "Key generations that failed at 360dialog and have no stored key: retry once the "
+            "cause is fixed.",
+            """SELECT c.hub, c.channel_id, c.client_id, c.phone_number,
+              g.attempts || ' attempt(s), ' ||
+              CASE WHEN EXISTS (SELECT 1 FROM procrastinate_jobs j
+                WHERE j.task_name = :provision_task AND j.status IN ('todo', 'doing')
+                  AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
+                  AND (j.args->>'intent')::int = g.intent)
+              THEN 'still retrying' ELSE 'given up' END
+              || ': ' || coalesce(g.last_error, 'the job failed') AS what,
+              g.updated_at AS since,
+              g.hub || '/' || g.channel_id || '/' || g.intent AS item
+            FROM key_generations g
+            JOIN channels c ON c.hub = g.hub AND c.channel_id = g.channel_id
+            WHERE g.hub = ANY(:hubs) AND g.status = 'pending'
+              AND NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.hub = g.hub
+                AND k.channel_id = g.channel_id AND k.intent = g.intent)
+              AND (g.last_error IS NOT NULL OR EXISTS (SELECT 1 FROM procrastinate_jobs j
+                WHERE j.task_name = :provision_task AND j.status = 'failed'
+                  AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
+                  AND (j.args->>'intent')::int = g.intent))""",
+        ),
+        Attention(
+            "handoff_failing",
+            "Handoff failing",
+            "Events the partner's product has not accepted yet: fix the product's endpoint, "
+            "then resend.",
+            """SELECT e.hub, e.channel_id, e.client_id, NULL AS phone_number,
+              e.event_type || ': ' || e.attempts || ' attempt(s), last answer ' ||
+              coalesce(e.last_status::text, 'none') ||
+              coalesce(' (' || left(e.last_error, 120) || ')', '') AS what,
+              e.created_at AS since, e.id AS item
+            FROM product_events e
+            WHERE e.hub = ANY(:hubs) AND e.attempts > 0 AND e.delivered_at IS NULL""",
+        ),
+        Attention(
+            "violations",
+            "Violations",
+            "Numbers Meta flagged (account_violation, account_restriction).",
+            """SELECT c.hub, c.channel_id, c.client_id, c.phone_number,
+              array_to_string(ARRAY(SELECT jsonb_array_elements_text(c.state->'violations')),
+                ', ') AS what,
+              c.updated_at AS since, c.hub || '/' || c.channel_id AS item
+            FROM channels c
+            WHERE c.hub = ANY(:hubs)
+              AND jsonb_array_length(coalesce(c.state->'violations', '[]')) > 0
+            """,
+        ),
+    )
+}
+
+
+def attention_items(kind: str, hubs: list[str], stuck_after_minutes: int) -> Subquery:
+    """The ``kind`` list of these hubs as a subquery (columns as ``Attention`` says)."""
+    spec = ATTENTION[kind]
+    params: dict[str, object] = {"hubs": hubs}
+    if ":stuck_before" in spec.sql:
+        params["stuck_before"] = datetime.now(UTC) - timedelta(minutes=stuck_after_minutes)
+    if ":provision_task" in spec.sql:
+        params["provision_task"] = PROVISION_TASK
+    return (
+        text(spec.sql)
+        .bindparams(**params)
+        .columns(
+            hub=Text,
+            channel_id=Text,
+            client_id=Text,
+            phone_number=Text,
+            what=Text,
+            since=DateTime(timezone=True),
+            item=Text,
+        )
+        .subquery("items")
+    )
+
+
+async def attention_list(
+    conn: AsyncConnection, kind: str, hub: str, stuck_after_minutes: int, limit: int
+) -> tuple[int, list[Any]]:
+    """How many items the list has in this hub, and the oldest ``limit`` of them."""
+    items = attention_items(kind, [hub], stuck_after_minutes)
+    query = (
+        select(items, func.count().over().label("total"))
+        .order_by(items.c.since, items.c.item)
+        .limit(limit)
+    )
+    rows = list(await conn.execute(query))
+    return (rows[0].total if rows else 0), rows
+
+
+async def attention_counts(
+    conn: AsyncConnection, hub: str, stuck_after_minutes: int
+) -> dict[str, int]:
+    """How many items each list has in this hub."""
+    counts = {}
+    for kind in ATTENTION:
+        items = attention_items(kind, [hub], stuck_after_minutes)
+        counts[kind] = int(await conn.scalar(select(func.count()).select_from(items)) or 0)
+    return counts

@@ -1,0 +1,115 @@
+"""What a search finds: clients by client id, channel id, phone number or the partner's
+user id; numbers no client row owns yet; onboardings of that user that never came back.
+
+The query is only ever a bound parameter (never SQL text). Each ``*_MATCH`` is the one
+definition of what matches, used by the dashboard's lists and the API's hits alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, Subquery, Text, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+MAX_QUERY = 200
+MIN_PHONE_DIGITS = 4  # fewer digits would match half the book
+
+_PHONE = "(:digits <> '' AND c.phone_number LIKE :phone)"
+CLIENT_MATCH = f"""cl.hub = ANY(:hubs) AND (cl.client_id = :q OR cl.external_user_id = :q
+   OR EXISTS (SELECT 1 FROM channels c WHERE c.hub = cl.hub AND c.client_id = cl.client_id
+              AND (c.channel_id = :q OR {_PHONE}))
+   OR EXISTS (SELECT 1 FROM onboardings o WHERE o.hub = cl.hub
+              AND o.client_id = cl.client_id AND o.external_user_id = :q))"""  # noqa: S608 - fixed SQL
+# Channels no client row owns (e.g. seen only by reconciliation before its client was).
+CHANNEL_MATCH = f"""c.hub = ANY(:hubs) AND (c.channel_id = :q OR {_PHONE})
+  AND NOT EXISTS (SELECT 1 FROM clients cl WHERE cl.hub = c.hub AND cl.client_id = c.client_id)"""  # noqa: S608 - fixed SQL
+# Onboardings of that partner user that never came back with a client.
+ONBOARDING_MATCH = "o.hub = ANY(:hubs) AND o.external_user_id = :q AND o.client_id IS NULL"
+
+_CLIENTS = text(
+    f"""
+    SELECT cl.hub, cl.client_id, cl.external_user_id, cl.created_at,
+      (SELECT count(*) FROM channels c WHERE c.hub = cl.hub AND c.client_id = cl.client_id)
+        AS channels
+    FROM clients cl WHERE {CLIENT_MATCH}
+    ORDER BY cl.hub, cl.client_id LIMIT :limit
+    """  # noqa: S608 - fixed SQL
+)
+_CHANNELS = text(
+    f"""
+    SELECT c.hub, c.channel_id, c.client_id, c.phone_number, c.status, c.reason
+    FROM channels c WHERE {CHANNEL_MATCH}
+    ORDER BY c.hub, c.channel_id LIMIT :limit
+    """  # noqa: S608 - fixed SQL
+)
+_ONBOARDINGS = text(
+    f"""
+    SELECT o.id, o.hub, o.external_user_id, o.created_at, o.expires_at
+    FROM onboardings o WHERE {ONBOARDING_MATCH}
+    ORDER BY o.created_at DESC LIMIT :limit
+    """  # noqa: S608 - fixed SQL
+)
+
+# Every hit in one ordered list (clients, then lone channels, then onboardings): the API's.
+_HITS = f"""
+  SELECT 1 AS rank, 'client' AS kind, cl.hub, cl.client_id AS ref, cl.client_id,
+    NULL::text AS channel_id, NULL::text AS phone_number, cl.external_user_id,
+    NULL::uuid AS onboarding_id, cl.created_at
+  FROM clients cl WHERE {CLIENT_MATCH}
+UNION ALL
+  SELECT 2, 'channel', c.hub, c.channel_id, c.client_id, c.channel_id, c.phone_number, NULL,
+    NULL, c.created_at
+  FROM channels c WHERE {CHANNEL_MATCH}
+UNION ALL
+  SELECT 3, 'onboarding', o.hub, o.id::text, NULL, NULL, NULL, o.external_user_id, o.id,
+    o.created_at
+  FROM onboardings o WHERE {ONBOARDING_MATCH}
+"""  # noqa: S608 - fixed SQL
+
+
+def phone_pattern(query: str) -> tuple[str, str]:
+    """The digits of a phone-like query and a LIKE pattern matching numbers ending in them."""
+    stripped = query.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+    digits = stripped.removeprefix("+")
+    if len(digits) < MIN_PHONE_DIGITS or not digits.isascii() or not digits.isdigit():
+        return "", ""
+    return digits, f"%{digits}"  # only digits: nothing for LIKE to interpret
+
+
+def _params(query: str, hubs: list[str]) -> dict[str, Any]:
+    digits, phone = phone_pattern(query)
+    return {"q": query, "digits": digits, "phone": phone, "hubs": hubs}
+
+
+async def search_lists(
+    conn: AsyncConnection, query: str, hubs: list[str], limit: int
+) -> dict[str, list[Any]]:
+    """The dashboard's three lists: clients, channels, onboardings (``limit`` each)."""
+    params = {**_params(query, hubs), "limit": limit}
+    return {
+        "clients": list(await conn.execute(_CLIENTS, params)),
+        "channels": list(await conn.execute(_CHANNELS, params)),
+        "onboardings": list(await conn.execute(_ONBOARDINGS, params)),
+    }
+
+
+def search_hits(query: str, hubs: list[str]) -> Subquery:
+    """Every hit as one subquery, ordered by (rank, hub, ref)."""
+    return (
+        text(_HITS)
+        .bindparams(**_params(query, hubs))
+        .columns(
+            rank=Integer,
+            kind=Text,
+            hub=Text,
+            ref=Text,
+            client_id=Text,
+            channel_id=Text,
+            phone_number=Text,
+            external_user_id=Text,
+            onboarding_id=Text,
+            created_at=DateTime(timezone=True),
+        )
+        .subquery("hits")
+    )

@@ -132,3 +132,25 @@ def _fuzz(strategy: Any, check: Callable[[Any], None]) -> Callable[[], None]:
         check(case)
 
     return run
+
+
+def test_every_api_operation_declares_the_product_token(stack: Stack) -> None:
+    spec = httpx.get(f"{stack.service_url}/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["productToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the product's API token",
+    }
+    operations = [
+        (path, method, operation)
+        for path, item in spec["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, operation in item.items()
+    ]
+    assert len(operations) >= 14
+    unsecured = [
+        f"{method} {path}"
+        for path, method, operation in operations
+        if operation.get("security") != [{"productToken": []}]
+    ]
+    assert not unsecured

@@ -6,6 +6,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from onboard360.hubs_config import ProductConfig
 from onboard360.service import Service
@@ -26,11 +27,19 @@ async def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-async def get_product(request: Request, service: ServiceDep) -> ProductConfig:
+# Declares the scheme in the OpenAPI; the refusal is ours (one error shape), not FastAPI's.
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="productToken", description="the product's API token"
+)
+
+
+async def get_product(
+    service: ServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ProductConfig:
     """The product whose bearer token this is (constant-time, every token compared)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = credentials.credentials if credentials is not None else ""
+    if not token:
         raise unauthorized()
     found: ProductConfig | None = None
     for product in service.settings.products:

@@ -111,15 +111,28 @@ ATTENTION = {
         Attention(
             "handoff_failing",
             "Handoff failing",
-            "Events the partner's product has not accepted yet: fix the product's endpoint, "
-            "then resend.",
+            "Events the partner's product has not accepted yet (failed: retries exhausted): "
+            "fix the product's endpoint, then resend or replay them.",
             """SELECT e.hub, e.channel_id, e.client_id, NULL AS phone_number,
-              e.event_type || ': ' || e.attempts || ' attempt(s), last answer ' ||
+              e.event_type || CASE WHEN e.failed_at IS NULL THEN '' ELSE ' (failed)' END ||
+              ': ' || e.attempts || ' attempt(s), last answer ' ||
               coalesce(e.last_status::text, 'none') ||
               coalesce(' (' || left(e.last_error, 120) || ')', '') AS what,
               e.created_at AS since
             FROM product_events e
             WHERE e.hub = :hub AND e.attempts > 0 AND e.delivered_at IS NULL""",
+        ),
+        Attention(
+            "endpoint_disabled",
+            "Deliveries disabled",
+            "The product's endpoint is disabled: no event is sent, every one is kept. Fix the "
+            "product, then enable deliveries on the product's page (the pending events follow).",
+            """SELECT :hub AS hub, NULL AS channel_id, NULL AS client_id, NULL AS phone_number,
+              'product ' || p.product || ': disabled by ' || p.disabled_by || ': ' ||
+              p.disabled_reason AS what,
+              p.disabled_at AS since
+            FROM product_endpoints p
+            WHERE p.product = :product AND p.disabled_at IS NOT NULL""",
         ),
         Attention(
             "violations",
@@ -152,6 +165,9 @@ async def attention_list(
         params["stuck_before"] = stuck_before
     if ":provision_task" in spec.sql:
         params["provision_task"] = PROVISION_TASK
+    if ":product" in spec.sql:
+        configured = service.settings.hub(hub)
+        params["product"] = configured.product if configured else ""
     rows = list(await conn.execute(query, params))
     return (rows[0].total if rows else 0), rows
 

@@ -92,7 +92,7 @@ def disable(
     product: ProductOption,
     config: ConfigOption = None,
     reason: Annotated[
-        str, typer.Option(min=1, max=200, help="Why (shown on the dashboard and the API).")
+        str, typer.Option(help="Why (shown on the dashboard and the API).")
     ] = "disabled from the command line",
 ) -> None:
     """Stop deliveries to the product; events are kept until it is enabled (idempotent)."""

@@ -46,7 +46,10 @@ class DeliveryBackoff(BaseRetryStrategy):
         return attempts_before + 1 >= self.max_attempts
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        if not isinstance(exception, DeliveryFailed) or self.is_last(job.attempts):
+        # Any exception is retried (a database blip too), only DeliveryFailed brings a
+        # Retry-After.
+        if self.is_last(job.attempts):
             return None
-        wait = self.wait(job.attempts + 1, exception.retry_after)
+        retry_after = exception.retry_after if isinstance(exception, DeliveryFailed) else None
+        wait = self.wait(job.attempts + 1, retry_after)
         return RetryDecision(retry_in={"seconds": wait})

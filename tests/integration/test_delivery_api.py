@@ -261,6 +261,16 @@ def test_disable_refuses_a_bad_body_and_changes_nothing(stack: Stack, body: Any)
     assert stack.api.get("/api/v1/endpoint").json()["state"] == "enabled"
 
 
+def test_extreme_but_valid_dates_are_answered_not_crashed(stack: Stack) -> None:
+    for window in (
+        {"since": "0001-01-01T00:00+14:00", "until": "0001-01-02T00:00Z"},
+        {"until": "9999-12-31T23:59:59-14:00"},
+    ):
+        answer = stack.api.post("/api/v1/events/replay", json={"status": "all", **window})
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["queued"] == 0
+
+
 def test_a_product_without_webhook_url_has_no_endpoint(database_url: str) -> None:
     token = "silent-product-token-" + "s" * 24
     silent = ProductConfig(name="silent", api_tokens=[SecretStr(token)])

@@ -62,13 +62,17 @@ def replay_window(
 ) -> tuple[datetime, datetime]:
     """The created-at range of a bulk replay: ``until`` defaults to now, ``since`` to a
     week before it; at most MAX_SPAN (ReplayRefused otherwise)."""
-    until = until or now
-    since = since or until - DEFAULT_SPAN
-    if since.tzinfo is None or until.tzinfo is None:
+    if (since and since.tzinfo is None) or (until and until.tzinfo is None):
         raise ReplayRefused("invalid_range", "since and until need a UTC offset (e.g. Z)")
-    if since >= until:
+    try:
+        until = until or now
+        since = since or until - DEFAULT_SPAN
+        backwards, span = since >= until, until - since
+    except OverflowError:  # e.g. until in year 1: a week before it is no date
+        raise ReplayRefused("invalid_range", "since and until must be real dates") from None
+    if backwards:
         raise ReplayRefused("invalid_range", "since must be before until")
-    if until - since > MAX_SPAN:
+    if span > MAX_SPAN:
         raise ReplayRefused(
             "range_too_large",
             f"since..until spans more than {MAX_SPAN.days} days: replay in smaller ranges",

@@ -283,3 +283,9 @@ def test_a_product_without_webhook_url_has_no_endpoint(database_url: str) -> Non
         ):
             answer = httpx.request(method, f"{stack.service_url}{path}", headers=headers)
             assert_error(answer, 404, "no_webhook_url")
+
+
+def test_a_wrong_method_says_which_are_allowed(stack: Stack) -> None:
+    answer = stack.api.request("TRACE", "/api/v1/endpoint")
+    assert_error(answer, 405, "http_error")
+    assert answer.headers["allow"] == "GET"

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
-from onboard360.domain import ProductEvent, channel_id, client_id
+from onboard360.domain import ID_PATTERN, ProductEvent
 from onboard360.hubs_config import ProductConfig
 from onboard360.jobs.endpoints import (
     MAX_REASON_CHARS,
@@ -39,9 +39,14 @@ from onboard360.jobs.replay import (
 )
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.deps import ProductDep, ServiceDep
-from onboard360.web.errors import ApiError, not_found
+from onboard360.web.errors import ApiError, documented_errors, not_found
 
-router = APIRouter(prefix="/api/v1", tags=["product API: deliveries"])
+# 400: a body that is not JSON; 401: no or a wrong token.
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["product API: deliveries"],
+    responses=documented_errors(400, 401),
+)
 
 MAX_ATTEMPTS_PAGE = 200
 
@@ -82,19 +87,9 @@ class BulkReplayRequest(BaseModel):
     )
     until: AwareDatetime | None = Field(None, description="events created before (default: now)")
     event_type: ProductEvent | None = None
-    channel_id: str | None = Field(None, max_length=64)
-    client_id: str | None = Field(None, max_length=64)
+    channel_id: str | None = Field(None, pattern=f"^{ID_PATTERN}$")
+    client_id: str | None = Field(None, pattern=f"^{ID_PATTERN}$")
     limit: int = Field(MAX_BULK, ge=1, le=MAX_BULK, description="at most this many are queued")
-
-    @field_validator("channel_id")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        return value if value is None else channel_id(value)
-
-    @field_validator("client_id")
-    @classmethod
-    def _client(cls, value: str | None) -> str | None:
-        return value if value is None else client_id(value)
 
 
 class BulkReplayQueued(BaseModel):
@@ -149,7 +144,9 @@ def _refused(exc: ReplayRefused) -> ApiError:
     return ApiError(409, exc.code, str(exc))
 
 
-@router.get("/events/{event_id}/attempts", response_model=AttemptList)
+@router.get(
+    "/events/{event_id}/attempts", response_model=AttemptList, responses=documented_errors(404)
+)
 async def event_attempts(
     event_id: str,
     product: ProductDep,
@@ -192,7 +189,12 @@ async def event_attempts(
     }
 
 
-@router.post("/events/{event_id}/replay", status_code=202, response_model=ReplayQueued)
+@router.post(
+    "/events/{event_id}/replay",
+    status_code=202,
+    response_model=ReplayQueued,
+    responses=documented_errors(404, 409),
+)
 async def replay_one(event_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
     """Send one event again, with the same ``webhook-id`` (idempotent while it is queued)."""
     if not is_event_id(event_id):
@@ -215,7 +217,12 @@ async def replay_one(event_id: str, product: ProductDep, service: ServiceDep) ->
     return {"event_id": event_id, "queued": queued}
 
 
-@router.post("/events/replay", status_code=202, response_model=BulkReplayQueued)
+@router.post(
+    "/events/replay",
+    status_code=202,
+    response_model=BulkReplayQueued,
+    responses=documented_errors(409),
+)
 async def replay_bulk(
     body: BulkReplayRequest, product: ProductDep, service: ServiceDep
 ) -> dict[str, Any]:
@@ -245,7 +252,7 @@ async def replay_bulk(
     return {"queued": report.queued, "has_more": report.has_more, "since": since, "until": until}
 
 
-@router.get("/endpoint", response_model=Endpoint)
+@router.get("/endpoint", response_model=Endpoint, responses=documented_errors(404))
 async def get_endpoint(product: ProductDep, service: ServiceDep) -> dict[str, Any]:
     """Whether deliveries to this product's webhook_url are attempted, and what waits."""
     _with_endpoint(product)
@@ -253,7 +260,7 @@ async def get_endpoint(product: ProductDep, service: ServiceDep) -> dict[str, An
         return await _endpoint(conn, await endpoint_state(conn, product.name))
 
 
-@router.post("/endpoint/disable", response_model=EndpointChanged)
+@router.post("/endpoint/disable", response_model=EndpointChanged, responses=documented_errors(404))
 async def disable(
     product: ProductDep, service: ServiceDep, body: DisableRequest | None = None
 ) -> dict[str, Any]:
@@ -266,7 +273,7 @@ async def disable(
         return {**await _endpoint(conn, state), "changed": changed, "requeued": 0}
 
 
-@router.post("/endpoint/enable", response_model=EndpointChanged)
+@router.post("/endpoint/enable", response_model=EndpointChanged, responses=documented_errors(404))
 async def enable(product: ProductDep, service: ServiceDep) -> dict[str, Any]:
     """Resume deliveries: every pending event is queued again, oldest first."""
     _with_endpoint(product)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 
 class ApiError(Exception):
@@ -32,3 +35,20 @@ def unauthorized() -> ApiError:
     return ApiError(
         401, "unauthorized", "send 'Authorization: Bearer <product API token>'", "authentication"
     )
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every refusal, for the OpenAPI document."""
+
+    error: ErrorDetail
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that may answer these statuses with an ErrorBody."""
+    return {status: {"model": ErrorBody} for status in statuses}

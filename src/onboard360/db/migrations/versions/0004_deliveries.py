@@ -34,11 +34,6 @@ CREATE INDEX product_events_product_idx ON product_events (product, created_at, 
 CREATE INDEX product_events_undelivered_idx ON product_events (product, created_at, id)
     WHERE delivered_at IS NULL;
 
--- "Is this event's delivery queued?" (replays, the dashboard) without scanning every
--- finished job procrastinate keeps.
-CREATE INDEX procrastinate_jobs_deliver_event_idx ON procrastinate_jobs ((args->>'event_id'))
-    WHERE task_name = 'deliver_product_event' AND status IN ('todo', 'doing');
-
 -- Whether deliveries to a product's webhook_url are attempted. No row: enabled.
 CREATE TABLE product_endpoints (
     product text PRIMARY KEY,
@@ -57,7 +52,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        "DROP TABLE product_endpoints; DROP INDEX procrastinate_jobs_deliver_event_idx; "
+        "DROP TABLE product_endpoints; "
         "DROP INDEX product_events_product_idx; DROP INDEX product_events_undelivered_idx; "
         "ALTER TABLE product_events DROP COLUMN failed_at; DROP TABLE delivery_attempts;"
     )

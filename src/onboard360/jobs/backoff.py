@@ -1,8 +1,10 @@
 """When to try handing an event to the product again: exponential, capped, ~3 days.
 
 The spec's advice is exponential backoff over days. Waits double from ``first_wait``
-up to ``max_wait``; with the defaults (30 s, doubling, at most 6 h, 22 attempts) the
-attempts span about 3.1 days, then the event is dead (``failed_at``) until replayed.
+up to ``max_wait``; with the defaults (5 s, doubling, at most 6 h, 24 attempts) the
+attempts span about 3 days (2.97), then the event is dead (``failed_at``) until replayed.
+A first retry after seconds rides out a deploy or a blip; the cap keeps a product that
+is down for hours from waiting a whole day for its next try.
 A ``Retry-After`` from the product lengthens one wait (never beyond ``max_wait``).
 """
 
@@ -26,8 +28,8 @@ class DeliveryFailed(Exception):
 class DeliveryBackoff(BaseRetryStrategy):
     """procrastinate's retry strategy for the deliver task."""
 
-    max_attempts: int = 22
-    first_wait: float = 30.0
+    max_attempts: int = 24
+    first_wait: float = 5.0
     max_wait: float = 6 * 3600.0
 
     def wait(self, attempts: int, retry_after: float | None = None) -> float:

@@ -30,8 +30,8 @@ class RetryTuning:
     exponential_wait: int = 2
     hub_attempts: int = 12
     # Handing an event to the product: see jobs/backoff.py (~3 days, then dead).
-    delivery_attempts: int = 22
-    delivery_first_wait: float = 30.0
+    delivery_attempts: int = 24
+    delivery_first_wait: float = 5.0
     delivery_max_wait: float = 6 * 3600.0
 
     def delivery_backoff(self) -> DeliveryBackoff:

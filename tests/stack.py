@@ -33,7 +33,13 @@ from onboard360.web.app import create_app as create_service
 from tests.sandbox_fixtures import FAST, WebhookSink, wait_until
 
 FAST_RETRY = RetryPolicy(attempts=3, timeout=10, wait_initial=0, wait_max=0.01, wait_jitter=0)
-NO_WAIT = RetryTuning(exponential_wait=0, hub_attempts=3, delivery_attempts=3)
+NO_WAIT = RetryTuning(
+    exponential_wait=0,
+    hub_attempts=3,
+    delivery_attempts=3,
+    delivery_first_wait=0,
+    delivery_max_wait=0,
+)
 PRODUCT_TOKEN = "product-token-" + "t" * 24
 
 

@@ -321,6 +321,10 @@ def _register_subcommands() -> None:
     from onboard360.users_cli import users_app  # noqa: PLC0415
 
     app.add_typer(users_app, name="users")
+    from onboard360.delivery_cli import endpoint_app, events_app  # noqa: PLC0415
+
+    app.add_typer(endpoint_app, name="endpoint")
+    app.add_typer(events_app, name="events")
 
 
 _register_subcommands()

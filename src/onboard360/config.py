@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         le=30 * 24 * 60,
         description="the dashboard lists a channel as stuck after this long without progress",
     )
+    endpoint_disable_after_hours: float = Field(
+        24.0,
+        gt=0,
+        le=30 * 24,
+        description="a product endpoint that failed every attempt for this long is disabled: "
+        "deliveries pause, events are kept until it is enabled again",
+    )
+    endpoint_disable_after_events: int = Field(
+        200,
+        ge=1,
+        le=1_000_000,
+        description="… or once this many different events failed in a row",
+    )
     reconcile_cron: str = Field(
         "*/15 * * * *",
         max_length=100,

@@ -79,6 +79,11 @@ PRODUCT_DELIVERIES = Counter(
     "Signed event deliveries to the partner's product, by product and outcome.",
     ["product", "outcome"],
 )
+PRODUCT_ENDPOINTS_DISABLED = Counter(
+    "onboard360_product_endpoint_auto_disabled",
+    "Times a product's endpoint was disabled automatically (410 Gone, failing too long).",
+    ["product"],
+)
 JOBS_RUN = Counter(
     "onboard360_jobs_run",
     "Jobs this worker ran, by task and outcome (succeeded, failed).",
@@ -143,6 +148,12 @@ _JOBS = text(
     "WHERE status IN ('todo', 'doing', 'failed') GROUP BY task_name, status"
 )
 
+_ENDPOINTS = text("SELECT product, disabled_at IS NOT NULL AS disabled FROM product_endpoints")
+_UNDELIVERED = text(
+    "SELECT product, CASE WHEN failed_at IS NULL THEN 'pending' ELSE 'failed' END AS status, "
+    "count(*) AS n FROM product_events WHERE delivered_at IS NULL GROUP BY 1, 2"
+)
+
 
 async def database_families(engine: AsyncEngine) -> list[Metric]:
     """Gauges read from the database now; ``onboard360_database_up`` says if that worked."""
@@ -158,6 +169,16 @@ async def database_families(engine: AsyncEngine) -> list[Metric]:
         "Jobs in the queue by task and status (todo, doing, failed).",
         labels=["task", "status"],
     )
+    endpoints = GaugeMetricFamily(
+        "onboard360_product_endpoint_disabled",
+        "1 while deliveries to the product's endpoint are disabled (events are held).",
+        labels=["product"],
+    )
+    undelivered = GaugeMetricFamily(
+        "onboard360_product_events_undelivered",
+        "Events not delivered to the product: pending (retrying or held) or failed (dead).",
+        labels=["product", "status"],
+    )
     try:
         async with asyncio.timeout(SCRAPE_TIMEOUT_SECONDS), engine.begin() as conn:
             timeout_ms = int(SCRAPE_TIMEOUT_SECONDS * 1000)
@@ -165,12 +186,16 @@ async def database_families(engine: AsyncEngine) -> list[Metric]:
             lag.add_metric([], float(await conn.scalar(_INBOX_LAG) or 0))
             for row in await conn.execute(_JOBS):
                 jobs.add_metric([row.task_name, row.status], row.n)
+            for row in await conn.execute(_ENDPOINTS):
+                endpoints.add_metric([row.product], int(row.disabled))
+            for row in await conn.execute(_UNDELIVERED):
+                undelivered.add_metric([row.product, row.status], row.n)
     except Exception as exc:  # a scrape must answer whatever the database does
         log.warning("metrics: database not readable", error=type(exc).__name__)
         up.add_metric([], 0)
         return [up]
     up.add_metric([], 1)
-    return [up, lag, jobs]
+    return [up, lag, jobs, endpoints, undelivered]
 
 
 class _Fixed(Collector):

@@ -60,6 +60,7 @@ def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: St
         "stuck": 1,
         "provisioning_failed": 1,
         "handoff_failing": 1,
+        "endpoint_disabled": 0,
         "violations": 1,
     }
     assert attention_counts(page, "dp")["waiting_for_permission"] == 1

@@ -173,6 +173,10 @@ class Receiver:
         with self.lock:
             self.received.append((dict(request.headers), body))
             status, headers = self.answers.pop(0) if self.answers else (200, {})
+        if request.url.path == "/says":
+            # A product that names a value of ours in a long answer.
+            said = f"refused: {PAYLOAD['api_key']} is unknown here. " + "x" * 500
+            return Response(said, status_code=status, headers=headers)
         # Echo the body back: a careless product does, and it must not reach our errors.
         return Response(body, status_code=status, headers=headers)
 
@@ -338,3 +342,29 @@ def test_bad_secret_raises_before_sending(receiver: tuple[Receiver, str]) -> Non
     with pytest.raises(InvalidSecret):
         send(f"{base}/hooks", ["whsec_short"])
     assert recorder.received == []
+
+
+# -- the excerpt of the answer kept for the delivery log ------------------------------
+
+
+def test_an_echoed_body_never_reaches_the_excerpt(receiver: tuple[Receiver, str]) -> None:
+    recorder, base = receiver
+    recorder.answers.append((500, {}))
+    failed, delivered = send(f"{base}/hooks"), send(f"{base}/hooks")
+    assert (failed.excerpt, delivered.excerpt) == ("[redacted]", "[redacted]")
+
+
+def test_the_excerpt_is_short_and_blanks_our_values(receiver: tuple[Receiver, str]) -> None:
+    recorder, base = receiver
+    recorder.answers.append((422, {}))
+    result = send(f"{base}/says")
+    assert result.status == 422
+    assert result.excerpt is not None
+    assert result.excerpt.startswith("refused: [redacted] is unknown here. xxx")
+    assert len(result.excerpt) <= 200
+    assert_no_secret_in(result.excerpt)
+
+
+def test_no_answer_means_no_excerpt_and_an_error_class() -> None:
+    result = send(f"http://127.0.0.1:{free_port()}/hooks")
+    assert (result.excerpt, result.error_class) == (None, "ConnectError")

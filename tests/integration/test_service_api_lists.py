@@ -188,6 +188,7 @@ def test_events_show_their_delivery_status(stack: Stack) -> None:
     events = walk(stack, "/api/v1/events", channel_id=channel)
     assert events
     assert all(not e["delivered"] and e["attempts"] > 0 for e in events)
+    assert {e["state"] for e in events} <= {"pending", "failed"}  # failed: retries spent
     assert {e["last_status"] for e in events} == {500}
     assert walk(stack, "/api/v1/events", delivered="true") == []
     activated = walk(stack, "/api/v1/events", type="channel.activated")

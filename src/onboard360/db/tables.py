@@ -129,6 +129,33 @@ product_events = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_status", Integer),
     Column("last_error", Text),
+    _at("failed_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("event_id", Text, nullable=False),
+    Column("product", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    _at("started_at", nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status", Integer),
+    Column("error_class", Text),
+    Column("error", Text),
+    Column("response_excerpt", Text),
+)
+
+product_endpoints = Table(
+    "product_endpoints",
+    metadata,
+    Column("product", Text, primary_key=True),
+    _at("disabled_at"),
+    Column("disabled_reason", Text),
+    Column("disabled_by", Text),
+    _at("failing_since"),
+    _at("updated_at"),
 )
 
 timeline = Table(

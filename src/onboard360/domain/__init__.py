@@ -15,6 +15,7 @@ from onboard360.domain.events import (
     parse_event,
 )
 from onboard360.domain.ids import (
+    ID_PATTERN,
     MAX_ID_LENGTH,
     ChannelId,
     ClientId,
@@ -58,6 +59,7 @@ from onboard360.domain.redirect import (
 )
 
 __all__ = [
+    "ID_PATTERN",
     "MAX_IDS",
     "MAX_ID_LENGTH",
     "MAX_QUERY_LENGTH",

@@ -24,7 +24,8 @@ MAX_ID_LENGTH: Final = 64
 EXCERPT_LENGTH: Final = 16
 
 # Explicit ASCII classes: `\w` and `\d` would let in Unicode letters and digits (`٣`, `ｃ`).
-_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}")
+ID_PATTERN: Final = rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}"
+_ID = re.compile(ID_PATTERN)
 _SAFE_CHAR = re.compile(r"[A-Za-z0-9_-]")
 
 

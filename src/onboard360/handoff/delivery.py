@@ -2,8 +2,9 @@
 
 ``deliver`` makes exactly one attempt and reports it; the job that calls it owns the
 retry schedule (the spec suggests exponential backoff over days, with jitter). It never
-raises for HTTP or transport failures, and its error text never holds a secret, the body
-or the URL (which may carry a token of the product's own).
+raises for HTTP or transport failures, and neither its error text nor the excerpt of the
+product's answer it keeps holds a secret, the payload's values or the URL (which may
+carry a token of the product's own).
 
 Outcome rules, after the spec's "Delivery success and failure":
 
@@ -35,19 +36,26 @@ from onboard360.handoff.signing import SECRET_PREFIX, sign
 # The spec recommends 15 to 30 seconds for the receiver to answer.
 DEFAULT_TIMEOUT_SECONDS = 15.0
 MAX_DETAIL_CHARS = 200
+MAX_EXCERPT_BYTES = 200
 REDACTED = "[redacted]"
+# Payload values shorter than this are words like "running" or "granted": not worth hiding.
+MIN_REDACTED_VALUE = 6
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
     """What one attempt did. ``error`` is None when ``ok``; ``status`` is None when no
-    HTTP answer came (timeout, connection refused, reset)."""
+    HTTP answer came (timeout, connection refused, reset), and ``error_class`` then names
+    the failure (``ConnectError``, ``ReadTimeout``…). ``excerpt``: the first bytes of the
+    answer's body, redacted."""
 
     ok: bool
     status: int | None
     error: str | None
     duration_ms: float
     retry_after: float | None = None
+    error_class: str | None = None
+    excerpt: str | None = None
 
     @property
     def gone(self) -> bool:
@@ -98,10 +106,15 @@ async def deliver(  # noqa: PLR0917 - the jobs' call shape: where, signed how, w
     started = time.perf_counter()
 
     def outcome(
-        status: int | None, error: str | None, retry: float | None = None
+        status: int | None,
+        error: str | None,
+        retry: float | None = None,
+        *,
+        error_class: str | None = None,
+        excerpt: str | None = None,
     ) -> DeliveryResult:
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return DeliveryResult(error is None, status, error, elapsed_ms, retry)
+        return DeliveryResult(error is None, status, error, elapsed_ms, retry, error_class, excerpt)
 
     try:
         async with (
@@ -110,13 +123,15 @@ async def deliver(  # noqa: PLR0917 - the jobs' call shape: where, signed how, w
                 "POST", url, content=body, headers=headers, timeout=timeout, follow_redirects=False
             ) as response,
         ):
-            # The answer's body is not read: only the status matters, and a product that
-            # echoes our body back must not get it into an error text.
             status = response.status_code
             reason = response.reason_phrase
             retry_after_header = response.headers.get("retry-after")
+            # Only the first bytes, for the delivery log; a product that echoes our body
+            # back must not get it there (see _excerpt).
+            head = await _read_head(response)
     except (httpx.TimeoutException, TimeoutError) as exc:
-        return outcome(None, f"no answer within {timeout:g}s ({type(exc).__name__})")
+        name = type(exc).__name__
+        return outcome(None, f"no answer within {timeout:g}s ({name})", error_class=name)
     except httpx.TransportError as exc:
         what = (
             "cannot connect to the receiver"
@@ -124,10 +139,39 @@ async def deliver(  # noqa: PLR0917 - the jobs' call shape: where, signed how, w
             else "the connection to the receiver failed"
         )
         detail = _scrub(str(exc), url, secrets, body)
-        return outcome(None, f"{what} ({type(exc).__name__}: {detail})")
+        name = type(exc).__name__
+        return outcome(None, f"{what} ({name}: {detail})", error_class=name)
+    excerpt = _excerpt(head, url, secrets, body, payload)
     if 200 <= status < 300:
-        return outcome(status, None)
-    return outcome(status, _describe_status(status, reason), _retry_after(retry_after_header, now))
+        return outcome(status, None, excerpt=excerpt)
+    retry = _retry_after(retry_after_header, now)
+    return outcome(status, _describe_status(status, reason), retry, excerpt=excerpt)
+
+
+async def _read_head(response: httpx.Response) -> bytes:
+    head = b""
+    async for chunk in response.aiter_raw():
+        head += chunk
+        if len(head) >= MAX_EXCERPT_BYTES:
+            break
+    return head[:MAX_EXCERPT_BYTES]
+
+
+def _excerpt(
+    head: bytes,
+    url: str,
+    secrets: Sequence[str | SecretStr],
+    body: bytes,
+    payload: Mapping[str, Any],
+) -> str | None:
+    """The answer's first bytes as text, with anything of ours in it blanked."""
+    text = head.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    if text in body.decode("utf-8", "replace"):
+        return REDACTED  # an echo of (part of) what we sent
+    values = [str(v) for v in payload.values() if isinstance(v, str) or type(v) is int]
+    return _scrub(text, url, secrets, body, [v for v in values if len(v) >= MIN_REDACTED_VALUE])
 
 
 def _describe_status(status: int, reason: str) -> str:
@@ -155,11 +199,17 @@ def _retry_after(value: str | None, now: int) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _scrub(detail: str, url: str, secrets: Sequence[str | SecretStr], body: bytes) -> str:
+def _scrub(
+    detail: str,
+    url: str,
+    secrets: Sequence[str | SecretStr],
+    body: bytes,
+    also: Sequence[str] = (),
+) -> str:
     # Transport messages come from the OS and httpcore and should hold none of these;
     # this makes sure of it, whatever a future version decides to include.
     values = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets]
-    sensitive = [url, body.decode("utf-8", "replace")]
+    sensitive = [url, body.decode("utf-8", "replace"), *also]
     sensitive += values + [v.strip().removeprefix(SECRET_PREFIX) for v in values]
     for value in sorted(filter(None, sensitive), key=len, reverse=True):
         detail = detail.replace(value, REDACTED)

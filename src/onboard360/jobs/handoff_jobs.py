@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from onboard360 import metrics
 from onboard360.db import tables as t
 from onboard360.handoff import deliver
+from onboard360.jobs.backoff import DeliveryFailed
+from onboard360.jobs.endpoints import endpoint_state, note_failure, note_success
 from onboard360.jobs.keys import stored_key
 from onboard360.jobs.transition import record
 from onboard360.logging import get_logger
@@ -17,20 +19,27 @@ from onboard360.service import Service
 log = get_logger(__name__)
 
 
-class DeliveryFailed(Exception):
-    """The product did not accept the event; the job will be retried with backoff."""
+async def deliver_product_event(
+    service: Service, event_id: str, *, last_attempt: bool = False
+) -> str:
+    """One attempt at handing the event to the product, logged in delivery_attempts.
 
-
-async def deliver_product_event(service: Service, event_id: str) -> str:
+    ``last_attempt``: the retry schedule ends here, so a failure makes the event dead
+    (``failed_at``) until it is replayed.
+    """
     async with service.engine.connect() as conn:
         row = (
             await conn.execute(select(t.product_events).where(t.product_events.c.id == event_id))
         ).first()
-    if row is None or row.delivered_at is not None:
-        return "nothing to deliver"
-    product = service.settings.product(row.product)
-    if product is None or not product.webhook_url:
-        return "the product takes no webhooks"
+        if row is None or row.delivered_at is not None:
+            return "nothing to deliver"
+        product = service.settings.product(row.product)
+        if product is None or not product.webhook_url:
+            return "the product takes no webhooks"
+        if not (await endpoint_state(conn, product.name)).enabled:
+            metrics.PRODUCT_DELIVERIES.labels(product.name, "held").inc()
+            return "endpoint disabled: the event waits until it is enabled"
+    started_at = datetime.now(UTC)
     result = await deliver(
         service.http,
         product.webhook_url,
@@ -38,11 +47,12 @@ async def deliver_product_event(service: Service, event_id: str) -> str:
         row.id,
         row.event_type,
         row.payload,
-        now=int(time.time()),
+        now=int(started_at.timestamp()),
         occurred_at=row.created_at,
     )
+    dead = not result.ok and not result.gone and last_attempt
     async with service.engine.begin() as conn:
-        await conn.execute(
+        attempt = await conn.scalar(
             t.product_events.update()
             .where(t.product_events.c.id == event_id)
             .values(
@@ -50,16 +60,43 @@ async def deliver_product_event(service: Service, event_id: str) -> str:
                 last_status=result.status,
                 last_error=result.error,
                 delivered_at=func.now() if result.ok else None,
+                failed_at=func.now() if dead else None,
+            )
+            .returning(t.product_events.c.attempts)
+        )
+        await conn.execute(
+            t.delivery_attempts.insert().values(
+                event_id=event_id,
+                product=product.name,
+                attempt=attempt,
+                started_at=started_at,
+                duration_ms=round(result.duration_ms),
+                status=result.status,
+                error_class=result.error_class,
+                error=result.error,
+                response_excerpt=result.excerpt,
             )
         )
+        if result.ok:
+            await note_success(conn, product.name)
+            disabled = None
+        else:
+            disabled = await note_failure(
+                conn, service.settings, product.name, started_at, gone=result.gone
+            )
     outcome = "delivered" if result.ok else "gone" if result.gone else "failed"
     metrics.PRODUCT_DELIVERIES.labels(product.name, outcome).inc()
     if result.ok:
         return "delivered"
-    log.warning("product event not accepted", event_id=event_id, status=result.status)
-    if result.gone:
-        return "endpoint gone"
-    raise DeliveryFailed(result.error or "not accepted")
+    log.warning(
+        "product event not accepted", event_id=event_id, status=result.status, attempt=attempt
+    )
+    if disabled:
+        metrics.PRODUCT_ENDPOINTS_DISABLED.labels(product.name).inc()
+        log.warning("product endpoint disabled", product=product.name, reason=disabled)
+    if result.gone or disabled:
+        return "endpoint disabled: the event waits until it is enabled"
+    raise DeliveryFailed(result.error or "not accepted", result.retry_after)
 
 
 async def configure_messaging(service: Service, hub_name: str, channel_id: str) -> str:

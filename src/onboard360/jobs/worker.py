@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import procrastinate
-from procrastinate import RetryStrategy
+from procrastinate import JobContext, RetryStrategy
 
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.jobs import handoff_jobs, inbox, keys
+from onboard360.jobs.backoff import DeliveryBackoff
 from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.jobs.reconcile import reconcile_hub
 from onboard360.service import Service
@@ -25,10 +26,18 @@ RECONCILE_TASK = "reconcile"
 class RetryTuning:
     """Backoff per task family; tests pass zeros."""
 
-    # exponential_wait ** (attempt + 1) seconds: 2 → 4, 8, 16, … (about 3 days over 17).
+    # exponential_wait ** (attempt + 1) seconds: 2 → 4, 8, 16, … for calls to 360dialog.
     exponential_wait: int = 2
     hub_attempts: int = 12
-    delivery_attempts: int = 17
+    # Handing an event to the product: see jobs/backoff.py (~3 days, then dead).
+    delivery_attempts: int = 24
+    delivery_first_wait: float = 5.0
+    delivery_max_wait: float = 6 * 3600.0
+
+    def delivery_backoff(self) -> DeliveryBackoff:
+        return DeliveryBackoff(
+            self.delivery_attempts, self.delivery_first_wait, self.delivery_max_wait
+        )
 
 
 def build_app(
@@ -50,14 +59,12 @@ def build_app(
     async def provision_key(hub: str, channel_id: str, intent: int) -> str:
         return await keys.provision_key(service, hub, channel_id, intent)
 
-    @app.task(
-        name=DELIVER_TASK,
-        retry=RetryStrategy(
-            max_attempts=tuning.delivery_attempts, exponential_wait=tuning.exponential_wait
-        ),
-    )
-    async def deliver_product_event(event_id: str) -> str:
-        return await handoff_jobs.deliver_product_event(service, event_id)
+    backoff = tuning.delivery_backoff()
+
+    @app.task(name=DELIVER_TASK, retry=backoff, pass_context=True)
+    async def deliver_product_event(context: JobContext, event_id: str) -> str:
+        last = backoff.is_last(context.job.attempts)
+        return await handoff_jobs.deliver_product_event(service, event_id, last_attempt=last)
 
     if service.settings.reconcile_cron:
 

@@ -2,4 +2,9 @@
 
 from onboard360.web import api, connect, dashboard, partner_webhooks
 
-ROUTERS = [connect.router, partner_webhooks.router, api.router, *dashboard.ROUTERS]
+ROUTERS = [
+    connect.router,
+    partner_webhooks.router,
+    api.router,
+    *dashboard.ROUTERS,
+]

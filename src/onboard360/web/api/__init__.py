@@ -11,16 +11,17 @@ every refusal is ``{"error": {"type", "code", "message"}}`` (``web/errors.py``).
 | ``clients.py`` | list and read clients; a client's timeline |
 | ``overview.py`` | per-hub counts, the needs-attention lists, search |
 | ``events.py`` | the events sent to the product, with their delivery status |
+| ``deliveries.py`` | an event's delivery log, replays, the endpoint's state |
 | ``common.py`` | the product's hubs, declared errors, parameter types |
 """
 
 from fastapi import APIRouter
 
-from onboard360.web.api import channels, clients, events, onboardings, overview
+from onboard360.web.api import channels, clients, deliveries, events, onboardings, overview
 from onboard360.web.api.common import NO_STORE, hub_names, product_hub, product_hubs
 
 router = APIRouter()
-for _module in (onboardings, channels, clients, overview, events):
+for _module in (onboardings, channels, clients, overview, events, deliveries):
     router.include_router(_module.router)
 
 __all__ = ["NO_STORE", "hub_names", "product_hub", "product_hubs", "router"]

@@ -69,7 +69,7 @@ async def list_channels(
     if permission is not None:
         query = query.where(_C.permission == permission)
     if attention is not None:
-        items = attention_items(attention, hubs, service.settings.stuck_after_minutes)
+        items = attention_items(attention, hubs, service.settings)
         listed = select(items.c.hub, items.c.channel_id)
         query = query.where(tuple_(_C.hub, _C.channel_id).in_(listed))
     async with service.engine.connect() as conn:

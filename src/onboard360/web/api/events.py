@@ -1,5 +1,5 @@
 """The product_events stream: what onboard360 sent (or is sending) to the product, with
-its delivery status. Replays and delivery attempts live in web/api_events.py."""
+its delivery status. Replays and delivery attempts live in deliveries.py."""
 
 from __future__ import annotations
 
@@ -52,6 +52,11 @@ async def list_events(
     return page([event_view(row) for row in rows], next_cursor)
 
 
+def delivery_state(row: Any) -> str:
+    """delivered; failed (retries exhausted: dead, replayable); or pending."""
+    return "delivered" if row.delivered_at else "failed" if row.failed_at else "pending"
+
+
 def event_view(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -62,6 +67,7 @@ def event_view(row: Any) -> dict[str, Any]:
         "data": redact(row.payload.get("data", row.payload)),
         "created_at": row.created_at.isoformat(),
         "delivered": row.delivered_at is not None,
+        "state": delivery_state(row),
         "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
         "attempts": row.attempts,
         "last_status": row.last_status,

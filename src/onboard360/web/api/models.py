@@ -140,6 +140,9 @@ class Event(BaseModel):
     data: Any
     created_at: str
     delivered: bool
+    state: Literal["delivered", "pending", "failed"] = Field(
+        description="failed: every retry spent (replay it); pending: not accepted yet"
+    )
     delivered_at: str | None
     attempts: int
     last_status: int | None

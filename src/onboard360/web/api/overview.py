@@ -45,7 +45,7 @@ async def overview(product: ProductDep, service: ServiceDep) -> dict[str, Any]:
                         }
                         for s in states
                     ],
-                    "attention": await attention_counts(conn, hub.name, stuck_after),
+                    "attention": await attention_counts(conn, hub.name, service.settings),
                 }
             )
     return {"stuck_after_minutes": stuck_after, "hubs": hubs}
@@ -63,7 +63,7 @@ async def attention(
 ) -> dict[str, Any]:
     """One needs-attention list, oldest first (``stuck`` uses ``stuck_after_minutes``)."""
     hubs = hub_names(service, product, hub)
-    items = attention_items(kind, hubs, service.settings.stuck_after_minutes)
+    items = attention_items(kind, hubs, service.settings)
     keyset = Keyset(f"attention.{kind}", [items.c.since, items.c.item], [datetime, str])
     async with service.engine.connect() as conn:
         rows, next_cursor = await fetch_page(conn, select(items), keyset, limit, cursor)

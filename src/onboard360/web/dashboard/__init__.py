@@ -9,12 +9,21 @@
 | ``search.py`` | by phone number, client id, channel id, the partner's user id |
 | ``clients.py`` | a client's channels and timeline |
 | ``actions.py`` | retry provisioning, rotate a key, resend an event, reconcile a client |
+| ``deliveries.py`` | a product's endpoint (disable, enable), replays, an event's attempts |
 | ``links.py`` | the re-permission link |
 
 See docs/dashboard.md.
 """
 
-from onboard360.web.dashboard import actions, auth, clients, links, overview, search
+from onboard360.web.dashboard import (
+    actions,
+    auth,
+    clients,
+    deliveries,
+    links,
+    overview,
+    search,
+)
 
 ROUTERS = [
     auth.router,
@@ -22,6 +31,7 @@ ROUTERS = [
     search.router,
     clients.router,
     actions.router,
+    deliveries.router,
     links.router,
 ]
 

@@ -33,7 +33,9 @@ from onboard360.domain import (
 from onboard360.hub import HubError
 from onboard360.hubs_config import HubConfig
 from onboard360.jobs.defer import Job, defer
-from onboard360.jobs.effects import DELIVER_TASK, PROVISION_TASK, deliver_job, key_lock
+from onboard360.jobs.effects import PROVISION_TASK, key_lock
+from onboard360.jobs.endpoints import endpoint_state
+from onboard360.jobs.replay import queued_events, replay_event
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import apply_inputs
 from onboard360.service import Service
@@ -61,13 +63,6 @@ _STRANDED_JOB = text(
           AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
           AND (j.args->>'intent')::int = g.intent)
     FOR UPDATE OF g SKIP LOCKED
-    """
-)
-
-_DELIVERY_QUEUED = text(
-    """
-    SELECT 1 FROM procrastinate_jobs j
-    WHERE j.task_name = :task AND j.status IN ('todo', 'doing') AND j.args->>'event_id' = :id
     """
 )
 
@@ -261,9 +256,21 @@ async def plan_resend(conn: AsyncConnection, subject: Subject, _form: Any) -> Pl
             select(t.product_events).where(t.product_events.c.id == subject.event_id)
         )
     ).one()
-    if (await conn.execute(_DELIVERY_QUEUED, {"task": DELIVER_TASK, "id": row.id})).first():
+    if await queued_events(conn, [row.id]):
         return Plan(None, "The event is already queued for delivery.")
-    state = "was delivered" if row.delivered_at else "has not been delivered"
+    if not (await endpoint_state(conn, row.product)).enabled:
+        return Plan(
+            None,
+            "Deliveries to the product are disabled: enable them on the product's page "
+            "(a pending event is then sent again; a failed one can be resent after).",
+        )
+    state = (
+        "was delivered"
+        if row.delivered_at
+        else "failed: retries exhausted"
+        if row.failed_at
+        else "has not been delivered"
+    )
     return Plan(
         "resend",
         f"The {row.event_type} event ({state}, {row.attempts} attempt(s)) is sent to the "
@@ -287,11 +294,8 @@ async def do_resend(
         raise PageError(409, "The product takes no webhooks: there is nowhere to send it.")
     if plan.step is None or str(row.attempts) != str(form.get("attempts", "")):
         return "resend_nothing", {"event_id": row.id}
-    await conn.execute(
-        t.product_events.update().where(t.product_events.c.id == row.id).values(delivered_at=None)
-    )
-    subject_id = row.channel_id or row.client_id or ""
-    await defer(conn, deliver_job(product.name, row.id, subject_id))
+    if not await replay_event(conn, product.name, row.id):
+        return "resend_nothing", {"event_id": row.id}
     return "resend_queued", {"event_id": row.id, "event_type": row.event_type}
 
 

@@ -33,7 +33,7 @@ async def overview(session: SessionDep, service: ServiceDep) -> Response:
         for hub in service.settings.hubs:
             lists = []
             for kind, spec in ATTENTION.items():
-                total, rows = await attention_list(conn, kind, hub.name, stuck_after, PREVIEW)
+                total, rows = await attention_list(conn, kind, hub.name, service.settings, PREVIEW)
                 lists.append({"spec": spec, "total": total, "rows": rows})
             hubs.append(
                 {
@@ -54,7 +54,6 @@ async def attention(
     hub = service.settings.hub(request.query_params.get("hub", ""))
     if spec is None or hub is None:
         raise PageError(404, "There is no such list: go back to the overview.")
-    stuck_after = service.settings.stuck_after_minutes
     async with service.engine.connect() as conn:
-        total, rows = await attention_list(conn, kind, hub.name, stuck_after, PAGE)
+        total, rows = await attention_list(conn, kind, hub.name, service.settings, PAGE)
     return render("attention.html", session=session, spec=spec, hub=hub, total=total, rows=rows)

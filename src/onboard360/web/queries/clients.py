@@ -52,8 +52,8 @@ _KEY_GENERATIONS = text(
 
 _PRODUCT_EVENTS = text(
     """
-    SELECT e.id, e.event_type, e.channel_id, e.created_at, e.delivered_at, e.attempts,
-      e.last_status, e.last_error
+    SELECT e.id, e.event_type, e.channel_id, e.created_at, e.delivered_at, e.failed_at,
+      e.attempts, e.last_status, e.last_error
     FROM product_events e
     WHERE e.hub = :hub AND (e.client_id = :client OR e.channel_id = ANY(:channels))
     ORDER BY e.created_at DESC LIMIT 100
@@ -93,7 +93,8 @@ TIMELINE_SQL = """
       FROM key_generations g WHERE g.hub = :hub AND g.channel_id = ANY(:channels)
     UNION ALL
       SELECT e.created_at, 'handoff', e.event_type, e.channel_id,
-        jsonb_build_object('delivered', e.delivered_at IS NOT NULL, 'attempts', e.attempts,
+        jsonb_build_object('delivered', e.delivered_at IS NOT NULL,
+          'failed', e.failed_at IS NOT NULL, 'attempts', e.attempts,
           'last_status', e.last_status), e.last_error,
         'handoff/' || e.id
       FROM product_events e

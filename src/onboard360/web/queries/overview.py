@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import DateTime, Subquery, Text, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config import Settings
 from onboard360.jobs.effects import PROVISION_TASK
 
 # An onboarding's stage (alias ``o``), the rule web/progress.py applies to one onboarding,
@@ -116,15 +117,30 @@ ATTENTION = {
         Attention(
             "handoff_failing",
             "Handoff failing",
-            "Events the partner's product has not accepted yet: fix the product's endpoint, "
-            "then resend.",
+            "Events the partner's product has not accepted yet (failed: retries exhausted): "
+            "fix the product's endpoint, then resend or replay them.",
             """SELECT e.hub, e.channel_id, e.client_id, NULL AS phone_number,
-              e.event_type || ': ' || e.attempts || ' attempt(s), last answer ' ||
+              e.event_type || CASE WHEN e.failed_at IS NULL THEN '' ELSE ' (failed)' END ||
+              ': ' || e.attempts || ' attempt(s), last answer ' ||
               coalesce(e.last_status::text, 'none') ||
               coalesce(' (' || left(e.last_error, 120) || ')', '') AS what,
               e.created_at AS since, e.id AS item
             FROM product_events e
             WHERE e.hub = ANY(:hubs) AND e.attempts > 0 AND e.delivered_at IS NULL""",
+        ),
+        Attention(
+            "endpoint_disabled",
+            "Deliveries disabled",
+            "The product's endpoint is disabled: no event is sent, every one is kept. Fix the "
+            "product, then enable deliveries on the product's page (the pending events follow).",
+            """SELECT h.hub, NULL AS channel_id, NULL AS client_id, NULL AS phone_number,
+              'product ' || p.product || ': disabled by ' || p.disabled_by || ': ' ||
+              p.disabled_reason AS what,
+              p.disabled_at AS since, h.hub || '/' || p.product AS item
+            FROM product_endpoints p
+            JOIN unnest(CAST(:hubs AS text[]), CAST(:products AS text[])) AS h(hub, product)
+              ON h.product = p.product
+            WHERE p.disabled_at IS NOT NULL""",
         ),
         Attention(
             "violations",
@@ -143,14 +159,18 @@ ATTENTION = {
 }
 
 
-def attention_items(kind: str, hubs: list[str], stuck_after_minutes: int) -> Subquery:
+def attention_items(kind: str, hubs: list[str], settings: Settings) -> Subquery:
     """The ``kind`` list of these hubs as a subquery (columns as ``Attention`` says)."""
     spec = ATTENTION[kind]
     params: dict[str, object] = {"hubs": hubs}
     if ":stuck_before" in spec.sql:
-        params["stuck_before"] = datetime.now(UTC) - timedelta(minutes=stuck_after_minutes)
+        stuck_after = timedelta(minutes=settings.stuck_after_minutes)
+        params["stuck_before"] = datetime.now(UTC) - stuck_after
     if ":provision_task" in spec.sql:
         params["provision_task"] = PROVISION_TASK
+    if ":products" in spec.sql:
+        configured = [settings.hub(name) for name in hubs]
+        params["products"] = [hub.product if hub else "" for hub in configured]
     return (
         text(spec.sql)
         .bindparams(**params)
@@ -168,10 +188,10 @@ def attention_items(kind: str, hubs: list[str], stuck_after_minutes: int) -> Sub
 
 
 async def attention_list(
-    conn: AsyncConnection, kind: str, hub: str, stuck_after_minutes: int, limit: int
+    conn: AsyncConnection, kind: str, hub: str, settings: Settings, limit: int
 ) -> tuple[int, list[Any]]:
     """How many items the list has in this hub, and the oldest ``limit`` of them."""
-    items = attention_items(kind, [hub], stuck_after_minutes)
+    items = attention_items(kind, [hub], settings)
     query = (
         select(items, func.count().over().label("total"))
         .order_by(items.c.since, items.c.item)
@@ -181,12 +201,10 @@ async def attention_list(
     return (rows[0].total if rows else 0), rows
 
 
-async def attention_counts(
-    conn: AsyncConnection, hub: str, stuck_after_minutes: int
-) -> dict[str, int]:
+async def attention_counts(conn: AsyncConnection, hub: str, settings: Settings) -> dict[str, int]:
     """How many items each list has in this hub."""
     counts = {}
     for kind in ATTENTION:
-        items = attention_items(kind, [hub], stuck_after_minutes)
+        items = attention_items(kind, [hub], settings)
         counts[kind] = int(await conn.scalar(select(func.count()).select_from(items)) or 0)
     return counts

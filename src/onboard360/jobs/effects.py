@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
@@ -37,14 +38,24 @@ async def carry_out(
     effects: Sequence[Effect],
     channels: dict[ChannelId, ChannelState],
 ) -> None:
+    """Write a call's effects: one statement per table for all of them, one for the jobs.
+
+    The jobs keep the order of the effects that asked for them (jobs sharing a lock run
+    in that order). A DiscardKey only ever names an intent provisioned before it (intents
+    grow), so discarding after the batch's key_generations insert is the order asked for.
+    """
+    keys = [(n, e) for n, e in enumerate(effects) if isinstance(e, ProvisionKey)]
+    jobs = await _provision(conn, hub, keys)
     for effect in effects:
-        if isinstance(effect, ProvisionKey):
-            await _provision(conn, hub, effect)
-        elif isinstance(effect, DiscardKey):
+        if isinstance(effect, DiscardKey):
             await _discard(conn, hub, effect)
-        elif isinstance(effect, NotifyProduct):
-            state = channels.get(effect.channel_id) if effect.channel_id else None
-            await notify_product(conn, hub, product, effect, state)
+    notices = [
+        (n, e, channels.get(e.channel_id) if e.channel_id else None)
+        for n, e in enumerate(effects)
+        if isinstance(e, NotifyProduct)
+    ]
+    jobs.update(await _notify(conn, hub, product, notices))
+    await defer(conn, *(job for n in sorted(jobs) for job in jobs[n]))
 
 
 def key_lock(hub: HubConfig, channel_id: str) -> str:
@@ -57,28 +68,68 @@ def deliver_job(product: str, event_id: str, subject: str) -> Job:
     return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
 
 
-async def _provision(conn: AsyncConnection, hub: HubConfig, effect: ProvisionKey) -> None:
+# Batch inserts read their rows from arrays (one statement text, whatever the batch size);
+# RETURNING names the rows that are new, whose jobs are then deferred.
+_INSERT_KEY_GENERATIONS = text(
+    """
+    INSERT INTO key_generations (hub, channel_id, intent, rotation, status, attempts)
+    SELECT :hub, k.channel_id, k.intent, k.rotation, 'pending', 0
+    FROM unnest(
+        CAST(:channel_ids AS text[]), CAST(:intents AS int[]), CAST(:rotations AS boolean[])
+    ) AS k(channel_id, intent, rotation)
+    ON CONFLICT DO NOTHING
+    RETURNING channel_id, intent
+    """
+)
+
+_INSERT_PRODUCT_EVENTS = text(
+    """
+    INSERT INTO product_events
+        (id, product, event_type, dedupe_key, hub, client_id, channel_id, payload, attempts)
+    SELECT e.id, :product, e.event_type, e.dedupe_key, :hub, e.client_id, e.channel_id,
+           CAST(e.payload AS jsonb), 0
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:event_types AS text[]), CAST(:dedupe_keys AS text[]),
+        CAST(:client_ids AS text[]), CAST(:channel_ids AS text[]), CAST(:payloads AS text[])
+    ) AS e(id, event_type, dedupe_key, client_id, channel_id, payload)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+
+
+async def _provision(
+    conn: AsyncConnection, hub: HubConfig, effects: Sequence[tuple[int, ProvisionKey]]
+) -> dict[int, list[Job]]:
+    """Ask for each new intent once: its ledger row, and the job when the row is new."""
+    first: dict[tuple[str, int], tuple[int, ProvisionKey]] = {}
+    for n, effect in effects:
+        first.setdefault((effect.channel_id, effect.intent), (n, effect))
+    if not first:
+        return {}
+    asked = [effect for _n, effect in first.values()]
     inserted = await conn.execute(
-        insert(t.key_generations)
-        .values(
-            hub=hub.name,
-            channel_id=effect.channel_id,
-            intent=effect.intent,
-            rotation=effect.rotation,
-            status="pending",
-            attempts=0,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.key_generations.c.intent)
+        _INSERT_KEY_GENERATIONS,
+        {
+            "hub": hub.name,
+            "channel_ids": [e.channel_id for e in asked],
+            "intents": [e.intent for e in asked],
+            "rotations": [e.rotation for e in asked],
+        },
     )
-    if inserted.first() is None:
-        return  # this intent was already asked for: the job exists
-    job = Job(
-        PROVISION_TASK,
-        {"hub": hub.name, "channel_id": effect.channel_id, "intent": effect.intent},
-        lock=key_lock(hub, effect.channel_id),
-    )
-    await defer(conn, job)
+    # A row that existed means this intent was already asked for: its job exists.
+    new = {(row.channel_id, row.intent) for row in inserted}
+    return {
+        n: [
+            Job(
+                PROVISION_TASK,
+                {"hub": hub.name, "channel_id": effect.channel_id, "intent": effect.intent},
+                lock=key_lock(hub, effect.channel_id),
+            )
+        ]
+        for key, (n, effect) in first.items()
+        if key in new
+    }
 
 
 async def _discard(conn: AsyncConnection, hub: HubConfig, effect: DiscardKey) -> None:
@@ -147,32 +198,62 @@ async def notify_product(
     effect: NotifyProduct,
     state: ChannelState | None,
 ) -> None:
-    subject = effect.channel_id or effect.client_id or ""
-    dedupe = f"{effect.event.value}:{hub.name}:{subject}{_dedupe_suffix(effect, state)}"
-    event_id = f"msg_{uuid.uuid4().hex}"
+    """One product event (a batch of one), outside a lifecycle transition."""
+    jobs = await _notify(conn, hub, product, [(0, effect, state)])
+    await defer(conn, *jobs.get(0, ()))
+
+
+@dataclass(frozen=True)
+class _Notice:
+    """A product event row about to be written, and where its effect stood in the call."""
+
+    n: int
+    effect: NotifyProduct
+    event_id: str
+    subject: str
+    payload: dict[str, Any]
+
+
+async def _notify(
+    conn: AsyncConnection,
+    hub: HubConfig,
+    product: ProductConfig,
+    notices: Sequence[tuple[int, NotifyProduct, ChannelState | None]],
+) -> dict[int, list[Job]]:
+    """Store each event once per dedupe key (the first effect wins) and its jobs if new."""
+    rows: dict[str, _Notice] = {}
+    for n, effect, state in notices:
+        subject = effect.channel_id or effect.client_id or ""
+        dedupe = f"{effect.event.value}:{hub.name}:{subject}{_dedupe_suffix(effect, state)}"
+        if dedupe not in rows:
+            payload = product_payload(hub, effect, state)
+            rows[dedupe] = _Notice(n, effect, f"msg_{uuid.uuid4().hex}", subject, payload)
+    if not rows:
+        return {}
     inserted = await conn.execute(
-        insert(t.product_events)
-        .values(
-            id=event_id,
-            product=product.name,
-            event_type=effect.event.value,
-            dedupe_key=dedupe,
-            hub=hub.name,
-            client_id=effect.client_id,
-            channel_id=effect.channel_id,
-            payload=product_payload(hub, effect, state),
-            attempts=0,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.product_events.c.id)
+        _INSERT_PRODUCT_EVENTS,
+        {
+            "hub": hub.name,
+            "product": product.name,
+            "ids": [row.event_id for row in rows.values()],
+            "event_types": [row.effect.event.value for row in rows.values()],
+            "dedupe_keys": list(rows),
+            "client_ids": [row.effect.client_id for row in rows.values()],
+            "channel_ids": [row.effect.channel_id for row in rows.values()],
+            "payloads": [json.dumps(row.payload) for row in rows.values()],
+        },
     )
-    if inserted.first() is None:
-        return
+    new = {row.id for row in inserted}
+    return {row.n: _notice_jobs(hub, product, row) for row in rows.values() if row.event_id in new}
+
+
+def _notice_jobs(hub: HubConfig, product: ProductConfig, row: _Notice) -> list[Job]:
+    effect = row.effect
     jobs = []
     if product.webhook_url:
-        jobs.append(deliver_job(product.name, event_id, subject))
+        jobs.append(deliver_job(product.name, row.event_id, row.subject))
     activated = effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED)
     if activated and product.messaging_webhook_url and effect.channel_id:
         args = {"hub": hub.name, "channel_id": effect.channel_id}
         jobs.append(Job(MESSAGING_TASK, args, lock=key_lock(hub, effect.channel_id)))
-    await defer(conn, *jobs)
+    return jobs

@@ -8,12 +8,12 @@ that same transaction: a crash at any line leaves either everything or nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, Text, TextClause, any_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import codec
@@ -128,52 +128,65 @@ async def _channels_by_phone(
     return found
 
 
-async def _lock_clients(
-    conn: AsyncConnection, hub: HubConfig, ids: list[ClientId], external_user_id: str | None
-) -> dict[ClientId, ClientState]:
-    if not ids:
-        return {}
-    rows = [
-        {"hub": hub.name, "client_id": cid, "state": codec.client_to_json(ClientState(cid))}
-        for cid in ids
-    ]
-    await conn.execute(insert(t.clients).values(rows).on_conflict_do_nothing())
-    if external_user_id is not None:
-        await conn.execute(
-            t.clients.update()
-            .where(t.clients.c.hub == hub.name, t.clients.c.client_id.in_(ids))
-            .where(t.clients.c.external_user_id.is_(None))
-            .values(external_user_id=external_user_id)
-        )
-    locked = await conn.execute(
-        select(t.clients.c.client_id, t.clients.c.state)
-        .where(t.clients.c.hub == hub.name, t.clients.c.client_id.in_(ids))
-        .order_by(t.clients.c.client_id)
-        .with_for_update()
+# Rows travel as one array per column (``unnest``), so each statement's text is the same
+# whatever the number of rows: compiled once, one round trip. ``state`` goes as JSON text.
+_CLIENT_COLUMNS = {"client_id": "text", "state": "text"}
+_CHANNEL_COLUMNS = {
+    "channel_id": "text",
+    "client_id": "text",
+    "phone_number": "text",
+    "status": "text",
+    "permission": "text",
+    "key_status": "text",
+    "key_intent": "int",
+    "blocker": "text",
+    "reason": "text",
+    "state": "text",
+}
+
+
+def _unnest(columns: dict[str, str]) -> str:
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items())
+    return f"unnest({arrays}) AS u({', '.join(columns)})"
+
+
+def _value(name: str) -> str:
+    return "CAST(u.state AS jsonb)" if name == "state" else f"u.{name}"
+
+
+def _insert_defaults(table: str, columns: dict[str, str]) -> TextClause:
+    values = ", ".join(_value(name) for name in columns)
+    return text(
+        f"INSERT INTO {table} (hub, {', '.join(columns)}) "  # noqa: S608 - names are ours
+        f"SELECT :hub, {values} FROM {_unnest(columns)} ON CONFLICT DO NOTHING"
     )
-    return {ClientId(r.client_id): codec.client_from_json(r.state) for r in locked}
 
 
-async def _lock_channels(
-    conn: AsyncConnection, hub: HubConfig, ids: list[ChannelId]
-) -> dict[ChannelId, ChannelState]:
-    if not ids:
-        return {}
-    rows = [_channel_row(hub, ChannelState(cid, Billing(hub.billing))) for cid in ids]
-    await conn.execute(insert(t.channels).values(rows).on_conflict_do_nothing())
-    locked = await conn.execute(
-        select(t.channels.c.channel_id, t.channels.c.state)
-        .where(t.channels.c.hub == hub.name, t.channels.c.channel_id.in_(ids))
-        .order_by(t.channels.c.channel_id)
-        .with_for_update()
+def _update_states(table: str, key: str, columns: dict[str, str]) -> TextClause:
+    sets = ", ".join(f"{name} = {_value(name)}" for name in columns if name != key)
+    return text(
+        f"UPDATE {table} AS t SET {sets}, updated_at = now() "  # noqa: S608 - names are ours
+        f"FROM {_unnest(columns)} WHERE t.hub = :hub AND t.{key} = u.{key}"
     )
-    return {ChannelId(r.channel_id): codec.channel_from_json(r.state) for r in locked}
 
 
-def _channel_row(hub: HubConfig, state: ChannelState) -> dict[str, Any]:
+_INSERT_CLIENTS = _insert_defaults("clients", _CLIENT_COLUMNS)
+_INSERT_CHANNELS = _insert_defaults("channels", _CHANNEL_COLUMNS)
+_UPDATE_CLIENTS = _update_states("clients", "client_id", _CLIENT_COLUMNS)
+_UPDATE_CHANNELS = _update_states("channels", "channel_id", _CHANNEL_COLUMNS)
+
+
+def _columns(hub: HubConfig, rows: list[dict[str, Any]], columns: dict[str, str]) -> dict[str, Any]:
+    return {"hub": hub.name, **{name: [row[name] for row in rows] for name in columns}}
+
+
+def _client_row(state: ClientState) -> dict[str, Any]:
+    return {"client_id": state.client_id, "state": json.dumps(codec.client_to_json(state))}
+
+
+def _channel_row(state: ChannelState) -> dict[str, Any]:
     verdict = may_generate_key(state)
     return {
-        "hub": hub.name,
         "channel_id": state.channel_id,
         "client_id": state.client_id,
         "phone_number": state.phone_number,
@@ -183,8 +196,82 @@ def _channel_row(hub: HubConfig, state: ChannelState) -> dict[str, Any]:
         "key_intent": state.key_intent,
         "blocker": None if verdict.allowed else verdict.blocker,
         "reason": verdict.message,
-        "state": codec.channel_to_json(state),
+        "state": json.dumps(codec.channel_to_json(state)),
     }
+
+
+_IDS = bindparam("ids", type_=ARRAY(Text))
+
+
+async def _lock_clients(
+    conn: AsyncConnection, hub: HubConfig, ids: list[ClientId], external_user_id: str | None
+) -> dict[ClientId, ClientState]:
+    if not ids:
+        return {}
+    rows = [_client_row(ClientState(cid)) for cid in ids]
+    await conn.execute(_INSERT_CLIENTS, _columns(hub, rows, _CLIENT_COLUMNS))
+    if external_user_id is not None:
+        await conn.execute(
+            t.clients.update()
+            .where(t.clients.c.hub == hub.name, t.clients.c.client_id == any_(_IDS))
+            .where(t.clients.c.external_user_id.is_(None))
+            .values(external_user_id=external_user_id),
+            {"ids": ids},
+        )
+    locked = await conn.execute(
+        select(t.clients.c.client_id, t.clients.c.state)
+        .where(t.clients.c.hub == hub.name, t.clients.c.client_id == any_(_IDS))
+        .order_by(t.clients.c.client_id)
+        .with_for_update(),
+        {"ids": ids},
+    )
+    return {ClientId(r.client_id): codec.client_from_json(r.state) for r in locked}
+
+
+async def _lock_channels(
+    conn: AsyncConnection, hub: HubConfig, ids: list[ChannelId]
+) -> dict[ChannelId, ChannelState]:
+    if not ids:
+        return {}
+    rows = [_channel_row(ChannelState(cid, Billing(hub.billing))) for cid in ids]
+    await conn.execute(_INSERT_CHANNELS, _columns(hub, rows, _CHANNEL_COLUMNS))
+    locked = await conn.execute(
+        select(t.channels.c.channel_id, t.channels.c.state)
+        .where(t.channels.c.hub == hub.name, t.channels.c.channel_id == any_(_IDS))
+        .order_by(t.channels.c.channel_id)
+        .with_for_update(),
+        {"ids": ids},
+    )
+    return {ChannelId(r.channel_id): codec.channel_from_json(r.state) for r in locked}
+
+
+async def read_states(
+    conn: AsyncConnection, hub: HubConfig, channel_ids: list[ChannelId], client_ids: list[ClientId]
+) -> tuple[dict[ChannelId, ChannelState], dict[ClientId, ClientState]]:
+    """The committed states of these rows, read without locking them.
+
+    Only for a filter (which inputs cannot change anything); whatever passes the filter
+    goes through ``apply_inputs``, which locks and decides again.
+    """
+    channels: dict[ChannelId, ChannelState] = {}
+    clients: dict[ClientId, ClientState] = {}
+    if channel_ids:
+        rows = await conn.execute(
+            select(t.channels.c.channel_id, t.channels.c.state).where(
+                t.channels.c.hub == hub.name, t.channels.c.channel_id == any_(_IDS)
+            ),
+            {"ids": channel_ids},
+        )
+        channels = {ChannelId(r.channel_id): codec.channel_from_json(r.state) for r in rows}
+    if client_ids:
+        rows = await conn.execute(
+            select(t.clients.c.client_id, t.clients.c.state).where(
+                t.clients.c.hub == hub.name, t.clients.c.client_id == any_(_IDS)
+            ),
+            {"ids": client_ids},
+        )
+        clients = {ClientId(r.client_id): codec.client_from_json(r.state) for r in rows}
+    return channels, clients
 
 
 async def _save(
@@ -193,41 +280,13 @@ async def _save(
     clients: dict[ClientId, ClientState],
     channels: dict[ChannelId, ChannelState],
 ) -> None:
-    """Write the changed states back, each table in one executemany."""
+    """Write the changed states back, each table in one statement."""
     if clients:
-        await conn.execute(
-            t.clients.update()
-            .where(t.clients.c.hub == hub.name, t.clients.c.client_id == bindparam("b_id"))
-            .values(state=bindparam("b_state"), updated_at=func.now()),
-            [{"b_id": cid, "b_state": codec.client_to_json(c)} for cid, c in clients.items()],
-        )
+        rows = [_client_row(c) for c in clients.values()]
+        await conn.execute(_UPDATE_CLIENTS, _columns(hub, rows, _CLIENT_COLUMNS))
     if channels:
-        rows = [
-            {f"b_{k}": v for k, v in _channel_row(hub, channel).items()}
-            for channel in channels.values()
-        ]
-        await conn.execute(
-            t.channels.update()
-            .where(
-                t.channels.c.hub == bindparam("b_hub"),
-                t.channels.c.channel_id == bindparam("b_channel_id"),
-            )
-            .values(**{k: bindparam(f"b_{k}") for k in _STATE_COLUMNS}, updated_at=func.now()),
-            rows,
-        )
-
-
-_STATE_COLUMNS = (
-    "client_id",
-    "phone_number",
-    "status",
-    "permission",
-    "key_status",
-    "key_intent",
-    "blocker",
-    "reason",
-    "state",
-)
+        rows = [_channel_row(c) for c in channels.values()]
+        await conn.execute(_UPDATE_CHANNELS, _columns(hub, rows, _CHANNEL_COLUMNS))
 
 
 def _timeline_line(hub: HubConfig, state: ChannelState, item: Input, source: str) -> dict[str, Any]:

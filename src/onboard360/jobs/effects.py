@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
+from onboard360.db.batch import recordset, rows_param
 from onboard360.domain import (
     ChannelId,
     ChannelState,
@@ -68,33 +68,35 @@ def deliver_job(product: str, event_id: str, subject: str) -> Job:
     return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
 
 
-# Batch inserts read their rows from arrays (one statement text, whatever the batch size);
-# RETURNING names the rows that are new, whose jobs are then deferred.
+# Batch inserts read their rows from one JSON parameter (db/batch.py): one statement text
+# whatever the batch size; RETURNING names the new rows, whose jobs are then deferred.
 _INSERT_KEY_GENERATIONS = text(
-    """
+    f"""
     INSERT INTO key_generations (hub, channel_id, intent, rotation, status, attempts)
-    SELECT :hub, k.channel_id, k.intent, k.rotation, 'pending', 0
-    FROM unnest(
-        CAST(:channel_ids AS text[]), CAST(:intents AS int[]), CAST(:rotations AS boolean[])
-    ) AS k(channel_id, intent, rotation)
+    SELECT :hub, channel_id, intent, rotation, 'pending', 0
+    FROM {recordset({"channel_id": "text", "intent": "int", "rotation": "boolean"})}
     ON CONFLICT DO NOTHING
     RETURNING channel_id, intent
-    """
+    """  # noqa: S608 - names are ours
 )
 
+_EVENT_COLUMNS = {
+    "id": "text",
+    "event_type": "text",
+    "dedupe_key": "text",
+    "client_id": "text",
+    "channel_id": "text",
+    "payload": "jsonb",
+}
 _INSERT_PRODUCT_EVENTS = text(
-    """
+    f"""
     INSERT INTO product_events
-        (id, product, event_type, dedupe_key, hub, client_id, channel_id, payload, attempts)
-    SELECT e.id, :product, e.event_type, e.dedupe_key, :hub, e.client_id, e.channel_id,
-           CAST(e.payload AS jsonb), 0
-    FROM unnest(
-        CAST(:ids AS text[]), CAST(:event_types AS text[]), CAST(:dedupe_keys AS text[]),
-        CAST(:client_ids AS text[]), CAST(:channel_ids AS text[]), CAST(:payloads AS text[])
-    ) AS e(id, event_type, dedupe_key, client_id, channel_id, payload)
+        (product, hub, attempts, {", ".join(_EVENT_COLUMNS)})
+    SELECT :product, :hub, 0, {", ".join(_EVENT_COLUMNS)}
+    FROM {recordset(_EVENT_COLUMNS)}
     ON CONFLICT DO NOTHING
     RETURNING id
-    """
+    """  # noqa: S608 - names are ours
 )
 
 
@@ -112,9 +114,10 @@ async def _provision(
         _INSERT_KEY_GENERATIONS,
         {
             "hub": hub.name,
-            "channel_ids": [e.channel_id for e in asked],
-            "intents": [e.intent for e in asked],
-            "rotations": [e.rotation for e in asked],
+            "rows": rows_param(
+                {"channel_id": e.channel_id, "intent": e.intent, "rotation": e.rotation}
+                for e in asked
+            ),
         },
     )
     # A row that existed means this intent was already asked for: its job exists.
@@ -235,12 +238,17 @@ async def _notify(
         {
             "hub": hub.name,
             "product": product.name,
-            "ids": [row.event_id for row in rows.values()],
-            "event_types": [row.effect.event.value for row in rows.values()],
-            "dedupe_keys": list(rows),
-            "client_ids": [row.effect.client_id for row in rows.values()],
-            "channel_ids": [row.effect.channel_id for row in rows.values()],
-            "payloads": [json.dumps(row.payload) for row in rows.values()],
+            "rows": rows_param(
+                {
+                    "id": row.event_id,
+                    "event_type": row.effect.event.value,
+                    "dedupe_key": dedupe,
+                    "client_id": row.effect.client_id,
+                    "channel_id": row.effect.channel_id,
+                    "payload": row.payload,
+                }
+                for dedupe, row in rows.items()
+            ),
         },
     )
     new = {row.id for row in inserted}

@@ -8,7 +8,6 @@ that same transaction: a crash at any line leaves either everything or nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import codec
 from onboard360.db import tables as t
+from onboard360.db.batch import recordset, rows_param
 from onboard360.domain import (
     Billing,
     ChannelId,
@@ -82,12 +82,12 @@ async def apply_inputs(
             channels[chid], effects = apply(old, item)
             outcome.effects.extend(effects)
             if effects or channels[chid] != old or source in NOISY_SOURCES:
-                lines.append(_timeline_line(hub, channels[chid], item, source))
+                lines.append(_timeline_line(channels[chid], item, source))
     changed_channels = {k: v for k, v in channels.items() if before[0][k] != v}
     changed_clients = {k: v for k, v in clients.items() if before[1][k] != v}
     await _save(conn, hub, changed_clients, changed_channels)
     if lines:
-        await conn.execute(t.timeline.insert(), lines)
+        await conn.execute(_INSERT_TIMELINE, _rows(hub, lines))
     await carry_out(conn, hub, product, outcome.effects, channels)
     outcome.channels, outcome.clients = channels, clients
     outcome.changed_channels = list(changed_channels)
@@ -128,9 +128,9 @@ async def _channels_by_phone(
     return found
 
 
-# Rows travel as one array per column (``unnest``), so each statement's text is the same
-# whatever the number of rows: compiled once, one round trip. ``state`` goes as JSON text.
-_CLIENT_COLUMNS = {"client_id": "text", "state": "text"}
+# Rows travel as one JSON parameter (db/batch.py): one statement text per table whatever
+# the number of rows, compiled once, one round trip.
+_CLIENT_COLUMNS = {"client_id": "text", "state": "jsonb"}
 _CHANNEL_COLUMNS = {
     "channel_id": "text",
     "client_id": "text",
@@ -141,47 +141,50 @@ _CHANNEL_COLUMNS = {
     "key_intent": "int",
     "blocker": "text",
     "reason": "text",
-    "state": "text",
+    "state": "jsonb",
 }
 
 
-def _unnest(columns: dict[str, str]) -> str:
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items())
-    return f"unnest({arrays}) AS u({', '.join(columns)})"
-
-
-def _value(name: str) -> str:
-    return "CAST(u.state AS jsonb)" if name == "state" else f"u.{name}"
-
-
 def _insert_defaults(table: str, columns: dict[str, str]) -> TextClause:
-    values = ", ".join(_value(name) for name in columns)
+    names = ", ".join(columns)
     return text(
-        f"INSERT INTO {table} (hub, {', '.join(columns)}) "  # noqa: S608 - names are ours
-        f"SELECT :hub, {values} FROM {_unnest(columns)} ON CONFLICT DO NOTHING"
+        f"INSERT INTO {table} (hub, {names}) "  # noqa: S608 - names are ours
+        f"SELECT :hub, {names} FROM {recordset(columns)} ON CONFLICT DO NOTHING"
     )
 
 
 def _update_states(table: str, key: str, columns: dict[str, str]) -> TextClause:
-    sets = ", ".join(f"{name} = {_value(name)}" for name in columns if name != key)
+    sets = ", ".join(f"{name} = u.{name}" for name in columns if name != key)
     return text(
         f"UPDATE {table} AS t SET {sets}, updated_at = now() "  # noqa: S608 - names are ours
-        f"FROM {_unnest(columns)} WHERE t.hub = :hub AND t.{key} = u.{key}"
+        f"FROM {recordset(columns)} WHERE t.hub = :hub AND t.{key} = u.{key}"
     )
 
 
+_TIMELINE_COLUMNS = {
+    "client_id": "text",
+    "channel_id": "text",
+    "source": "text",
+    "kind": "text",
+    "detail": "jsonb",
+}
+# A function scan yields the array's order, so the lines get their ids in input order.
+_INSERT_TIMELINE = text(
+    f"INSERT INTO timeline (hub, {', '.join(_TIMELINE_COLUMNS)}) "  # noqa: S608 - names are ours
+    f"SELECT :hub, {', '.join(_TIMELINE_COLUMNS)} FROM {recordset(_TIMELINE_COLUMNS)}"
+)
 _INSERT_CLIENTS = _insert_defaults("clients", _CLIENT_COLUMNS)
 _INSERT_CHANNELS = _insert_defaults("channels", _CHANNEL_COLUMNS)
 _UPDATE_CLIENTS = _update_states("clients", "client_id", _CLIENT_COLUMNS)
 _UPDATE_CHANNELS = _update_states("channels", "channel_id", _CHANNEL_COLUMNS)
 
 
-def _columns(hub: HubConfig, rows: list[dict[str, Any]], columns: dict[str, str]) -> dict[str, Any]:
-    return {"hub": hub.name, **{name: [row[name] for row in rows] for name in columns}}
+def _rows(hub: HubConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"hub": hub.name, "rows": rows_param(rows)}
 
 
 def _client_row(state: ClientState) -> dict[str, Any]:
-    return {"client_id": state.client_id, "state": json.dumps(codec.client_to_json(state))}
+    return {"client_id": state.client_id, "state": codec.client_to_json(state)}
 
 
 def _channel_row(state: ChannelState) -> dict[str, Any]:
@@ -196,7 +199,7 @@ def _channel_row(state: ChannelState) -> dict[str, Any]:
         "key_intent": state.key_intent,
         "blocker": None if verdict.allowed else verdict.blocker,
         "reason": verdict.message,
-        "state": json.dumps(codec.channel_to_json(state)),
+        "state": codec.channel_to_json(state),
     }
 
 
@@ -209,7 +212,7 @@ async def _lock_clients(
     if not ids:
         return {}
     rows = [_client_row(ClientState(cid)) for cid in ids]
-    await conn.execute(_INSERT_CLIENTS, _columns(hub, rows, _CLIENT_COLUMNS))
+    await conn.execute(_INSERT_CLIENTS, _rows(hub, rows))
     if external_user_id is not None:
         await conn.execute(
             t.clients.update()
@@ -234,7 +237,7 @@ async def _lock_channels(
     if not ids:
         return {}
     rows = [_channel_row(ChannelState(cid, Billing(hub.billing))) for cid in ids]
-    await conn.execute(_INSERT_CHANNELS, _columns(hub, rows, _CHANNEL_COLUMNS))
+    await conn.execute(_INSERT_CHANNELS, _rows(hub, rows))
     locked = await conn.execute(
         select(t.channels.c.channel_id, t.channels.c.state)
         .where(t.channels.c.hub == hub.name, t.channels.c.channel_id == any_(_IDS))
@@ -283,13 +286,13 @@ async def _save(
     """Write the changed states back, each table in one statement."""
     if clients:
         rows = [_client_row(c) for c in clients.values()]
-        await conn.execute(_UPDATE_CLIENTS, _columns(hub, rows, _CLIENT_COLUMNS))
+        await conn.execute(_UPDATE_CLIENTS, _rows(hub, rows))
     if channels:
         rows = [_channel_row(c) for c in channels.values()]
-        await conn.execute(_UPDATE_CHANNELS, _columns(hub, rows, _CHANNEL_COLUMNS))
+        await conn.execute(_UPDATE_CHANNELS, _rows(hub, rows))
 
 
-def _timeline_line(hub: HubConfig, state: ChannelState, item: Input, source: str) -> dict[str, Any]:
+def _timeline_line(state: ChannelState, item: Input, source: str) -> dict[str, Any]:
     kind = item.name if isinstance(item, PartnerEvent) else type(item).__name__
     detail: dict[str, Any] = {
         "status": state.status,
@@ -300,7 +303,6 @@ def _timeline_line(hub: HubConfig, state: ChannelState, item: Input, source: str
     if isinstance(item, PartnerEvent) and item.kind is EventKind.UNKNOWN:
         detail["unknown_event"] = True
     return {
-        "hub": hub.name,
         "client_id": state.client_id,
         "channel_id": state.channel_id,
         "source": source,

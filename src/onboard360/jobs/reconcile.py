@@ -21,6 +21,8 @@ effect of a snapshot, provisioning, shows in the filter as well.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,6 +40,7 @@ from onboard360.domain import (
     apply,
     apply_client,
 )
+from onboard360.hub import ChannelInfo, Page
 from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs import checkpoints
 from onboard360.jobs.defer import Job, defer
@@ -109,26 +112,47 @@ async def _pages(
     api = service.partner_api(hub)
     product = service.product_of(hub)
     offset = run.next_offset
-    while True:
-        page = await api.channels_page(sort="created_at", limit=page_size, offset=offset)
-        report.api_calls += 1
-        snapshots: list[ChannelSnapshot] = []
-        for channel in page.items:
-            try:
-                snapshots.append(ChannelSnapshot.from_api(channel.raw))
-            except SnapshotError as exc:
-                report.unusable += 1
-                report.problems.append(str(exc)[:200])
-        offset += len(page.items)
-        async with service.engine.begin() as conn:
-            report.channels_changed += await _apply_page(conn, hub, product, snapshots)
-            await checkpoints.advance(conn, hub.name, run.run_id, offset)
-        failpoints.hit(failpoints.SYNC_PAGE_COMMITTED)
-        report.channels_seen += len(page.items)
-        if progress is not None:
-            progress(offset, page.total)
-        if not page.items or offset >= page.total:
-            return
+
+    def fetch(start: int) -> asyncio.Future[Page[ChannelInfo]]:
+        return asyncio.ensure_future(
+            api.channels_page(sort="created_at", limit=page_size, offset=start)
+        )
+
+    upcoming = fetch(offset)
+    try:
+        while True:
+            page = await upcoming
+            report.api_calls += 1
+            snapshots = _snapshots(page, report)
+            offset += len(page.items)
+            last = not page.items or offset >= page.total
+            if not last:
+                upcoming = fetch(offset)  # 360dialog answers while this page is applied
+            async with service.engine.begin() as conn:
+                report.channels_changed += await _apply_page(conn, hub, product, snapshots)
+                await checkpoints.advance(conn, hub.name, run.run_id, offset)
+            failpoints.hit(failpoints.SYNC_PAGE_COMMITTED)
+            report.channels_seen += len(page.items)
+            if progress is not None:
+                progress(offset, page.total)
+            if last:
+                return
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await upcoming
+
+
+def _snapshots(page: Page[ChannelInfo], report: SyncReport) -> list[ChannelSnapshot]:
+    snapshots: list[ChannelSnapshot] = []
+    for channel in page.items:
+        try:
+            snapshots.append(ChannelSnapshot.from_api(channel.raw))
+        except SnapshotError as exc:
+            report.unusable += 1
+            report.problems.append(str(exc)[:200])
+    return snapshots
 
 
 async def _apply_page(

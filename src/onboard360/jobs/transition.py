@@ -8,11 +8,11 @@ that same transaction: a crash at any line leaves either everything or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ARRAY, Text, TextClause, any_, bindparam, select, text
+from sqlalchemy import ARRAY, Column, Text, TextClause, any_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import codec
@@ -145,11 +145,12 @@ _CHANNEL_COLUMNS = {
 }
 
 
-def _insert_defaults(table: str, columns: dict[str, str]) -> TextClause:
+def _insert_defaults(table: str, key: str, columns: dict[str, str]) -> TextClause:
     names = ", ".join(columns)
     return text(
         f"INSERT INTO {table} (hub, {names}) "  # noqa: S608 - names are ours
-        f"SELECT :hub, {names} FROM {recordset(columns)} ON CONFLICT DO NOTHING"
+        f"SELECT :hub, {names} FROM {recordset(columns)} "
+        f"ON CONFLICT DO NOTHING RETURNING {key}"
     )
 
 
@@ -173,8 +174,8 @@ _INSERT_TIMELINE = text(
     f"INSERT INTO timeline (hub, {', '.join(_TIMELINE_COLUMNS)}) "  # noqa: S608 - names are ours
     f"SELECT :hub, {', '.join(_TIMELINE_COLUMNS)} FROM {recordset(_TIMELINE_COLUMNS)}"
 )
-_INSERT_CLIENTS = _insert_defaults("clients", _CLIENT_COLUMNS)
-_INSERT_CHANNELS = _insert_defaults("channels", _CHANNEL_COLUMNS)
+_INSERT_CLIENTS = _insert_defaults("clients", "client_id", _CLIENT_COLUMNS)
+_INSERT_CHANNELS = _insert_defaults("channels", "channel_id", _CHANNEL_COLUMNS)
 _UPDATE_CLIENTS = _update_states("clients", "client_id", _CLIENT_COLUMNS)
 _UPDATE_CHANNELS = _update_states("channels", "channel_id", _CHANNEL_COLUMNS)
 
@@ -204,6 +205,8 @@ def _channel_row(state: ChannelState) -> dict[str, Any]:
 
 
 _IDS = bindparam("ids", type_=ARRAY(Text))
+Id = TypeVar("Id", bound=str)
+State = TypeVar("State")
 
 
 async def _lock_clients(
@@ -211,8 +214,8 @@ async def _lock_clients(
 ) -> dict[ClientId, ClientState]:
     if not ids:
         return {}
-    rows = [_client_row(ClientState(cid)) for cid in ids]
-    await conn.execute(_INSERT_CLIENTS, _rows(hub, rows))
+    defaults = {cid: ClientState(cid) for cid in ids}
+    clients = await _create_or_lock(conn, hub, _CLIENTS, defaults)
     if external_user_id is not None:
         await conn.execute(
             t.clients.update()
@@ -221,14 +224,7 @@ async def _lock_clients(
             .values(external_user_id=external_user_id),
             {"ids": ids},
         )
-    locked = await conn.execute(
-        select(t.clients.c.client_id, t.clients.c.state)
-        .where(t.clients.c.hub == hub.name, t.clients.c.client_id == any_(_IDS))
-        .order_by(t.clients.c.client_id)
-        .with_for_update(),
-        {"ids": ids},
-    )
-    return {ClientId(r.client_id): codec.client_from_json(r.state) for r in locked}
+    return clients
 
 
 async def _lock_channels(
@@ -236,16 +232,50 @@ async def _lock_channels(
 ) -> dict[ChannelId, ChannelState]:
     if not ids:
         return {}
-    rows = [_channel_row(ChannelState(cid, Billing(hub.billing))) for cid in ids]
-    await conn.execute(_INSERT_CHANNELS, _rows(hub, rows))
-    locked = await conn.execute(
-        select(t.channels.c.channel_id, t.channels.c.state)
-        .where(t.channels.c.hub == hub.name, t.channels.c.channel_id == any_(_IDS))
-        .order_by(t.channels.c.channel_id)
-        .with_for_update(),
-        {"ids": ids},
-    )
-    return {ChannelId(r.channel_id): codec.channel_from_json(r.state) for r in locked}
+    defaults = {cid: ChannelState(cid, Billing(hub.billing)) for cid in ids}
+    return await _create_or_lock(conn, hub, _CHANNELS, defaults)
+
+
+@dataclass(frozen=True)
+class _StateTable(Generic[State]):
+    """How one table's states are written and read."""
+
+    key: Column[str]
+    insert: TextClause
+    row: Callable[[State], dict[str, Any]]
+    decode: Callable[[dict[str, Any]], State]
+
+
+_CLIENTS = _StateTable(t.clients.c.client_id, _INSERT_CLIENTS, _client_row, codec.client_from_json)
+_CHANNELS = _StateTable(
+    t.channels.c.channel_id, _INSERT_CHANNELS, _channel_row, codec.channel_from_json
+)
+
+
+async def _create_or_lock(
+    conn: AsyncConnection, hub: HubConfig, spec: _StateTable[State], defaults: dict[Id, State]
+) -> dict[Id, State]:
+    """Lock each row, creating the missing ones with their default state, in id order.
+
+    A row this transaction just created is invisible to others (who wait on it) and holds
+    its default state: only the rows that existed are read back, ``FOR UPDATE``.
+    """
+    ordered = sorted(defaults)
+    rows = [spec.row(defaults[i]) for i in ordered]
+    created = await conn.execute(spec.insert, _rows(hub, rows))
+    states = {i: defaults[i] for (i,) in created}
+    existing = [i for i in ordered if i not in states]
+    if existing:
+        key, table = spec.key, spec.key.table
+        locked = await conn.execute(
+            select(key, table.c.state)
+            .where(table.c.hub == hub.name, key == any_(_IDS))
+            .order_by(key)
+            .with_for_update(),
+            {"ids": existing},
+        )
+        states.update({i: spec.decode(state) for i, state in locked})
+    return {i: states[i] for i in ordered}
 
 
 async def read_states(

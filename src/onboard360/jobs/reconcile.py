@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360 import failpoints
+from onboard360.db import state_rows
 from onboard360.domain import (
     ChannelId,
     ChannelSnapshot,
@@ -45,7 +46,7 @@ from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs import checkpoints
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import PROVISION_TASK, key_lock
-from onboard360.jobs.transition import apply_inputs, read_states
+from onboard360.jobs.transition import apply_inputs
 from onboard360.logging import get_logger
 from onboard360.service import Service
 
@@ -159,9 +160,9 @@ async def _apply_page(
     conn: AsyncConnection, hub: HubConfig, product: ProductConfig, snapshots: list[ChannelSnapshot]
 ) -> int:
     """Apply the snapshots that may change something; the number of channels changed."""
-    channels, clients = await read_states(
+    channels, clients = await state_rows.read(
         conn,
-        hub,
+        hub.name,
         [s.channel_id for s in snapshots],
         list(dict.fromkeys(s.client_id for s in snapshots if s.client_id)),
     )

@@ -63,6 +63,12 @@ def key_lock(hub: HubConfig, channel_id: str) -> str:
     return f"key:{hub.name}:{channel_id}"
 
 
+def provision_job(hub: HubConfig, channel_id: str, intent: int) -> Job:
+    """The job that generates the key of one intent (at most one per intent: the ledger)."""
+    args = {"hub": hub.name, "channel_id": channel_id, "intent": intent}
+    return Job(PROVISION_TASK, args, lock=key_lock(hub, channel_id))
+
+
 def deliver_job(product: str, event_id: str, subject: str) -> Job:
     """The job that hands one event to the product; one subject's events go one at a time."""
     return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
@@ -123,13 +129,7 @@ async def _provision(
     # A row that existed means this intent was already asked for: its job exists.
     new = {(row.channel_id, row.intent) for row in inserted}
     return {
-        n: [
-            Job(
-                PROVISION_TASK,
-                {"hub": hub.name, "channel_id": effect.channel_id, "intent": effect.intent},
-                lock=key_lock(hub, effect.channel_id),
-            )
-        ]
+        n: [provision_job(hub, effect.channel_id, effect.intent)]
         for key, (n, effect) in first.items()
         if key in new
     }

@@ -44,8 +44,8 @@ from onboard360.domain import (
 from onboard360.hub import ChannelInfo, Page
 from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs import checkpoints
-from onboard360.jobs.defer import Job, defer
-from onboard360.jobs.effects import PROVISION_TASK, key_lock
+from onboard360.jobs.defer import defer
+from onboard360.jobs.effects import PROVISION_TASK, provision_job
 from onboard360.jobs.transition import apply_inputs
 from onboard360.logging import get_logger
 from onboard360.service import Service
@@ -139,10 +139,11 @@ async def _pages(
             if last:
                 return
     finally:
-        if not upcoming.done():
-            upcoming.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await upcoming
+        # A page asked for and no longer wanted (an error, an interruption): stop it, and
+        # take its outcome so that a failed request is not reported as never retrieved.
+        upcoming.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await upcoming
 
 
 def _snapshots(page: Page[ChannelInfo], report: SyncReport) -> list[ChannelSnapshot]:
@@ -205,13 +206,6 @@ async def requeue_stranded_keys(service: Service, hub: HubConfig) -> int:
     """Defer again the key jobs whose job gave up or vanished while the intent is wanted."""
     async with service.engine.begin() as conn:
         rows = list(await conn.execute(_STRANDED, {"hub": hub.name, "task": PROVISION_TASK}))
-        jobs = [
-            Job(
-                PROVISION_TASK,
-                {"hub": hub.name, "channel_id": row.channel_id, "intent": row.intent},
-                lock=key_lock(hub, row.channel_id),
-            )
-            for row in rows
-        ]
+        jobs = [provision_job(hub, row.channel_id, row.intent) for row in rows]
         await defer(conn, *jobs)
     return len(jobs)

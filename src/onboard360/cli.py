@@ -203,10 +203,15 @@ def sync(
     hub: Annotated[str | None, typer.Option(help="Only this hub (default: every hub).")] = None,
     page_size: Annotated[int, typer.Option(min=1, max=1000, help="Channels per API call.")] = 1000,
 ) -> None:
-    """Reconcile with 360dialog now: page through the hubs' channels and catch up."""
+    """Reconcile with 360dialog now: page through the hubs' channels and catch up.
+
+    An interrupted sync of a hub is continued from its last committed page; a hub that
+    another sync is reconciling right now is skipped (exit code 1).
+    """
     import asyncio  # noqa: PLC0415
 
     from onboard360.hub import HubError  # noqa: PLC0415
+    from onboard360.jobs.checkpoints import SyncAlreadyRunning  # noqa: PLC0415
     from onboard360.jobs.reconcile import reconcile_hub  # noqa: PLC0415
     from onboard360.service import open_service  # noqa: PLC0415
 
@@ -215,31 +220,48 @@ def sync(
     if not hubs:
         raise fail(f"no hub named {hub!r} is configured" if hub else "no hub is configured")
 
-    async def run() -> None:
+    async def run() -> int:
+        skipped = 0
         async with open_service(settings, url) as service:
             for each in hubs:
                 with typer.progressbar(length=1, label=f"{each.name}", file=sys.stderr) as bar:
                     done = 0
 
-                    def advance(seen: int, total: int, bar: Any = bar) -> None:
+                    def advance(position: int, total: int, bar: Any = bar) -> None:
                         nonlocal done
                         bar.length = max(total, 1)
-                        bar.update(seen - done)
-                        done = seen
+                        bar.update(position - done)
+                        done = position
 
-                    report = await reconcile_hub(
-                        service, each, page_size=page_size, progress=advance
+                    try:
+                        report = await reconcile_hub(
+                            service, each, page_size=page_size, progress=advance
+                        )
+                    except SyncAlreadyRunning as exc:
+                        typer.echo(f"{each.name}: {exc}", err=True)
+                        skipped += 1
+                        continue
+                if report.resumed:
+                    typer.echo(
+                        f"{each.name}: continued the interrupted sync run {report.run_id[:8]} "
+                        f"from channel {report.started_at_offset}"
                     )
                 typer.echo(
                     f"{each.name}: {report.channels_seen} channels, {report.channels_changed} "
                     f"changed, {report.unusable} unusable, {report.keys_requeued} key jobs "
                     f"requeued, {report.api_calls} API calls"
                 )
+        return skipped
 
     try:
-        asyncio.run(run())
+        skipped = asyncio.run(run())
     except HubError as exc:
-        raise fail(f"360dialog: {exc}", code=1) from None
+        raise fail(
+            f"360dialog: {exc} (the pages done so far are kept: run sync again to continue)",
+            code=1,
+        ) from None
+    if skipped:
+        raise typer.Exit(1)
 
 
 @app.command("rotate-encryption-key")

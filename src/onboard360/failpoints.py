@@ -9,6 +9,8 @@ Failpoints in the code:
 
 - ``key.generated`` — in ``jobs/keys.py``, right after 360dialog answered a new key and
   before our transaction commits it.
+- ``sync.page_committed`` — in ``jobs/reconcile.py``, right after a page of the sync and
+  the hub's checkpoint committed: the next sync must continue after that page.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ENV_VAR = "ONBOARD360_FAILPOINTS"
 EXIT_CODE = 70  # EX_SOFTWARE: tests tell a failpoint exit from any other death
 
 KEY_GENERATED = "key.generated"
+SYNC_PAGE_COMMITTED = "sync.page_committed"
 
 
 def armed(name: str) -> bool:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
+from psycopg.types.json import Jsonb
 
-from onboard360.jobs.reconcile import SyncReport, reconcile_hub
+from onboard360.db import codec
+from onboard360.domain import KeyStatus
+from onboard360.jobs.checkpoints import SyncAlreadyRunning, hub_sync_lock
+from onboard360.jobs.reconcile import Progress, SyncReport, reconcile_hub
 from onboard360.service import open_service
+from tests.integration.service_http import execute, rows
 from tests.stack import FAST_RETRY, Stack, running_stack
 
 
@@ -18,12 +25,32 @@ def stack(database_url: str) -> Iterator[Stack]:
         yield s
 
 
-def sync(stack: Stack, hub: str, page_size: int = 1000) -> SyncReport:
+def sync(
+    stack: Stack, hub: str, page_size: int = 1000, progress: Progress | None = None
+) -> SyncReport:
     async def run() -> SyncReport:
         async with open_service(stack.settings, stack.database_url, retry=FAST_RETRY) as svc:
-            return await reconcile_hub(svc, stack.hub(hub), page_size=page_size)
+            return await reconcile_hub(svc, stack.hub(hub), page_size=page_size, progress=progress)
 
     return asyncio.run(run())
+
+
+class Interrupted(Exception):
+    """Raised from the progress callback: the sync stops right after a committed page."""
+
+
+def stop_after(position: int) -> Progress:
+    def progress(reached: int, _total: int) -> None:
+        if reached >= position:
+            raise Interrupted(reached)
+
+    return progress
+
+
+def checkpoint(stack: Stack, hub: str) -> dict[str, Any]:
+    found = rows(stack, "SELECT * FROM sync_checkpoints WHERE hub = %s", hub)
+    assert len(found) == 1
+    return found[0]
 
 
 def lost_channels(stack: Stack, hub: str, count: int, *, status: str = "running") -> list[str]:
@@ -81,4 +108,89 @@ def test_sync_requeues_a_key_job_that_gave_up(stack: Stack) -> None:
     stack.drain()
 
     assert again.keys_requeued == 1
+    assert stack.sandbox.channel(ids[0]).keys_generated == 1
+
+
+def test_an_interrupted_sync_continues_after_its_last_committed_page(stack: Stack) -> None:
+    ids = lost_channels(stack, "pp", 7, status="ready")
+    with pytest.raises(Interrupted):
+        sync(stack, "pp", page_size=2, progress=stop_after(4))
+    stopped = checkpoint(stack, "pp")
+    assert (stopped["next_offset"], stopped["finished_at"]) == (4, None)
+
+    resumed = sync(stack, "pp", page_size=2)
+
+    assert (resumed.resumed, resumed.started_at_offset) == (True, 4)
+    assert resumed.run_id == stopped["run_id"].hex
+    assert (resumed.channels_seen, resumed.channels_changed, resumed.api_calls) == (3, 3, 2)
+    # Every channel went through the sync exactly once across the two runs.
+    seen = rows(
+        stack,
+        "SELECT channel_id, count(*) AS n FROM timeline WHERE hub = 'pp' AND source = 'sync' "
+        "GROUP BY channel_id",
+    )
+    assert {r["channel_id"]: r["n"] for r in seen} == dict.fromkeys(ids, 1)
+    created = rows(
+        stack, "SELECT channel_id FROM product_events WHERE event_type = %s", "channel.created"
+    )
+    assert sorted(r["channel_id"] for r in created) == sorted(ids)
+    done = checkpoint(stack, "pp")
+    assert done["finished_at"] is not None
+    assert done["next_offset"] == 7
+
+
+def test_a_sync_after_a_finished_one_starts_from_the_beginning(stack: Stack) -> None:
+    lost_channels(stack, "pp", 3, status="ready")
+    first = sync(stack, "pp", page_size=2)
+    again = sync(stack, "pp", page_size=2)
+    assert (again.resumed, again.started_at_offset) == (False, 0)
+    assert again.run_id != first.run_id
+    assert (again.channels_seen, again.channels_changed, again.api_calls) == (3, 0, 2)
+
+
+def test_a_second_sync_of_the_same_hub_is_turned_away(stack: Stack) -> None:
+    lost_channels(stack, "pp", 2, status="ready")
+    lost_channels(stack, "dp", 1, status="ready")
+
+    async def while_another_runs() -> tuple[str, SyncReport]:
+        async with open_service(stack.settings, stack.database_url, retry=FAST_RETRY) as svc:
+            async with hub_sync_lock(svc.engine, "pp"):
+                with pytest.raises(SyncAlreadyRunning) as refused:
+                    await reconcile_hub(svc, stack.hub("pp"))
+                other_hub = await reconcile_hub(svc, stack.hub("dp"))
+            return str(refused.value), other_hub
+
+    message, other_hub = asyncio.run(while_another_runs())
+
+    assert "another sync of hub 'pp' is running" in message
+    assert rows(stack, "SELECT * FROM channels WHERE hub = 'pp'") == []
+    assert other_hub.channels_changed == 1
+    assert sync(stack, "pp").channels_changed == 2  # the lock went with the first sync
+
+
+def test_sync_applies_a_change_the_stored_state_has_not_settled(stack: Stack) -> None:
+    """A stored state a key may be generated for (written by an older version, say) is
+    not "unchanged" for the sync: the snapshot goes through the transition, which
+    provisions it."""
+    ids = lost_channels(stack, "pp", 1)
+    sync(stack, "pp")
+    stack.sandbox_hub("pp").faults.api_5xx_rate = 1.0
+    stack.drain()  # the key job gives up; now make the stored state look unprovisioned
+    stack.sandbox_hub("pp").faults.api_5xx_rate = 0.0
+    stored = codec.channel_from_json(
+        rows(stack, "SELECT state FROM channels WHERE channel_id = %s", ids[0])[0]["state"]
+    )
+    unsettled = replace(stored, key=KeyStatus.NONE)
+    execute(
+        stack,
+        "UPDATE channels SET state = %s, key_status = 'none', blocker = NULL WHERE channel_id = %s",
+        Jsonb(codec.channel_to_json(unsettled)),
+        ids[0],
+    )
+    execute(stack, "DELETE FROM key_generations WHERE channel_id = %s", ids[0])
+
+    again = sync(stack, "pp")
+    stack.drain()
+
+    assert again.channels_changed == 1
     assert stack.sandbox.channel(ids[0]).keys_generated == 1

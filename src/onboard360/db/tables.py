@@ -204,3 +204,14 @@ audit_log = Table(
     Column("detail", JSONB),
     _at("at"),
 )
+
+sync_checkpoints = Table(
+    "sync_checkpoints",
+    metadata,
+    Column("hub", Text, primary_key=True),
+    Column("run_id", UUID(as_uuid=True), nullable=False),
+    Column("next_offset", Integer, nullable=False),
+    _at("started_at"),
+    _at("updated_at"),
+    _at("finished_at"),
+)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
+from onboard360.db.batch import recordset, rows_param
 from onboard360.domain import (
     ChannelId,
     ChannelState,
@@ -37,14 +38,24 @@ async def carry_out(
     effects: Sequence[Effect],
     channels: dict[ChannelId, ChannelState],
 ) -> None:
+    """Write a call's effects: one statement per table for all of them, one for the jobs.
+
+    The jobs keep the order of the effects that asked for them (jobs sharing a lock run
+    in that order). A DiscardKey only ever names an intent provisioned before it (intents
+    grow), so discarding after the batch's key_generations insert is the order asked for.
+    """
+    keys = [(n, e) for n, e in enumerate(effects) if isinstance(e, ProvisionKey)]
+    jobs = await _provision(conn, hub, keys)
     for effect in effects:
-        if isinstance(effect, ProvisionKey):
-            await _provision(conn, hub, effect)
-        elif isinstance(effect, DiscardKey):
+        if isinstance(effect, DiscardKey):
             await _discard(conn, hub, effect)
-        elif isinstance(effect, NotifyProduct):
-            state = channels.get(effect.channel_id) if effect.channel_id else None
-            await notify_product(conn, hub, product, effect, state)
+    notices = [
+        (n, e, channels.get(e.channel_id) if e.channel_id else None)
+        for n, e in enumerate(effects)
+        if isinstance(e, NotifyProduct)
+    ]
+    jobs.update(await _notify(conn, hub, product, notices))
+    await defer(conn, *(job for n in sorted(jobs) for job in jobs[n]))
 
 
 def key_lock(hub: HubConfig, channel_id: str) -> str:
@@ -52,33 +63,76 @@ def key_lock(hub: HubConfig, channel_id: str) -> str:
     return f"key:{hub.name}:{channel_id}"
 
 
+def provision_job(hub: HubConfig, channel_id: str, intent: int) -> Job:
+    """The job that generates the key of one intent (at most one per intent: the ledger)."""
+    args = {"hub": hub.name, "channel_id": channel_id, "intent": intent}
+    return Job(PROVISION_TASK, args, lock=key_lock(hub, channel_id))
+
+
 def deliver_job(product: str, event_id: str, subject: str) -> Job:
     """The job that hands one event to the product; one subject's events go one at a time."""
     return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
 
 
-async def _provision(conn: AsyncConnection, hub: HubConfig, effect: ProvisionKey) -> None:
+# Batch inserts read their rows from one JSON parameter (db/batch.py): one statement text
+# whatever the batch size; RETURNING names the new rows, whose jobs are then deferred.
+_INSERT_KEY_GENERATIONS = text(
+    f"""
+    INSERT INTO key_generations (hub, channel_id, intent, rotation, status, attempts)
+    SELECT :hub, channel_id, intent, rotation, 'pending', 0
+    FROM {recordset({"channel_id": "text", "intent": "int", "rotation": "boolean"})}
+    ON CONFLICT DO NOTHING
+    RETURNING channel_id, intent
+    """  # noqa: S608 - names are ours
+)
+
+_EVENT_COLUMNS = {
+    "id": "text",
+    "event_type": "text",
+    "dedupe_key": "text",
+    "client_id": "text",
+    "channel_id": "text",
+    "payload": "jsonb",
+}
+_INSERT_PRODUCT_EVENTS = text(
+    f"""
+    INSERT INTO product_events
+        (product, hub, attempts, {", ".join(_EVENT_COLUMNS)})
+    SELECT :product, :hub, 0, {", ".join(_EVENT_COLUMNS)}
+    FROM {recordset(_EVENT_COLUMNS)}
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """  # noqa: S608 - names are ours
+)
+
+
+async def _provision(
+    conn: AsyncConnection, hub: HubConfig, effects: Sequence[tuple[int, ProvisionKey]]
+) -> dict[int, list[Job]]:
+    """Ask for each new intent once: its ledger row, and the job when the row is new."""
+    first: dict[tuple[str, int], tuple[int, ProvisionKey]] = {}
+    for n, effect in effects:
+        first.setdefault((effect.channel_id, effect.intent), (n, effect))
+    if not first:
+        return {}
+    asked = [effect for _n, effect in first.values()]
     inserted = await conn.execute(
-        insert(t.key_generations)
-        .values(
-            hub=hub.name,
-            channel_id=effect.channel_id,
-            intent=effect.intent,
-            rotation=effect.rotation,
-            status="pending",
-            attempts=0,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.key_generations.c.intent)
+        _INSERT_KEY_GENERATIONS,
+        {
+            "hub": hub.name,
+            "rows": rows_param(
+                {"channel_id": e.channel_id, "intent": e.intent, "rotation": e.rotation}
+                for e in asked
+            ),
+        },
     )
-    if inserted.first() is None:
-        return  # this intent was already asked for: the job exists
-    job = Job(
-        PROVISION_TASK,
-        {"hub": hub.name, "channel_id": effect.channel_id, "intent": effect.intent},
-        lock=key_lock(hub, effect.channel_id),
-    )
-    await defer(conn, job)
+    # A row that existed means this intent was already asked for: its job exists.
+    new = {(row.channel_id, row.intent) for row in inserted}
+    return {
+        n: [provision_job(hub, effect.channel_id, effect.intent)]
+        for key, (n, effect) in first.items()
+        if key in new
+    }
 
 
 async def _discard(conn: AsyncConnection, hub: HubConfig, effect: DiscardKey) -> None:
@@ -156,32 +210,67 @@ async def notify_product(
     effect: NotifyProduct,
     state: ChannelState | None,
 ) -> None:
-    subject = effect.channel_id or effect.client_id or ""
-    dedupe = f"{effect.event.value}:{hub.name}:{subject}{_dedupe_suffix(effect, state)}"
-    event_id = f"msg_{uuid.uuid4().hex}"
+    """One product event (a batch of one), outside a lifecycle transition."""
+    jobs = await _notify(conn, hub, product, [(0, effect, state)])
+    await defer(conn, *jobs.get(0, ()))
+
+
+@dataclass(frozen=True)
+class _Notice:
+    """A product event row about to be written, and where its effect stood in the call."""
+
+    n: int
+    effect: NotifyProduct
+    event_id: str
+    subject: str
+    payload: dict[str, Any]
+
+
+async def _notify(
+    conn: AsyncConnection,
+    hub: HubConfig,
+    product: ProductConfig,
+    notices: Sequence[tuple[int, NotifyProduct, ChannelState | None]],
+) -> dict[int, list[Job]]:
+    """Store each event once per dedupe key (the first effect wins) and its jobs if new."""
+    rows: dict[str, _Notice] = {}
+    for n, effect, state in notices:
+        subject = effect.channel_id or effect.client_id or ""
+        dedupe = f"{effect.event.value}:{hub.name}:{subject}{_dedupe_suffix(effect, state)}"
+        if dedupe not in rows:
+            payload = product_payload(hub, effect, state)
+            rows[dedupe] = _Notice(n, effect, f"msg_{uuid.uuid4().hex}", subject, payload)
+    if not rows:
+        return {}
     inserted = await conn.execute(
-        insert(t.product_events)
-        .values(
-            id=event_id,
-            product=product.name,
-            event_type=effect.event.value,
-            dedupe_key=dedupe,
-            hub=hub.name,
-            client_id=effect.client_id,
-            channel_id=effect.channel_id,
-            payload=product_payload(hub, effect, state),
-            attempts=0,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.product_events.c.id)
+        _INSERT_PRODUCT_EVENTS,
+        {
+            "hub": hub.name,
+            "product": product.name,
+            "rows": rows_param(
+                {
+                    "id": row.event_id,
+                    "event_type": row.effect.event.value,
+                    "dedupe_key": dedupe,
+                    "client_id": row.effect.client_id,
+                    "channel_id": row.effect.channel_id,
+                    "payload": row.payload,
+                }
+                for dedupe, row in rows.items()
+            ),
+        },
     )
-    if inserted.first() is None:
-        return
+    new = {row.id for row in inserted}
+    return {row.n: _notice_jobs(hub, product, row) for row in rows.values() if row.event_id in new}
+
+
+def _notice_jobs(hub: HubConfig, product: ProductConfig, row: _Notice) -> list[Job]:
+    effect = row.effect
     jobs = []
     if product.webhook_url:
-        jobs.append(deliver_job(product.name, event_id, subject))
+        jobs.append(deliver_job(product.name, row.event_id, row.subject))
     activated = effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED)
     if activated and product.messaging_webhook_url and effect.channel_id:
         args = {"hub": hub.name, "channel_id": effect.channel_id}
         jobs.append(Job(MESSAGING_TASK, args, lock=key_lock(hub, effect.channel_id)))
-    await defer(conn, *jobs)
+    return jobs

@@ -1,23 +1,32 @@
 """Load state, let the domain decide, persist the new state and its effects — one transaction.
 
 ``apply_inputs`` is the only place where client and channel rows change. It runs inside
-the caller's transaction, locks every row it touches (clients before channels, each in
-id order, so two transitions never deadlock), and turns effects into rows and jobs in
-that same transaction: a crash at any line leaves either everything or nothing.
+the caller's transaction, locks every row it touches and turns effects into rows and jobs
+in that same transaction: a crash at any line leaves either everything or nothing. Locks
+are taken in one order, so two transitions never wait on each other in a circle: clients
+before channels; in each table, the rows that exist (``FOR UPDATE``, id order) before the
+rows it creates (id order). A transaction waiting on a row another one is creating is
+itself creating rows of that table, so it holds nothing the creator still needs.
+
+A row that does not exist yet is written once, with its state after the inputs (a first
+sync creates 100,000 of them), rather than created empty, read back and updated. Clients
+and channels are separate state machines (an input's effect on a channel depends only on
+that channel's state), so each table is decided and written on its own, clients first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.db import codec
+from onboard360.db import state_rows
 from onboard360.db import tables as t
+from onboard360.db.batch import recordset, rows_param
+from onboard360.db.state_rows import CHANNELS, CLIENTS, StateTable
 from onboard360.domain import (
     Billing,
     ChannelId,
@@ -32,10 +41,15 @@ from onboard360.domain import (
     apply_client,
     channels_touched,
     client_of,
-    may_generate_key,
 )
 from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs.effects import carry_out
+
+Id = TypeVar("Id", bound=str)
+State = TypeVar("State")
+# Where an effect or timeline line came from: (input's index, 0 for the client, 1 for
+# channels). Sorting by it (stably) gives the order of one loop over the inputs.
+Position = tuple[int, int]
 
 
 @dataclass
@@ -46,6 +60,15 @@ class Outcome:
     channels: dict[ChannelId, ChannelState] = field(default_factory=dict)
     clients: dict[ClientId, ClientState] = field(default_factory=dict)
     changed_channels: list[ChannelId] = field(default_factory=list)
+
+
+@dataclass
+class _Decided(Generic[State]):
+    """One table's states after the inputs, and what the transitions produced."""
+
+    states: dict[Any, State]
+    effects: list[tuple[Position, Effect]] = field(default_factory=list)
+    lines: list[tuple[Position, dict[str, Any]]] = field(default_factory=list)
 
 
 async def apply_inputs(
@@ -65,33 +88,80 @@ async def apply_inputs(
             + [c for ids in by_phone.values() for c in ids]
         )
     )
-    clients = await _lock_clients(conn, hub, client_ids, external_user_id)
-    channels = await _lock_channels(conn, hub, channel_ids)
-    before = dict(channels), dict(clients)
-    outcome = Outcome()
-    lines: list[dict[str, Any]] = []
-    for item in items:
-        owner = client_of(item)
-        if owner in clients:
-            clients[owner], effects = apply_client(clients[owner], item)
-            outcome.effects.extend(effects)
-        for chid in _targets(item, by_phone):
-            if chid not in channels:
-                continue
-            old = channels[chid]
-            channels[chid], effects = apply(old, item)
-            outcome.effects.extend(effects)
-            if effects or channels[chid] != old or source in NOISY_SOURCES:
-                lines.append(_timeline_line(hub, channels[chid], item, source))
-    changed_channels = {k: v for k, v in channels.items() if before[0][k] != v}
-    changed_clients = {k: v for k, v in clients.items() if before[1][k] != v}
-    await _save(conn, hub, changed_clients, changed_channels)
-    if lines:
-        await conn.execute(t.timeline.insert(), lines)
-    await carry_out(conn, hub, product, outcome.effects, channels)
-    outcome.channels, outcome.clients = channels, clients
-    outcome.changed_channels = list(changed_channels)
+
+    def decide_clients(starts: dict[ClientId, ClientState]) -> _Decided[ClientState]:
+        decided = _Decided(dict(starts))
+        for n, item in enumerate(items):
+            owner = client_of(item)
+            if owner in decided.states:
+                decided.states[owner], effects = apply_client(decided.states[owner], item)
+                decided.effects.extend(((n, 0), effect) for effect in effects)
+        return decided
+
+    def decide_channels(starts: dict[ChannelId, ChannelState]) -> _Decided[ChannelState]:
+        decided = _Decided(dict(starts))
+        for n, item in enumerate(items):
+            for chid in _targets(item, by_phone):
+                if chid not in decided.states:
+                    continue
+                old = decided.states[chid]
+                decided.states[chid], effects = apply(old, item)
+                decided.effects.extend(((n, 1), effect) for effect in effects)
+                if effects or decided.states[chid] != old or source in NOISY_SOURCES:
+                    line = _timeline_line(decided.states[chid], item, source)
+                    decided.lines.append(((n, 1), line))
+        return decided
+
+    clients, _ = await _transition(conn, hub, CLIENTS, client_ids, ClientState, decide_clients)
+    if client_ids and external_user_id is not None:
+        await conn.execute(
+            t.clients.update()
+            .where(t.clients.c.hub == hub.name, t.clients.c.client_id.in_(client_ids))
+            .where(t.clients.c.external_user_id.is_(None))
+            .values(external_user_id=external_user_id)
+        )
+    billing = Billing(hub.billing)
+    channels, changed_channels = await _transition(
+        conn, hub, CHANNELS, channel_ids, lambda cid: ChannelState(cid, billing), decide_channels
+    )
+    if channels.lines:
+        await conn.execute(_INSERT_TIMELINE, _rows(hub, [line for _, line in channels.lines]))
+    tagged = sorted([*clients.effects, *channels.effects], key=lambda pair: pair[0])
+    outcome = Outcome(effects=[effect for _, effect in tagged])
+    await carry_out(conn, hub, product, outcome.effects, channels.states)
+    outcome.channels, outcome.clients = channels.states, clients.states
+    outcome.changed_channels = changed_channels
     return outcome
+
+
+async def _transition(  # noqa: PLR0917 - one table's whole step
+    conn: AsyncConnection,
+    hub: HubConfig,
+    spec: StateTable[State],
+    ids: list[Id],
+    default: Callable[[Id], State],
+    decide: Callable[[dict[Id, State]], _Decided[State]],
+) -> tuple[_Decided[State], list[Id]]:
+    """Lock one table's rows, decide, and write: the decision and the ids that changed.
+
+    Rows that exist are locked first and updated if changed; missing ones start from
+    their default state and are inserted as decided. One that another transaction
+    created meanwhile is locked then and everything is decided again from its state.
+    """
+    starts: dict[Id, State] = await state_rows.lock(conn, hub.name, spec, ids)
+    missing = [i for i in ids if i not in starts]
+    starts.update({i: default(i) for i in missing})
+    decided = decide(starts)
+    created = await state_rows.create(conn, hub.name, spec, {i: decided.states[i] for i in missing})
+    if len(created) < len(missing):
+        taken = [i for i in missing if i not in created]
+        starts.update(await state_rows.lock(conn, hub.name, spec, taken))
+        decided = decide(starts)
+    changed = [i for i in ids if decided.states[i] != starts[i]]
+    await state_rows.update(
+        conn, hub.name, spec, (decided.states[i] for i in changed if i not in created)
+    )
+    return decided, changed
 
 
 # Sources whose every input is worth a timeline line, even when it changes nothing (a
@@ -128,109 +198,25 @@ async def _channels_by_phone(
     return found
 
 
-async def _lock_clients(
-    conn: AsyncConnection, hub: HubConfig, ids: list[ClientId], external_user_id: str | None
-) -> dict[ClientId, ClientState]:
-    if not ids:
-        return {}
-    rows = [
-        {"hub": hub.name, "client_id": cid, "state": codec.client_to_json(ClientState(cid))}
-        for cid in ids
-    ]
-    await conn.execute(insert(t.clients).values(rows).on_conflict_do_nothing())
-    if external_user_id is not None:
-        await conn.execute(
-            t.clients.update()
-            .where(t.clients.c.hub == hub.name, t.clients.c.client_id.in_(ids))
-            .where(t.clients.c.external_user_id.is_(None))
-            .values(external_user_id=external_user_id)
-        )
-    locked = await conn.execute(
-        select(t.clients.c.client_id, t.clients.c.state)
-        .where(t.clients.c.hub == hub.name, t.clients.c.client_id.in_(ids))
-        .order_by(t.clients.c.client_id)
-        .with_for_update()
-    )
-    return {ClientId(r.client_id): codec.client_from_json(r.state) for r in locked}
-
-
-async def _lock_channels(
-    conn: AsyncConnection, hub: HubConfig, ids: list[ChannelId]
-) -> dict[ChannelId, ChannelState]:
-    if not ids:
-        return {}
-    rows = [_channel_row(hub, ChannelState(cid, Billing(hub.billing))) for cid in ids]
-    await conn.execute(insert(t.channels).values(rows).on_conflict_do_nothing())
-    locked = await conn.execute(
-        select(t.channels.c.channel_id, t.channels.c.state)
-        .where(t.channels.c.hub == hub.name, t.channels.c.channel_id.in_(ids))
-        .order_by(t.channels.c.channel_id)
-        .with_for_update()
-    )
-    return {ChannelId(r.channel_id): codec.channel_from_json(r.state) for r in locked}
-
-
-def _channel_row(hub: HubConfig, state: ChannelState) -> dict[str, Any]:
-    verdict = may_generate_key(state)
-    return {
-        "hub": hub.name,
-        "channel_id": state.channel_id,
-        "client_id": state.client_id,
-        "phone_number": state.phone_number,
-        "status": state.status,
-        "permission": state.permission.value,
-        "key_status": state.key.value,
-        "key_intent": state.key_intent,
-        "blocker": None if verdict.allowed else verdict.blocker,
-        "reason": verdict.message,
-        "state": codec.channel_to_json(state),
-    }
-
-
-async def _save(
-    conn: AsyncConnection,
-    hub: HubConfig,
-    clients: dict[ClientId, ClientState],
-    channels: dict[ChannelId, ChannelState],
-) -> None:
-    """Write the changed states back, each table in one executemany."""
-    if clients:
-        await conn.execute(
-            t.clients.update()
-            .where(t.clients.c.hub == hub.name, t.clients.c.client_id == bindparam("b_id"))
-            .values(state=bindparam("b_state"), updated_at=func.now()),
-            [{"b_id": cid, "b_state": codec.client_to_json(c)} for cid, c in clients.items()],
-        )
-    if channels:
-        rows = [
-            {f"b_{k}": v for k, v in _channel_row(hub, channel).items()}
-            for channel in channels.values()
-        ]
-        await conn.execute(
-            t.channels.update()
-            .where(
-                t.channels.c.hub == bindparam("b_hub"),
-                t.channels.c.channel_id == bindparam("b_channel_id"),
-            )
-            .values(**{k: bindparam(f"b_{k}") for k in _STATE_COLUMNS}, updated_at=func.now()),
-            rows,
-        )
-
-
-_STATE_COLUMNS = (
-    "client_id",
-    "phone_number",
-    "status",
-    "permission",
-    "key_status",
-    "key_intent",
-    "blocker",
-    "reason",
-    "state",
+_TIMELINE_COLUMNS = {
+    "client_id": "text",
+    "channel_id": "text",
+    "source": "text",
+    "kind": "text",
+    "detail": "jsonb",
+}
+# A function scan yields the array's order, so the lines get their ids in input order.
+_INSERT_TIMELINE = text(
+    f"INSERT INTO timeline (hub, {', '.join(_TIMELINE_COLUMNS)}) "  # noqa: S608 - names are ours
+    f"SELECT :hub, {', '.join(_TIMELINE_COLUMNS)} FROM {recordset(_TIMELINE_COLUMNS)}"
 )
 
 
-def _timeline_line(hub: HubConfig, state: ChannelState, item: Input, source: str) -> dict[str, Any]:
+def _rows(hub: HubConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"hub": hub.name, "rows": rows_param(rows)}
+
+
+def _timeline_line(state: ChannelState, item: Input, source: str) -> dict[str, Any]:
     kind = item.name if isinstance(item, PartnerEvent) else type(item).__name__
     detail: dict[str, Any] = {
         "status": state.status,
@@ -241,7 +227,6 @@ def _timeline_line(hub: HubConfig, state: ChannelState, item: Input, source: str
     if isinstance(item, PartnerEvent) and item.kind is EventKind.UNKNOWN:
         detail["unknown_event"] = True
     return {
-        "hub": hub.name,
         "client_id": state.client_id,
         "channel_id": state.channel_id,
         "source": source,

@@ -14,6 +14,7 @@ from procrastinate import JobContext, RetryStrategy
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.jobs import handoff_jobs, inbox, keys
 from onboard360.jobs.backoff import DeliveryBackoff
+from onboard360.jobs.checkpoints import SyncAlreadyRunning
 from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.jobs.reconcile import reconcile_hub
 from onboard360.service import Service
@@ -71,8 +72,15 @@ def build_app(
         @app.periodic(cron=service.settings.reconcile_cron, periodic_id="reconcile")
         @app.task(name=RECONCILE_TASK, queueing_lock=RECONCILE_TASK, pass_context=False)
         async def reconcile(timestamp: int) -> str:
-            reports = [await reconcile_hub(service, hub) for hub in service.settings.hubs]
-            return ", ".join(f"{r.hub}: {r.channels_changed} changed" for r in reports)
+            done = []
+            for hub in service.settings.hubs:
+                try:
+                    report = await reconcile_hub(service, hub)
+                except SyncAlreadyRunning:
+                    done.append(f"{hub.name}: skipped, another sync is running")
+                    continue
+                done.append(f"{hub.name}: {report.channels_changed} changed")
+            return ", ".join(done)
 
     @app.task(name=MESSAGING_TASK, retry=hub_retry)
     async def configure_messaging(hub: str, channel_id: str) -> str:

@@ -1,0 +1,62 @@
+"""Two transitions that both find a channel missing: the one that creates it second
+decides again from what the first one stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from onboard360.domain import ChannelId, ChannelSnapshot, ClientId
+from onboard360.jobs.transition import Outcome, apply_inputs
+from onboard360.service import open_service
+from tests.integration.service_http import rows
+from tests.stack import FAST_RETRY, Stack, running_stack
+
+CHANNEL = ChannelId("RaceCH01")
+CLIENT = ClientId("RaceCL01")
+
+
+@pytest.fixture
+def stack(database_url: str) -> Iterator[Stack]:
+    with running_stack(database_url) as s:
+        yield s
+
+
+def test_a_channel_created_meanwhile_is_decided_again_from_its_stored_state(
+    stack: Stack,
+) -> None:
+    hub = stack.hub("pp")
+    running = ChannelSnapshot(CHANNEL, "running", CLIENT, "+4917000000099")
+
+    async def race() -> Outcome:
+        async with open_service(stack.settings, stack.database_url, retry=FAST_RETRY) as svc:
+            product = svc.product_of(hub)
+            async with svc.engine.connect() as first, svc.engine.connect() as second:
+                await first.begin()
+                await apply_inputs(first, hub, product, [running], source="sync")
+                # The second finds neither row (the first has not committed) and waits
+                # on the first one's inserts.
+                later = asyncio.create_task(
+                    apply_inputs(second, hub, product, [running], source="sync")
+                )
+                await asyncio.sleep(0.5)
+                assert not later.done()
+                await first.commit()
+                outcome = await later
+                await second.commit()
+                return outcome
+
+    outcome = asyncio.run(race())
+
+    assert outcome.changed_channels == []
+    assert outcome.effects == []
+    assert len(rows(stack, "SELECT * FROM timeline WHERE channel_id = %s", CHANNEL)) == 1
+    assert len(rows(stack, "SELECT * FROM key_generations WHERE channel_id = %s", CHANNEL)) == 1
+    events = rows(stack, "SELECT event_type FROM product_events ORDER BY event_type")
+    assert [e["event_type"] for e in events] == [
+        "channel.created",
+        "channel.running",
+        "client.created",
+    ]

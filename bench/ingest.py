@@ -12,7 +12,7 @@ httptools), and loads with ``wrk`` from 127.0.0.1:
 
 Bodies are unique signed ``channel_created`` events, so no request is short-circuited as
 a duplicate. No worker runs: jobs pile up, and afterwards every stored row is checked to
-have exactly one job. Figures are medians over the rounds; each ratio is against the bare
+be in exactly one job. Figures are medians over the rounds; each ratio is against the bare
 endpoint of its own round. Needs ``wrk`` (installed with apt-get when missing and root).
 """
 
@@ -116,17 +116,20 @@ class Run:
 
 
 def count_rows(url: str) -> tuple[int, int, int]:
-    """(inbox rows, inbox jobs, rows without exactly one job and jobs without a row)."""
+    """(inbox rows, inbox jobs, rows not in exactly one job's ids and ids without a row)."""
     with psycopg.connect(libpq(url)) as conn:
         rows = conn.execute("SELECT count(*) FROM inbox_events").fetchone()
         jobs = conn.execute(
             "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s", (INBOX_TASK,)
         ).fetchone()
+        # One job per stored batch, its rows' ids in args.event_ids (web/ingest.py).
         wrong = conn.execute(
             """
             SELECT count(*) FROM (
-                SELECT (args->>'event_id')::bigint AS id, count(*) AS jobs
-                FROM procrastinate_jobs WHERE task_name = %s GROUP BY 1
+                SELECT ids.id::bigint AS id, count(*) AS jobs
+                FROM procrastinate_jobs AS job,
+                     jsonb_array_elements_text(job.args->'event_ids') AS ids(id)
+                WHERE job.task_name = %s GROUP BY 1
             ) j FULL JOIN inbox_events e USING (id)
             WHERE j.jobs IS DISTINCT FROM 1 OR e.id IS NULL
             """,
@@ -157,8 +160,9 @@ class IngestBench:
         name, url = self.dbs.fresh()
         try:
             argv = ["ingest", "--port", str(port), "--database-url", url]
-            argv += ["--webhook-secret", self.webhook_secret]
-            argv += ["--platform-secret", self.platform_secret]
+            # "=": a token_urlsafe secret may begin with "-", which argparse reads as an option.
+            argv += [f"--webhook-secret={self.webhook_secret}"]
+            argv += [f"--platform-secret={self.platform_secret}"]
             argv += ["--max-batch", str(limits.max_batch)]
             argv += ["--max-in-flight", str(limits.max_in_flight)]
             return self._measure(variant, argv, port, url)
@@ -219,9 +223,12 @@ def _check(result: dict[str, Any], before: tuple[int, int, int], after: tuple[in
         )
     if not accepted <= stored <= result["sent"]:
         problems.append(f"{accepted} accepted but {stored} stored of {result['sent']} sent")
-    if after[1] != after[0] or after[2]:
-        problems.append(f"{after[0]} rows, {after[1]} jobs, {after[2]} without exactly one job")
-    return "; ".join(problems) or f"ok ({accepted} accepted, {stored} stored, 1 job each)"
+    if after[2]:
+        problems.append(f"{after[0]} rows, {after[1]} jobs, {after[2]} not in exactly one job")
+    per_job = stored / max(after[1] - before[1], 1)
+    return "; ".join(problems) or (
+        f"ok ({accepted} accepted, {stored} stored, each in one job; {per_job:.1f} rows/job)"
+    )
 
 
 def report(runs: list[list[Run]], args: argparse.Namespace, wanted: list[str]) -> dict[str, Any]:

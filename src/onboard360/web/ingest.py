@@ -40,13 +40,14 @@ log = get_logger(__name__)
 # it too). One job per *statement* carries the ids of every row it stored: procrastinate's
 # job row, status event row and NOTIFY are paid once per batch, not once per delivery
 # (docs/decisions/0004-ingest-group-commit.md). A statement that stored nothing (all
-# duplicates) defers nothing.
+# duplicates) defers nothing. The arrays go in binary (``%(…)b``): no quoting and escaping
+# of every JSON body into an array literal, about half the client CPU per row (measured).
 _STORE_AND_DEFER = """
     WITH stored AS (
         INSERT INTO inbox_events (hub, body_sha256, event_type, body)
         SELECT * FROM unnest(
-            CAST(%(hubs)s AS text[]), CAST(%(digests)s AS bytea[]),
-            CAST(%(event_types)s AS text[]), CAST(%(bodies)s AS jsonb[])
+            CAST(%(hubs)b AS text[]), CAST(%(digests)b AS bytea[]),
+            CAST(%(event_types)b AS text[]), CAST(%(bodies)b AS jsonb[])
         )
         ON CONFLICT DO NOTHING
         RETURNING id, hub, body_sha256

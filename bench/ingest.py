@@ -19,6 +19,7 @@ endpoint of its own round. Needs ``wrk`` (installed with apt-get when missing an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -39,7 +40,6 @@ from bench.common import (
     free_port,
     libpq,
     median,
-    postgres_cpu_seconds,
     token,
 )
 from bench.serve import HUB, PARTNER_ID
@@ -141,6 +141,26 @@ def count_rows(url: str) -> tuple[int, int, int]:
     return rows[0], jobs[0], wrong[0]
 
 
+def database_backends(url: str) -> list[int]:
+    """The PostgreSQL backends serving the bench's database (the receiver's pool, open
+    since the warm-up): their CPU is the write's cost in PostgreSQL, whatever else the
+    shared server does meanwhile. WAL writer and checkpointer are not counted."""
+    with psycopg.connect(libpq(url)) as conn:
+        found = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [pid for (pid,) in found]
+
+
+def backends_cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
 class IngestBench:
     def __init__(self, args: argparse.Namespace, dbs: Databases, tmp: Path) -> None:
         self.args = args
@@ -187,9 +207,10 @@ class IngestBench:
             run_wrk(self.wrk, target, warm, args.warmup, args.connections)
             time.sleep(0.5)
             before = count_rows(url) if url else (0, 0, 0)
-            cpu0, pg0 = cpu_seconds(pid), postgres_cpu_seconds()
+            backends = database_backends(url) if url else []
+            cpu0, pg0 = cpu_seconds(pid), backends_cpu_seconds(backends)
             result = run_wrk(self.wrk, target, measured, args.duration, args.connections)
-            cpu1, pg1 = cpu_seconds(pid), postgres_cpu_seconds()
+            cpu1, pg1 = cpu_seconds(pid), backends_cpu_seconds(backends)
             time.sleep(0.5)  # requests in flight when wrk stopped still commit
             after = count_rows(url) if url else (0, 0, 0)
         ok = result["responses"] - result["non_2xx"]

@@ -45,9 +45,8 @@ async def process_inbox_events(service: Service, event_ids: Sequence[int]) -> st
                 failed.append(event_id)
                 first_error = first_error or exc
     if first_error is not None:
-        raise InboxEventsFailed(f"{len(failed)} of {len(event_ids)} failed: {failed[:20]}") from (
-            first_error
-        )
+        message = f"{len(failed)} of {len(event_ids)} failed: {failed[:20]}"
+        raise InboxEventsFailed(message) from first_error
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
 
 

@@ -10,7 +10,7 @@ splitting the same total of connections (32 / N each), each replaying its own un
 signed ``channel_created`` bodies (``bench/ingest.py``'s machinery). 2 s warm-up, then
 ``--duration`` seconds measured; the rate is the sum of the instances' 2xx per second.
 The ratio is each N's rate over N=1's of the same run. Afterwards the same exactly-once
-check as bench.ingest (every 2xx stored, one job per row).
+check as bench.ingest (every 2xx stored, each row in exactly one job).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from onboard360.config import Settings
 from onboard360.crypto import generate_key
 from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.serving import freeze_startup_objects
 from onboard360.web.app import create_app
 from onboard360.web.ingest import LIMITS_STATE, BatchLimits
 
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--max-in-flight", type=int, default=BatchLimits.max_in_flight)
     args = parser.parse_args()
     app = bare_app() if args.kind == "bare" else ingest_app(args)
+    freeze_startup_objects()  # as `onboard360 serve` does, for both
     uvicorn.run(
         app,
         host="127.0.0.1",

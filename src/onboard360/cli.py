@@ -129,12 +129,14 @@ def serve(
     """Serve the web edge: connect pages, redirects, partner webhooks, the REST API."""
     import asyncio  # noqa: PLC0415
 
-    from onboard360.serving import Site, serve_all  # noqa: PLC0415
+    from onboard360.serving import Site, freeze_startup_objects, serve_all  # noqa: PLC0415
     from onboard360.web.app import create_app  # noqa: PLC0415
 
     settings, url = _service_settings(config)
     typer.echo(f"onboard360 on http://{host}:{port} ({len(settings.hubs)} hub(s))")
-    asyncio.run(serve_all([Site(create_app(settings, url), host, port)], log_level="info"))
+    site = Site(create_app(settings, url), host, port)
+    freeze_startup_objects()
+    asyncio.run(serve_all([site], log_level="info"))
 
 
 @app.command()

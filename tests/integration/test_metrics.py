@@ -80,7 +80,7 @@ def test_waiting_work_shows_as_inbox_lag_and_queued_jobs(stack: Stack) -> None:
 
     wait_until(stored, what="a partner webhook to be stored")
     samples = scrape(stack.service_url)
-    assert value(samples, "onboard360_jobs", task="process_inbox_event", status="todo") >= 1
+    assert value(samples, "onboard360_jobs", task="process_inbox_events", status="todo") >= 1
 
 
 def test_no_label_carries_a_secret_or_a_channel_id(stack: Stack) -> None:

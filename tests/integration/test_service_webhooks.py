@@ -208,11 +208,9 @@ def test_the_row_and_its_job_exist_when_the_2xx_arrives(stack: Stack) -> None:
     assert row["event_type"] == "channel_created"
     jobs = rows(
         stack,
-        "SELECT status FROM procrastinate_jobs WHERE task_name = 'process_inbox_event' "
-        "AND (args->>'event_id')::bigint = %s",
-        row["id"],
+        "SELECT status, args FROM procrastinate_jobs WHERE task_name = 'process_inbox_events'",
     )
-    assert [job["status"] for job in jobs] == ["todo"]
+    assert [(job["status"], job["args"]) for job in jobs] == [("todo", {"event_ids": [row["id"]]})]
 
 
 def test_replayed_webhook_changes_nothing(stack: Stack) -> None:
@@ -241,7 +239,7 @@ def test_replayed_webhook_changes_nothing(stack: Stack) -> None:
     inbox_jobs = rows(
         stack,
         "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = %s",
-        "process_inbox_event",
+        "process_inbox_events",
     )
     assert inbox_jobs[0]["n"] == 2
 

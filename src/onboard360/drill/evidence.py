@@ -24,7 +24,12 @@ from onboard360.drill.product import key_sha
 
 LIFECYCLE_EVENTS = ("client_created", "channel_created", "channel_ready", "channel_running")
 DELIVERY_LOG_LIMIT = 10_000
-OUR_TASKS = ("process_inbox_event", "provision_key", "deliver_product_event", "configure_messaging")
+OUR_TASKS = (
+    "process_inbox_events",
+    "provision_key",
+    "deliver_product_event",
+    "configure_messaging",
+)
 STALLED_LOG_EVENT = "stalled job retried"
 
 

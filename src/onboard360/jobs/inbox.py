@@ -1,8 +1,19 @@
-"""Turn a stored partner webhook into lifecycle transitions."""
+"""Turn stored partner webhooks into lifecycle transitions.
+
+The receiver defers one job per group-committed batch of deliveries (web/ingest.py), with
+the ids of the rows that batch stored. The job processes them in id order, each in its
+own transaction: one event that fails leaves its neighbours processed, and the retried
+job skips every row already marked processed — each event takes effect exactly once
+however often its job runs (docs/decisions/0005-ingest-group-commit.md).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
+from structlog.contextvars import bound_contextvars
 
 from onboard360.db import tables as t
 from onboard360.domain import EventError, EventKind, parse_event
@@ -11,6 +22,32 @@ from onboard360.logging import get_logger
 from onboard360.service import Service, UnknownHub
 
 log = get_logger(__name__)
+
+
+class InboxEventsFailed(Exception):
+    """Some events of the batch failed; the job is retried for them (the rest are done)."""
+
+
+async def process_inbox_events(service: Service, event_ids: Sequence[int]) -> str:
+    """Process each stored webhook of a batch in its own transaction; a summary of outcomes.
+
+    Raises InboxEventsFailed, after trying every event, when any of them failed.
+    """
+    outcomes: Counter[str] = Counter()
+    failed: list[int] = []
+    first_error: Exception | None = None
+    for event_id in event_ids:
+        with bound_contextvars(inbox_event_id=event_id):
+            try:
+                outcomes[await process_inbox_event(service, event_id)] += 1
+            except Exception as exc:  # the others of the batch still get their turn
+                log.warning("partner webhook processing failed", error=type(exc).__name__)
+                failed.append(event_id)
+                first_error = first_error or exc
+    if first_error is not None:
+        message = f"{len(failed)} of {len(event_ids)} failed: {failed[:20]}"
+        raise InboxEventsFailed(message) from first_error
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
 
 
 async def process_inbox_event(service: Service, event_id: int) -> str:

@@ -24,7 +24,6 @@ _LOGGED_ARGS = {
     "channel_id": "channel_id",
     "intent": "key_intent",
 }
-INBOX_EVENT_FIELD = "inbox_event_id"
 
 
 def job_fields(context: JobContext) -> dict[str, Any]:
@@ -33,9 +32,10 @@ def job_fields(context: JobContext) -> dict[str, Any]:
     for arg, field in _LOGGED_ARGS.items():
         if arg in job.task_kwargs:
             fields[field] = job.task_kwargs[arg]
-    # A partner webhook's job carries its inbox row id; name it so it reads as one.
-    if job.task_name == INBOX_TASK and "event_id" in fields:
-        fields[INBOX_EVENT_FIELD] = fields.pop("event_id")
+    # A batch of partner webhooks: its size here, each event's inbox row id is bound while
+    # that event is processed (jobs/inbox.py).
+    if job.task_name == INBOX_TASK and "event_ids" in job.task_kwargs:
+        fields["inbox_events"] = len(job.task_kwargs["event_ids"])
     return fields
 
 

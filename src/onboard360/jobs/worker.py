@@ -19,7 +19,8 @@ from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.jobs.reconcile import reconcile_hub
 from onboard360.service import Service
 
-INBOX_TASK = "process_inbox_event"
+# One job per group-committed batch of partner webhooks (web/ingest.py, jobs/inbox.py).
+INBOX_TASK = "process_inbox_events"
 RECONCILE_TASK = "reconcile"
 
 
@@ -53,8 +54,8 @@ def build_app(
     )
 
     @app.task(name=INBOX_TASK, retry=hub_retry)
-    async def process_inbox_event(event_id: int) -> str:
-        return await inbox.process_inbox_event(service, event_id)
+    async def process_inbox_events(event_ids: list[int]) -> str:
+        return await inbox.process_inbox_events(service, event_ids)
 
     @app.task(name=PROVISION_TASK, retry=hub_retry)
     async def provision_key(hub: str, channel_id: str, intent: int) -> str:

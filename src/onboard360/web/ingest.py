@@ -8,8 +8,9 @@ while a write is in flight and go out together in the next one:
 - an idle receiver writes a lone delivery at once (no timer, no added latency); under load
   the batches grow to what arrived during the previous write, up to ``max_batch``;
 - one statement stores the whole batch (``INSERT … ON CONFLICT DO NOTHING RETURNING``)
-  and defers one job per stored row, in autocommit: it is its own transaction, so when it
-  returns, everything it did is committed — and nothing of it if it failed;
+  and defers one job for all the rows it stored, in autocommit: it is its own
+  transaction, so when it returns, everything it did is committed — and nothing of it if
+  it failed;
 - each delivery learns whether *its* bytes were new; the same bytes twice in one batch are
   written once, and the later copy is a duplicate, as if they had come one after another;
 - a failed batch is retried one delivery at a time when the database refused the data
@@ -36,21 +37,26 @@ from onboard360.logging import get_logger
 log = get_logger(__name__)
 
 # procrastinate_defer_jobs_v1 is procrastinate's own enqueue function (jobs/defer.py calls
-# it too); here it takes one job per stored row, in the same statement as the insert.
+# it too). One job per *statement* carries the ids of every row it stored: procrastinate's
+# job row, status event row and NOTIFY are paid once per batch, not once per delivery
+# (docs/decisions/0005-ingest-group-commit.md). A statement that stored nothing (all
+# duplicates) defers nothing. The arrays go in binary (``%(…)b``): no quoting and escaping
+# of every JSON body into an array literal, about half the client CPU per row (measured).
 _STORE_AND_DEFER = """
     WITH stored AS (
         INSERT INTO inbox_events (hub, body_sha256, event_type, body)
         SELECT * FROM unnest(
-            CAST(%(hubs)s AS text[]), CAST(%(digests)s AS bytea[]),
-            CAST(%(event_types)s AS text[]), CAST(%(bodies)s AS jsonb[])
+            CAST(%(hubs)b AS text[]), CAST(%(digests)b AS bytea[]),
+            CAST(%(event_types)b AS text[]), CAST(%(bodies)b AS jsonb[])
         )
         ON CONFLICT DO NOTHING
         RETURNING id, hub, body_sha256
     ), deferred AS (
         SELECT procrastinate_defer_jobs_v1(ARRAY(
-            SELECT ROW(%(queue)s, %(task)s, 0, NULL, NULL, jsonb_build_object('event_id', id),
+            SELECT ROW(%(queue)s, %(task)s, 0, NULL, NULL,
+                       jsonb_build_object('event_ids', jsonb_agg(id ORDER BY id)),
                        NULL)::procrastinate_job_to_defer_v1
-            FROM stored ORDER BY id
+            FROM stored HAVING count(*) > 0
         )) AS job_ids
     )
     SELECT stored.hub, stored.body_sha256 FROM stored CROSS JOIN deferred
@@ -175,16 +181,13 @@ def _fail(batch: list[_Waiting], exc: Exception) -> None:
 
 
 @asynccontextmanager
-async def inbox_writer(app: Any) -> AsyncIterator[None]:
-    """The receiver's lifespan: a writer on the service's database in ``app.state``.
-
-    Runs inside the app's own lifespan (FastAPI nests a router's lifespan in the app's),
-    so the service exists already and outlives the writer.
-    """
-    url = app.state.service.engine.url.render_as_string(hide_password=False)
-    limits = getattr(app.state, LIMITS_STATE, None) or BatchLimits()
+async def open_inbox_writer(
+    database_url: str, limits: BatchLimits | None = None
+) -> AsyncIterator[InboxWriter]:
+    """A writer with its own small pool on ``database_url``, closed on the way out."""
+    limits = limits or BatchLimits()
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
-        to_libpq_uri(url),
+        to_libpq_uri(database_url),
         # Connected on first use, like the engine: an app that gets no webhook holds none.
         min_size=0,
         max_size=limits.max_in_flight,
@@ -193,8 +196,20 @@ async def inbox_writer(app: Any) -> AsyncIterator[None]:
         open=False,
     )
     await pool.open(wait=False)  # like the engine: a database that is down fails requests
-    app.state.inbox_writer = InboxWriter(pool, limits)
     try:
-        yield
+        yield InboxWriter(pool, limits)
     finally:
         await pool.close()
+
+
+@asynccontextmanager
+async def inbox_writer(app: Any) -> AsyncIterator[None]:
+    """The receiver's lifespan: a writer on the service's database in ``app.state``.
+
+    Runs inside the app's own lifespan (FastAPI nests a router's lifespan in the app's),
+    so the service exists already and outlives the writer.
+    """
+    url = app.state.service.engine.url.render_as_string(hide_password=False)
+    async with open_inbox_writer(url, getattr(app.state, LIMITS_STATE, None)) as writer:
+        app.state.inbox_writer = writer
+        yield

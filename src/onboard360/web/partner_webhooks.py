@@ -139,22 +139,26 @@ async def ingest(
     return duplicate
 
 
+def delivery_of(hub_name: str, body: bytes) -> Delivery:
+    """What the inbox stores of an authenticated body, or a precise 400 (web/json_body.py)."""
+    # The validated text is what jsonb stores: no json.dumps of the parsed value.
+    data, text = decode_object_text(body)
+    event = data.get("event")
+    return Delivery(
+        hub=hub_name,
+        body_sha256=hashlib.sha256(body).digest(),
+        event_type=event if isinstance(event, str) else None,
+        body_json=text,
+    )
+
+
 async def _store(
     app: Any, hub: HubConfig | None, secret: str, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> bool:
     """Authenticate and store the delivery; True when the same bytes were stored before."""
     if len(body) > MAX_WEBHOOK_BYTES:
         raise ApiError(413, "too_large", f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
-    hub = authenticate(hub, secret, headers, body)
-    # The validated text is what jsonb stores: no json.dumps of the parsed value.
-    data, text = decode_object_text(body)
-    event = data.get("event")
-    delivery = Delivery(
-        hub=hub.name,
-        body_sha256=hashlib.sha256(body).digest(),
-        event_type=event if isinstance(event, str) else None,
-        body_json=text,
-    )
+    delivery = delivery_of(authenticate(hub, secret, headers, body).name, body)
     try:
         # Answers after the commit of this delivery's row and job (web/ingest.py).
         writer: InboxWriter = app.state.inbox_writer

@@ -15,7 +15,14 @@ from onboard360.domain import KeyStatus
 from onboard360.jobs.checkpoints import SyncAlreadyRunning, hub_sync_lock
 from onboard360.jobs.reconcile import Progress, SyncReport, reconcile_hub
 from onboard360.service import open_service
-from tests.integration.service_http import execute, rows
+from tests.integration.service_http import (
+    execute,
+    get_redirect,
+    redirect_query,
+    rows,
+    sandbox_channels,
+    state_of,
+)
 from tests.stack import FAST_RETRY, Stack, running_stack
 
 
@@ -194,3 +201,99 @@ def test_sync_applies_a_change_the_stored_state_has_not_settled(stack: Stack) ->
 
     assert again.channels_changed == 1
     assert stack.sandbox.channel(ids[0]).keys_generated == 1
+
+
+def shared_running_channel(stack: Stack, hub: str, *, permission: bool) -> str:
+    """A running number the client shared in the popup; under Direct Payment with API-key
+    permission granted or denied there (the sandbox client's permission)."""
+    created = stack.start_onboarding(hub)
+    _, (channel,) = sandbox_channels(stack, hub, permission=permission)
+    stack.sandbox.set_status(channel, "running")
+    popup_visit(stack, hub, channel, share=True, state=state_of(created))
+    return channel
+
+
+def popup_visit(
+    stack: Stack, hub: str, channel: str, *, share: bool, state: str | None = None
+) -> None:
+    """The client's redirect from a popup visit that shares or revokes ``channel``."""
+    client = stack.sandbox.channel(channel).client_id
+    listed, revoked = ([channel], []) if share else ([], [channel])
+    state = state or state_of(stack.start_onboarding(hub))
+    query = redirect_query(state, client, listed, revoked)
+    assert get_redirect(stack, hub, query).status_code == 200
+
+
+def generations(stack: Stack, channel: str) -> list[tuple[int, str]]:
+    found = rows(
+        stack,
+        "SELECT intent, status FROM key_generations WHERE channel_id = %s ORDER BY intent",
+        channel,
+    )
+    return [(row["intent"], row["status"]) for row in found]
+
+
+def refusals(stack: Stack, channel: str) -> int:
+    found = rows(
+        stack,
+        "SELECT count(*) AS n FROM product_events "
+        "WHERE channel_id = %s AND event_type = 'channel.permission_refused'",
+        channel,
+    )
+    return int(found[0]["n"])
+
+
+def test_sync_never_lifts_a_refusal(stack: Stack) -> None:
+    channel = shared_running_channel(stack, "dp", permission=False)
+    stack.settle()
+    assert generations(stack, channel) == [(1, "refused")]
+
+    sync(stack, "dp")
+    stack.drain()
+
+    # Only the client's next popup visit (or an operator's confirmation) lifts it.
+    assert generations(stack, channel) == [(1, "refused")]
+    assert stack.api.get(f"/api/v1/channels/{channel}").json()["permission"] == "refused"
+
+
+def test_a_refusal_asked_before_a_newer_redirect_is_followed_by_one_more_attempt(
+    stack: Stack,
+) -> None:
+    hub = stack.sandbox_hub("dp")
+    hub.faults.api_5xx_rate = 1.0
+    channel = shared_running_channel(stack, "dp", permission=False)
+    stack.settle()  # every attempt of intent 1 fails: the job gives up, the intent is wanted
+    assert generations(stack, channel) == [(1, "pending")]
+    # The client visits the popup again (denying API-key permission once more); then the
+    # job of intent 1, asked before that visit, is requeued and 360dialog refuses it.
+    popup_visit(stack, "dp", channel, share=True)
+    hub.faults.api_5xx_rate = 0.0
+
+    assert sync(stack, "dp").keys_requeued == 1
+    stack.drain()
+
+    # Intent 1's refusal may predate the visit: one new attempt, whose refusal counts.
+    assert generations(stack, channel) == [(1, "refused"), (2, "refused")]
+    assert refusals(stack, channel) == 1
+    assert stack.api.get(f"/api/v1/channels/{channel}").json()["permission"] == "refused"
+    assert stack.sandbox.channel(channel).keys_generated == 0
+
+
+def test_a_key_job_requeued_after_a_revoking_redirect_makes_no_key(stack: Stack) -> None:
+    hub = stack.sandbox_hub("dp")
+    hub.faults.api_5xx_rate = 1.0
+    channel = shared_running_channel(stack, "dp", permission=True)
+    stack.settle()  # the job of intent 1 gives up
+    popup_visit(stack, "dp", channel, share=False)
+    hub.faults.api_5xx_rate = 0.0
+
+    sync(stack, "dp")
+    stack.drain()
+
+    assert generations(stack, channel) == [(1, "discarded")]
+    assert stack.sandbox.channel(channel).keys_generated == 0
+    assert rows(stack, "SELECT id FROM api_keys WHERE channel_id = %s", channel) == []
+    events = rows(stack, "SELECT event_type FROM product_events WHERE channel_id = %s", channel)
+    types = {row["event_type"] for row in events}
+    assert "channel.permission_revoked" in types
+    assert types.isdisjoint({"channel.activated", "channel.permission_granted"})

@@ -14,9 +14,11 @@ from onboard360.domain import (
     ClientId,
     KeyBlocker,
     KeyPermission,
+    KeyRefused,
     KeyStatus,
     Permission,
     ProductEvent,
+    apply,
     may_generate_key,
 )
 
@@ -54,10 +56,12 @@ def test_state_reads_back_as_written() -> None:
         key_permission=KeyPermission.REFUSED,
         permission_sequence=3,
         key_intent=2,
+        key_intent_sequence=1,
         announced=frozenset({ProductEvent.CHANNEL_CREATED}),
     )
     written = codec.channel_to_json(state)
     assert written["v"] == 2
+    assert written["key_intent_sequence"] == 1
     assert (written["shared"], written["key_permission"]) == (True, "refused")
     assert "permission" not in written
     assert codec.channel_from_json(written) == state
@@ -129,9 +133,31 @@ def test_version_1_rows_decode_into_both_facts(
     assert state.permission is permission
     assert may_generate_key(state).blocker is blocker
     assert state.permission_sequence == row["permission_sequence"]
+    assert state.key_intent_sequence == row["permission_sequence"]
     assert state.key is KeyStatus(row["key"])
 
 
 def test_version_1_row_with_an_unknown_permission_is_refused() -> None:
     with pytest.raises(ValueError, match="'maybe'"):
         codec.channel_from_json(v1_row("direct", "maybe", 1))
+
+
+def test_row_written_before_key_intent_sequence_keeps_its_refusal() -> None:
+    # Version 2 rows from before the field: the intent in flight counts as asked at the
+    # newest redirect, so its refusal is a refusal, as when the row was written.
+    state = ChannelState(
+        CH,
+        Billing.DIRECT_PAYMENT,
+        status="running",
+        shared=True,
+        permission_sequence=3,
+        key=KeyStatus.PROVISIONING,
+        key_intent=1,
+        key_intent_sequence=3,
+    )
+    row = codec.channel_to_json(state)
+    del row["key_intent_sequence"]
+    decoded = codec.channel_from_json(row)
+    assert decoded == state
+    after, _ = apply(decoded, KeyRefused(CH, 1))
+    assert after.key_permission is KeyPermission.REFUSED

@@ -27,6 +27,7 @@ def channel_to_json(state: ChannelState) -> dict[str, Any]:
         "permission_sequence": state.permission_sequence,
         "key": state.key.value,
         "key_intent": state.key_intent,
+        "key_intent_sequence": state.key_intent_sequence,
         "key_rotating": state.key_rotating,
         "announced": sorted(event.value for event in state.announced),
         "violations": sorted(state.violations),
@@ -49,6 +50,7 @@ def channel_from_json(data: dict[str, Any]) -> ChannelState:
     owner = get("client_id")
     billing = _BILLING[data["billing"]]
     key = _KEY_STATUS[data["key"]]
+    permission_sequence = int(data["permission_sequence"])
     if "key_permission" in data:
         shared, key_permission = data["shared"], _KEY_PERMISSION[data["key_permission"]]
     else:
@@ -62,9 +64,12 @@ def channel_from_json(data: dict[str, Any]) -> ChannelState:
         statuses_seen=frozenset(get("statuses_seen", ())),
         shared=shared,
         key_permission=key_permission,
-        permission_sequence=int(data["permission_sequence"]),
+        permission_sequence=permission_sequence,
         key=key,
         key_intent=int(data["key_intent"]),
+        # Rows written before it was kept: as if asked at the newest sequence (a refusal
+        # of their intent in flight counts, as it did when they were written).
+        key_intent_sequence=int(get("key_intent_sequence", permission_sequence)),
         key_rotating=bool(get("key_rotating", False)),
         announced=frozenset([_PRODUCT_EVENT[e] for e in get("announced", ())]),
         violations=frozenset(get("violations", ())),

@@ -22,6 +22,10 @@ Rules, because the platform gives no ordering and no event ids:
   (one new attempt per such redirect).
 - Key outcomes are tied to the intent they answer; a stale KeyStored/KeyRefused changes
   nothing, and so does a KeyRotationRequested for a key that was already replaced.
+- A refusal of an intent asked before a newer redirect listing the number (or a newer
+  confirmation) is stale too: the client may have granted API-key permission on that
+  visit while the job was in flight. It leaves the permission as the newer input set it
+  and one new intent is asked for, as if the refusal had arrived before that input.
 - Milestone notifications (created, running, terminated) are sent once; activated once
   per key that is not a rotation, key_rotated once per rotation.
 
@@ -130,6 +134,9 @@ class ChannelState:
     permission_sequence: int = 0
     key: KeyStatus = KeyStatus.NONE
     key_intent: int = 0
+    # The `permission_sequence` when `key_intent` was asked for: a refusal of an intent
+    # asked before a newer redirect / confirmation may predate the client's grant.
+    key_intent_sequence: int = 0
     # The key being provisioned replaces a stored one (rotation), rather than being the
     # channel's first usable key (first provisioning, or after permission came back).
     key_rotating: bool = False
@@ -323,6 +330,11 @@ def _on_key_outcome(
     if state.key is not KeyStatus.PROVISIONING or item.intent != state.key_intent:
         return state  # an answer to an intent that is no longer wanted
     if isinstance(item, KeyRefused):
+        if state.key_intent_sequence < state.permission_sequence:
+            # Asked before the newest redirect / confirmation, which listed the number (one
+            # that revoked it discarded this intent): the refusal may predate the grant on
+            # that visit. Permission stays as that input set it; _settle asks once more.
+            return replace(state, key=KeyStatus.NONE, key_rotating=False)
         effects.append(state.notify(ProductEvent.PERMISSION_REFUSED))
         return replace(
             state, key=KeyStatus.NONE, key_rotating=False, key_permission=KeyPermission.REFUSED
@@ -353,7 +365,13 @@ def _on_rotation(
 def _provision(state: ChannelState, effects: list[Effect], *, rotation: bool) -> ChannelState:
     intent = state.key_intent + 1
     effects.append(ProvisionKey(state.channel_id, intent, rotation=rotation))
-    return replace(state, key=KeyStatus.PROVISIONING, key_intent=intent, key_rotating=rotation)
+    return replace(
+        state,
+        key=KeyStatus.PROVISIONING,
+        key_intent=intent,
+        key_intent_sequence=state.permission_sequence,
+        key_rotating=rotation,
+    )
 
 
 def _settle(state: ChannelState, item: Input, effects: list[Effect]) -> Transition:

@@ -307,6 +307,62 @@ def test_direct_payment_confirmation_before_any_redirect_shares_and_grants() -> 
     assert provisions(effects) == [ProvisionKey(CH, 1)]
 
 
+# A key job for intent 1 is in flight when the client goes back to the popup and grants
+# API-key permission: 360dialog's refusal may predate that visit.
+
+
+def test_direct_payment_refusal_from_before_a_newer_redirect_is_tried_once_more() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1))
+    state, effects = run(state, grant(2))
+    assert effects == []  # intent 1 is still in flight
+    state, effects = run(state, KeyRefused(CH, 1))
+    assert effects == [ProvisionKey(CH, 2)]
+    assert (state.shared, state.key_permission) == (True, KeyPermission.UNKNOWN)
+    assert state.permission is Permission.SHARED
+    assert may_generate_key(state).blocker is KeyBlocker.PROVISIONING
+    state, effects = run(state, KeyStored(CH, 2))
+    assert notified(effects) == [ProductEvent.PERMISSION_GRANTED, ProductEvent.CHANNEL_ACTIVATED]
+
+
+def test_direct_payment_refusal_of_the_attempt_after_the_newest_redirect_counts() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1), grant(2), KeyRefused(CH, 1))
+    state, effects = run(state, KeyRefused(CH, 2))
+    assert effects == [state.notify(ProductEvent.PERMISSION_REFUSED)]
+    assert state.key_permission is KeyPermission.REFUSED
+    assert may_generate_key(state).blocker is KeyBlocker.WAITING_FOR_PERMISSION
+
+
+def test_direct_payment_refusal_from_before_a_confirmation_keeps_it_granted() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1))
+    state, effects = run(state, PermissionConfirmed(CH, 2))
+    assert notified(effects) == [ProductEvent.PERMISSION_GRANTED]
+    state, effects = run(state, KeyRefused(CH, 1))
+    assert effects == [ProvisionKey(CH, 2)]
+    assert state.key_permission is KeyPermission.GRANTED
+
+
+def test_direct_payment_refusal_before_or_after_a_newer_redirect_ends_the_same() -> None:
+    start, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1))
+    early, _ = run(start, KeyRefused(CH, 1), grant(2))
+    late, _ = run(start, grant(2), KeyRefused(CH, 1))
+    assert late == early
+
+
+def test_direct_payment_key_stored_after_a_newer_revoke_is_discarded_unannounced() -> None:
+    state, _ = run(new(Billing.DIRECT_PAYMENT), RUNNING, grant(1))
+    state, effects = run(state, revoke(2))
+    assert effects == [state.notify(ProductEvent.PERMISSION_REVOKED), DiscardKey(CH, 1)]
+    state, effects = run(state, KeyStored(CH, 1))
+    assert effects == []
+    assert (state.key, state.key_permission) == (KeyStatus.NONE, KeyPermission.UNKNOWN)
+    assert may_generate_key(state).blocker is KeyBlocker.PERMISSION_REVOKED
+    # Shared again: a new intent; the late answer to the discarded one still counts for nothing.
+    state, effects = run(state, grant(3), KeyStored(CH, 1))
+    assert provisions(effects) == [ProvisionKey(CH, 2)]
+    assert ProductEvent.CHANNEL_ACTIVATED not in notified(effects)
+    assert state.key is KeyStatus.PROVISIONING
+
+
 # ---- permission --------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from onboard360.domain import (
@@ -158,7 +158,14 @@ def play(
     return state, history, steps
 
 
-plans = st.tuples(st.sampled_from(Billing), st.lists(actions, max_size=40))
+RUNNING = _event("channel_running")
+# Half the plans start from a running channel the client just shared, so that key jobs
+# and newer popup visits interleave often (from scratch, few plans get that far).
+plans = st.tuples(
+    st.sampled_from(Billing),
+    st.lists(actions, max_size=40)
+    | st.lists(actions, max_size=40).map(lambda rest: [RUNNING, Act("grant"), *rest]),
+)
 
 
 @PROPERTY
@@ -239,9 +246,12 @@ def test_a_key_is_requested_only_when_the_rules_allow_it(
             assert after.key_permission in (KeyPermission.UNKNOWN, KeyPermission.GRANTED)
             if billing is Billing.DIRECT_PAYMENT:
                 assert after.shared is True
-            # A first key only when there is none; a rotation only of a stored key.
-            expected = KeyStatus.STORED if effect.rotation else KeyStatus.NONE
-            assert before.key is expected
+            # A rotation only of a stored key; a first key only when there is none, or
+            # when the one in flight was refused before a newer redirect (one more try).
+            if effect.rotation:
+                assert before.key is KeyStatus.STORED
+            elif before.key is not KeyStatus.NONE:
+                assert item == KeyRefused(CH, before.key_intent)
 
 
 @PROPERTY
@@ -298,6 +308,74 @@ def test_permission_notifications_are_distinct_by_their_dedupe_key(
     assert len(keys) == len(set(keys))
 
 
+def _asked_before_newer_permission(
+    steps: list[tuple[ChannelState, Input, tuple[Effect, ...]]],
+) -> list[tuple[ChannelState, Input, tuple[Effect, ...], bool]]:
+    """Each step, and whether a key outcome in it answers an intent asked for before the
+    newest redirect / confirmation applied so far (tracked here, not read off the state)."""
+    newest = 0
+    asked: dict[int, int] = {}
+    marked = []
+    for before, item, effects in steps:
+        intent = item.intent if isinstance(item, KeyStored | KeyRefused) else None
+        marked.append((before, item, effects, intent in asked and asked[intent] < newest))
+        if isinstance(item, Redirected | PermissionConfirmed):
+            newest = max(newest, item.sequence)
+        asked.update((e.intent, newest) for e in effects if isinstance(e, ProvisionKey))
+    return marked
+
+
+@PROPERTY
+@given(plans)
+def test_a_refusal_counts_only_for_an_intent_asked_after_the_newest_redirect(
+    plan: tuple[Billing, list[Input | Act]],
+) -> None:
+    _, _, steps = play(*plan)
+    for before, item, effects, stale in _asked_before_newer_permission(steps):
+        answers = before.key is KeyStatus.PROVISIONING and item == KeyRefused(CH, before.key_intent)
+        if not answers:
+            continue
+        after, _ = apply(before, item)
+        assert (ProductEvent.PERMISSION_REFUSED in notified(effects)) is not stale
+        assert (after.key_permission is KeyPermission.REFUSED) is not stale
+        if stale:
+            # Permission stays as the newer input left it; exactly one new attempt follows.
+            assert after.key_permission is before.key_permission
+            wanted = [] if statuses.is_terminal(after.status) else [before.key_intent + 1]
+            assert [e.intent for e in effects if isinstance(e, ProvisionKey)] == wanted
+
+
+def _key_verdict(state: ChannelState) -> tuple[object, ...]:
+    return (
+        may_generate_key(state).blocker,
+        state.key,
+        state.shared,
+        state.permission is Permission.REFUSED,
+    )
+
+
+@PROPERTY
+@given(
+    plans,
+    st.lists(st.sampled_from(["grant", "revoke", "confirm"]), min_size=1, max_size=4),
+    st.sampled_from(["store", "refuse"]),
+)
+def test_a_key_outcome_ends_the_same_before_or_after_newer_redirects(
+    plan: tuple[Billing, list[Input | Act]], kinds: list[str], outcome: str
+) -> None:
+    # The job answers intent N; the client may visit the popup (or an operator confirm)
+    # any number of times before or after that answer is applied.
+    billing, actions = plan
+    state, _, _ = play(billing, [RUNNING, Act("grant"), *actions[:12]])
+    assume(state.key is KeyStatus.PROVISIONING)
+    newer = [_permission(k, state.permission_sequence + n) for n, k in enumerate(kinds, 1)]
+    answer = (KeyStored if outcome == "store" else KeyRefused)(CH, state.key_intent)
+    early, _ = apply_all(state, [answer, *newer])
+    late, _ = apply_all(state, [*newer, answer])
+    assert _key_verdict(late) == _key_verdict(early)
+    assert late.permission_sequence == early.permission_sequence
+
+
 @PROPERTY
 @given(
     st.sampled_from(Billing),
@@ -311,7 +389,7 @@ def test_sharing_converges_whatever_the_order(
     # Each popup opening / operator action has its own sequence; they arrive in any order.
     items = [_permission(kind, n) for n, kind in enumerate(kinds, start=1)]
     if running:
-        items.append(_event("channel_running"))
+        items.append(RUNNING)
     forward, _ = apply_all(ChannelState(CH, billing), items)
     shuffled = list(items)
     rnd.shuffle(shuffled)
@@ -340,7 +418,7 @@ def test_status_converges_whatever_the_order(billing: Billing, items: list[Input
 @PROPERTY
 @given(st.lists(status_inputs(), max_size=12))
 def test_a_running_channel_never_moves_back(items: list[Input]) -> None:
-    state, _ = apply_all(ChannelState(CH, Billing.PARTNER_PAYMENT), [_event("channel_running")])
+    state, _ = apply_all(ChannelState(CH, Billing.PARTNER_PAYMENT), [RUNNING])
     for item in items:
         state, _ = apply(state, item)
         assert statuses.rank(state.status) >= statuses.rank(statuses.RUNNING)

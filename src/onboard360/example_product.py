@@ -96,6 +96,8 @@ class Ledger:
                 "hub": data.get("hub"),
                 "channel_id": channel_id,
                 "phone_number": data.get("phone_number"),
+                # onboarding.started / .completed: whose attempt it is.
+                "external_user_id": data.get("external_user_id"),
                 "note": note,
             }
         )

@@ -82,7 +82,7 @@ def onboard_over_http(
 def product_received(stack: Stack, event_type: str, channel_id: str) -> None:
     def arrived() -> bool:
         return any(
-            e["type"] == event_type and e["data"]["channel_id"] == channel_id
+            e["type"] == event_type and e["data"].get("channel_id") == channel_id
             for e in stack.product_events()
         )
 

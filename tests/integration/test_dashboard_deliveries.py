@@ -98,7 +98,8 @@ def test_replay_failed_sends_each_dead_event_once(stack: Stack, dashboard: Dashb
 
 
 def test_event_page_shows_each_attempt(stack: Stack, dashboard: Dashboard) -> None:
-    stack.product.answer_next(503)
+    # The first event is onboarding.started (no client yet); the next one is the client's.
+    stack.product.answer_next(200, 503)
     client, _ = onboarded(stack, "pp")
     (event,) = sql(stack, "SELECT id, hub FROM product_events WHERE attempts = 2")
     client_page = dashboard.get(f"/dashboard/clients/pp/{client}")

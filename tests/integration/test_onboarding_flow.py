@@ -104,7 +104,7 @@ def test_direct_payment_key_generated_tells_the_product_permission_was_granted(
 
     stack.sandbox.set_status(channels[0], "running")
     stack.settle()
-    events = [e for e in stack.product_events() if e["data"]["channel_id"] == channels[0]]
+    events = [e for e in stack.product_events() if e["data"].get("channel_id") == channels[0]]
     types = [e["type"] for e in events]
     assert types.index("channel.permission_granted") < types.index("channel.activated")
     granted = events[types.index("channel.permission_granted")]["data"]

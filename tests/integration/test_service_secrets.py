@@ -4,17 +4,13 @@ with JSON logging (at debug level) captured, failures included, then everything 
 from __future__ import annotations
 
 import io
-import logging
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import structlog
 from pydantic import SecretStr
 
 from onboard360.crypto import Keyring
-from onboard360.logging import configure_logging
 from onboard360.sandbox.models import Faults
 from tests.integration.service_http import (
     get_redirect,
@@ -39,20 +35,6 @@ TABLES = (
     "onboardings",
     "procrastinate_jobs",
 )
-
-
-@pytest.fixture
-def log_stream(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """Everything the process logs from now on (structlog, stdlib, uvicorn), as JSON."""
-    stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    configure_logging("debug", "json")
-    yield stream
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.setLevel(logging.WARNING)
 
 
 @pytest.fixture

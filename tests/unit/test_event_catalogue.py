@@ -21,6 +21,7 @@ from onboard360.domain import (
     KeyPermission,
     KeyStatus,
     NotifyProduct,
+    OnboardingFacts,
     ProductEvent,
 )
 from onboard360.handoff import event_body
@@ -74,6 +75,23 @@ WHEN_SENT: dict[ProductEvent, dict[str, Any]] = {
 }
 
 
+ATTEMPT = "0b6f3c1e-7d2a-4e55-9a1b-2f0c8d9e4a10"
+# The onboarding events, as web/onboardings.py builds them.
+ONBOARDING: dict[ProductEvent, NotifyProduct] = {
+    ProductEvent.ONBOARDING_STARTED: NotifyProduct(
+        ProductEvent.ONBOARDING_STARTED,
+        onboarding=OnboardingFacts(
+            ATTEMPT, "crm-user-42", expires_at=datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
+        ),
+    ),
+    ProductEvent.ONBOARDING_COMPLETED: NotifyProduct(
+        ProductEvent.ONBOARDING_COMPLETED,
+        client_id=ClientId("AbC1ClientCL"),
+        onboarding=OnboardingFacts(ATTEMPT, "crm-user-42", channels=(CHANNEL.channel_id,)),
+    ),
+}
+
+
 def documented() -> dict[str, dict[str, Any]]:
     return {
         name: json.loads(example) for name, _, example in SECTION.findall(CATALOGUE.read_text())
@@ -81,8 +99,11 @@ def documented() -> dict[str, dict[str, Any]]:
 
 
 def real_body(event: ProductEvent) -> dict[str, Any]:
-    if event is ProductEvent.CLIENT_CREATED:
-        effect, state = NotifyProduct(event, client_id=ClientId("AbC1ClientCL")), None
+    state: ChannelState | None = None
+    if event in ONBOARDING:
+        effect = ONBOARDING[event]
+    elif event is ProductEvent.CLIENT_CREATED:
+        effect = NotifyProduct(event, client_id=ClientId("AbC1ClientCL"))
     else:
         state = replace(CHANNEL, **WHEN_SENT[event])
         detail = "account_violation:scam" if event is ProductEvent.CHANNEL_VIOLATION else None
@@ -94,9 +115,11 @@ def real_body(event: ProductEvent) -> dict[str, Any]:
 
 
 def shape(value: Any) -> Any:
-    """The JSON type of every field, nested."""
+    """The JSON type of every field, nested (a list: the types of its items)."""
     if isinstance(value, dict):
         return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted({str(shape(item)) for item in value})
     return type(value).__name__
 
 

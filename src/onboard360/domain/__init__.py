@@ -6,7 +6,14 @@ This module is the package's public surface.
 """
 
 from onboard360.domain.clients import ClientState, apply_client, channels_touched, client_of
-from onboard360.domain.effects import DiscardKey, Effect, NotifyProduct, ProductEvent, ProvisionKey
+from onboard360.domain.effects import (
+    DiscardKey,
+    Effect,
+    NotifyProduct,
+    OnboardingFacts,
+    ProductEvent,
+    ProvisionKey,
+)
 from onboard360.domain.events import (
     EventError,
     EventKind,
@@ -84,6 +91,7 @@ __all__ = [
     "KeyVerdict",
     "ListStyle",
     "NotifyProduct",
+    "OnboardingFacts",
     "PartnerEvent",
     "PartnerId",
     "Permission",

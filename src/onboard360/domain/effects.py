@@ -10,6 +10,7 @@ explicit rotation), whatever crashes or how many workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
@@ -36,6 +37,9 @@ class ProductEvent(StrEnum):
     PERMISSION_REVOKED = "channel.permission_revoked"
     CHANNEL_VIOLATION = "channel.violation"
     CHANNEL_TERMINATED = "channel.terminated"
+    # An onboarding attempt was created (API or dashboard link), and its redirect consumed.
+    ONBOARDING_STARTED = "onboarding.started"
+    ONBOARDING_COMPLETED = "onboarding.completed"
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,31 @@ class DiscardKey:
 
 
 @dataclass(frozen=True)
+class OnboardingFacts:
+    """One onboarding attempt as the product hears of it.
+
+    Never its state token (the popup's capability, which the product already holds) nor
+    anything of the popup URL: ``expires_at`` on start, the redirect's lists on completion.
+    """
+
+    onboarding_id: str
+    external_user_id: str
+    returning_client: bool = False
+    expires_at: datetime | None = None
+    channels: tuple[ChannelId, ...] = ()
+    revoked: tuple[ChannelId, ...] = ()
+
+
+@dataclass(frozen=True)
 class NotifyProduct:
-    """Tell the partner's product that something happened to a client or channel."""
+    """Tell the partner's product that something happened to a client, a channel or an
+    onboarding attempt (``onboarding``: its facts, for the ``onboarding.*`` events)."""
 
     event: ProductEvent
     client_id: ClientId | None = None
     channel_id: ChannelId | None = None
     detail: str | None = None
+    onboarding: OnboardingFacts | None = None
 
 
 Effect: TypeAlias = ProvisionKey | DiscardKey | NotifyProduct

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import func, text
@@ -19,6 +20,7 @@ from onboard360.domain import (
     Effect,
     KeyStatus,
     NotifyProduct,
+    OnboardingFacts,
     ProductEvent,
     ProvisionKey,
     may_generate_key,
@@ -72,6 +74,21 @@ def provision_job(hub: HubConfig, channel_id: str, intent: int) -> Job:
 def deliver_job(product: str, event_id: str, subject: str) -> Job:
     """The job that hands one event to the product; one subject's events go one at a time."""
     return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
+
+
+def delivery_subject(
+    channel_id: str | None, client_id: str | None, onboarding_id: str | None
+) -> str:
+    """Whose events one delivery lock keeps in order: the onboarding attempt's, else the
+    channel's, else the client's (product_events rows and new effects alike).
+
+    An onboarding's events get their own lock rather than its client's: a new client has
+    no id yet when ``onboarding.started`` is sent, and ``onboarding.completed`` must not
+    overtake that event however long a failing one holds it back.
+    """
+    if onboarding_id:
+        return f"onboarding:{onboarding_id}"
+    return channel_id or client_id or ""
 
 
 # Batch inserts read their rows from one JSON parameter (db/batch.py): one statement text
@@ -178,9 +195,30 @@ def _dedupe_suffix(effect: NotifyProduct, state: ChannelState | None) -> str:
     return ""
 
 
+def _onboarding_payload(
+    hub: HubConfig, effect: NotifyProduct, facts: OnboardingFacts
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "hub": hub.name,
+        "partner_id": hub.partner_id,
+        "onboarding_id": facts.onboarding_id,
+        "external_user_id": facts.external_user_id,
+    }
+    if effect.event is ProductEvent.ONBOARDING_STARTED:
+        expires = facts.expires_at.astimezone(UTC).isoformat() if facts.expires_at else None
+        payload.update(returning_client=facts.returning_client, expires_at=expires)
+    else:
+        payload.update(
+            client_id=effect.client_id, channels=list(facts.channels), revoked=list(facts.revoked)
+        )
+    return payload
+
+
 def product_payload(
     hub: HubConfig, effect: NotifyProduct, state: ChannelState | None
 ) -> dict[str, Any]:
+    if effect.onboarding is not None:
+        return _onboarding_payload(hub, effect, effect.onboarding)
     payload: dict[str, Any] = {
         "hub": hub.name,
         "partner_id": hub.partner_id,
@@ -210,7 +248,8 @@ async def notify_product(
     effect: NotifyProduct,
     state: ChannelState | None,
 ) -> None:
-    """One product event (a batch of one), outside a lifecycle transition."""
+    """One product event (a batch of one), outside a lifecycle transition: e.g. an
+    onboarding attempt started or completed, in the transaction that writes its row."""
     jobs = await _notify(conn, hub, product, [(0, effect, state)])
     await defer(conn, *jobs.get(0, ()))
 
@@ -232,10 +271,15 @@ async def _notify(
     product: ProductConfig,
     notices: Sequence[tuple[int, NotifyProduct, ChannelState | None]],
 ) -> dict[int, list[Job]]:
-    """Store each event once per dedupe key (the first effect wins) and its jobs if new."""
+    """Store each event once per dedupe key (the first effect wins) and its jobs if new.
+
+    The key is the event, the hub and the subject (plus what makes a channel event new
+    again, _dedupe_suffix): an ``onboarding.*`` event is stored once per attempt.
+    """
     rows: dict[str, _Notice] = {}
     for n, effect, state in notices:
-        subject = effect.channel_id or effect.client_id or ""
+        onboarding = effect.onboarding.onboarding_id if effect.onboarding else None
+        subject = delivery_subject(effect.channel_id, effect.client_id, onboarding)
         dedupe = f"{effect.event.value}:{hub.name}:{subject}{_dedupe_suffix(effect, state)}"
         if dedupe not in rows:
             payload = product_payload(hub, effect, state)

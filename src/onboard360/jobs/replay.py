@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
 from onboard360.jobs.defer import defer
-from onboard360.jobs.effects import DELIVER_TASK, deliver_job
+from onboard360.jobs.effects import DELIVER_TASK, deliver_job, delivery_subject
 
 MAX_BULK = 1000
 DEFAULT_SPAN = timedelta(days=7)
@@ -123,7 +123,12 @@ async def _queue(
 ) -> tuple[int, bool]:
     """Lock the matching events (oldest first), skip those already queued, queue the rest."""
     query = (
-        select(t.product_events.c.id, t.product_events.c.channel_id, t.product_events.c.client_id)
+        select(
+            t.product_events.c.id,
+            t.product_events.c.channel_id,
+            t.product_events.c.client_id,
+            t.product_events.c.payload["onboarding_id"].astext.label("onboarding_id"),
+        )
         .where(*where)
         .order_by(t.product_events.c.created_at, t.product_events.c.id)
         .with_for_update()
@@ -142,7 +147,12 @@ async def _queue(
         .where(t.product_events.c.id.in_([row.id for row in todo]))
         .values(delivered_at=None, failed_at=None)
     )
-    jobs = [deliver_job(product, row.id, row.channel_id or row.client_id or "") for row in todo]
+    jobs = [
+        deliver_job(
+            product, row.id, delivery_subject(row.channel_id, row.client_id, row.onboarding_id)
+        )
+        for row in todo
+    ]
     await defer(conn, *jobs)
     return len(todo), more
 

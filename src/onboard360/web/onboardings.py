@@ -16,8 +16,15 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
-from onboard360.domain import Redirected, RedirectResult
+from onboard360.domain import (
+    NotifyProduct,
+    OnboardingFacts,
+    ProductEvent,
+    Redirected,
+    RedirectResult,
+)
 from onboard360.hubs_config import HubConfig
+from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.service import Service
 from onboard360.signatures import io_signature
@@ -100,6 +107,12 @@ async def create(
         )
     ).one()
     await record(conn, hub, "api", "onboarding_started", {"onboarding_id": str(row.id)})
+    facts = OnboardingFacts(
+        str(row.id), external_user_id, returning_client=prefill.login, expires_at=row.expires_at
+    )
+    await _notify(
+        conn, service, hub, NotifyProduct(ProductEvent.ONBOARDING_STARTED, onboarding=facts)
+    )
     return row, state
 
 
@@ -184,4 +197,20 @@ async def complete(
         },
         client_id=redirect.client_id,
     )
+    # Only a first redirect gets here (a repeat returned above), and the event's dedupe
+    # key is the onboarding's: the button calling back twice sends it once.
+    facts = OnboardingFacts(
+        str(row.id), row.external_user_id, channels=redirect.channels, revoked=redirect.revoked
+    )
+    completed = NotifyProduct(
+        ProductEvent.ONBOARDING_COMPLETED, client_id=redirect.client_id, onboarding=facts
+    )
+    await _notify(conn, service, hub, completed)
     return row
+
+
+async def _notify(
+    conn: AsyncConnection, service: Service, hub: HubConfig, effect: NotifyProduct
+) -> None:
+    """The attempt's event, in the transaction that writes its row: neither without the other."""
+    await notify_product(conn, hub, service.product_of(hub), effect, None)

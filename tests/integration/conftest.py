@@ -1,0 +1,27 @@
+"""Fixtures shared by the integration tests (the database ones live in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from onboard360.logging import configure_logging
+
+
+@pytest.fixture
+def log_stream(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """Everything the process logs from now on (structlog, stdlib, uvicorn), as JSON."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("debug", "json")
+    yield stream
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)

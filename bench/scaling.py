@@ -42,7 +42,7 @@ from bench.ingest import _check, count_rows, ensure_wrk, run_wrk, write_bodies
 from bench.rss import service_env
 from bench.serve import HUB, PARTNER_ID
 
-BODIES_PER_SECOND = 4000  # per wrk instance, well above one process's rate here
+BODIES_PER_SECOND = 10_000  # per wrk instance, well above one process's rate here
 
 
 @contextlib.contextmanager

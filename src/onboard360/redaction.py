@@ -44,6 +44,9 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"(://[^/\s:@]+):[^/\s@]+@"), rf"\1:{REDACTED}@"),
     (re.compile(r"(/hooks/360dialog/[^/\s]+/)[^/\s?\"']+"), rf"\1{REDACTED}"),
+    # An onboarding's state in a URL (the popup's, the redirect's): it ties a redirect to
+    # its attempt, so it is as good as a one-time credential until the attempt completes.
+    (re.compile(r"([?&](?:amp;)?state=)[^&#\s\"']+"), rf"\1{REDACTED}"),
 )
 
 

@@ -111,6 +111,15 @@ def test_bound_job_ids_reach_structlog_and_stdlib_lines(captured: io.StringIO) -
         ("x-api-key=abc&limit=5", "x-api-key=[redacted]&limit=5"),
         ("channel ABC123CH is running", "channel ABC123CH is running"),
         ("key_intent=2 status=running", "key_intent=2 status=running"),
+        (
+            "GET /connect/pp?client=C1&state=s7Kq_3x-Z&channels=[A]",
+            "GET /connect/pp?client=C1&state=[redacted]&channels=[A]",
+        ),
+        (
+            "Location: http://hub/dashboard/app/PA?state=s7Kq_3x-Z",
+            "Location: http://hub/dashboard/app/PA?state=[redacted]",
+        ),
+        ('{"state": "running"}', '{"state": "running"}'),
     ],
 )
 def test_scrub_keeps_what_is_not_secret(text: str, expected: str) -> None:

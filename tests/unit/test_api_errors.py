@@ -47,3 +47,13 @@ def test_no_such_route_and_wrong_method_are_in_the_error_shape() -> None:
     assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "method_not_allowed")
     assert wrong.headers["allow"] == "GET"
     assert "DELETE is not allowed here; allowed: GET" in wrong.json()["error"]["message"]
+
+
+def test_a_wrong_method_names_every_method_the_path_takes() -> None:
+    # GET and POST /onboardings are two routes: Starlette alone would name only one.
+    wrong = _call("PUT", "/api/v1/onboardings")
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET, POST"
+    assert wrong.json()["error"]["message"].endswith("allowed: GET, POST")
+    rotate = _call("GET", "/api/v1/channels/AbC123CH/rotate-key")
+    assert (rotate.status_code, rotate.headers["allow"]) == (405, "POST")

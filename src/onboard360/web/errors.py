@@ -17,6 +17,8 @@ Every refusal under ``/api/v1`` is ``{"error": {"type", "code", "message"}}``:
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -79,10 +81,26 @@ def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     message = str(exc.detail)
     if exc.status_code == 404:
         message = "no such endpoint: see /docs for the API's routes"
-    elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route on the path; one path may have several
+        # (GET and POST /onboardings are two routes): name every method the path takes.
+        headers["Allow"] = allowed = _allowed_methods(request) or headers.get("Allow", "")
         message = f"{request.method} is not allowed here; allowed: {allowed}"
-    return error_response(exc.status_code, "invalid_request", code, message, exc.headers)
+    return error_response(exc.status_code, "invalid_request", code, message, headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the OpenAPI document lists for the request's path (public API)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", template)
+        )
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
 
 
 def internal_error() -> JSONResponse:

@@ -4,6 +4,7 @@ and on a phone. Screenshots of every step are kept in test-artifacts/ (pass or f
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -11,8 +12,9 @@ from typing import TypeVar
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from onboard360.handoff import verify
 from tests.e2e.conftest import ARTIFACTS
-from tests.integration.dashboard_http import PASSWORD, make_operator, onboarded
+from tests.integration.dashboard_http import PASSWORD, api_key, make_operator, onboarded, sql
 from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.browser
@@ -170,3 +172,68 @@ def test_operator_sends_a_repermission_link_and_the_client_grants_permission(
     expect(page.locator(f"#channel-{channel} .permission")).to_have_text("granted")
     shots.take(page, "client-fixed")
     assert stack.sandbox.channel(channel).keys_generated == 1
+
+
+def test_operator_enables_a_disabled_endpoint_and_the_held_events_are_delivered(
+    stack: Stack, operator_page: Page, device: str
+) -> None:
+    shots = Shots("deliveries", device)
+    page = operator_page
+    seen: list[str] = []  # every page's HTML, to look for the API key
+
+    def step(name: str) -> None:
+        shots.take(page, name)
+        seen.append(page.content())
+
+    # The product answers its first event 410 Gone: the endpoint is disabled at once and
+    # every event stays pending. Every later answer is 200: the product is fixed.
+    stack.product.answer_next(410)
+    _, (channel,) = off_thread(onboarded, stack, "pp")
+    key = api_key(stack, channel)
+    (gone,) = [r.headers["webhook-id"] for r in stack.product.requests()]
+    held = sorted(row.id for row in off_thread(sql, stack, "SELECT id FROM product_events"))
+    assert gone in held
+    assert len(held) > 1
+
+    log_in(page, stack, shots)
+    expect(page.locator("#hub-pp li[data-kind='endpoint_disabled'] .count")).to_have_text("1")
+    disabled = page.locator("#hub-pp details[data-kind='endpoint_disabled']")
+    expect(disabled.locator(".what")).to_contain_text("410 Gone")
+    step("overview-disabled")
+    disabled.locator("a.product-page").click()
+    expect(page.locator("h1")).to_have_text("Product default")
+    expect(page.locator("#endpoint")).to_have_attribute("data-state", "disabled")
+    expect(page.locator("#pending")).to_have_text(str(len(held)))
+    expect(page.locator("#events tbody tr")).to_have_count(len(held))
+    expect(page.locator(f"#events tr[data-event-id='{gone}']")).to_contain_text("410")
+    step("product-disabled")
+
+    page.click("#enable")
+    expect(page.locator("#plan")).to_contain_text(f"queues the {len(held)} pending event(s)")
+    step("confirm")
+    page.click("#confirm")
+    expect(page.locator("#done")).to_contain_text("enabled again")
+    expect(page.locator("#endpoint")).to_have_attribute("data-state", "enabled")
+    step("enabled")
+
+    off_thread(stack.drain)
+    secret = stack.settings.products[0].webhook_secrets[0]
+    delivered = stack.product.requests()[1:]
+    for request in delivered:
+        verify(secret, request.headers, request.body, now=int(time.time()))
+    assert sorted(r.headers["webhook-id"] for r in delivered) == held  # each one once
+    page.reload()
+    expect(page.locator("#pending")).to_have_text("0")
+    expect(page.locator("#events")).to_have_count(0)
+    step("product-delivered")
+    page.goto(f"{stack.service_url}/dashboard")
+    expect(page.locator("#hub-pp li[data-kind='endpoint_disabled'] .count")).to_have_text("0")
+    step("overview-fixed")
+
+    page.goto(f"{stack.service_url}/dashboard/events/{gone}")
+    expect(page.locator("#state")).to_contain_text("delivered")
+    expect(page.locator("#attempts tbody tr")).to_have_count(2)
+    expect(page.locator("#attempts tr[data-attempt='1'] .status")).to_have_text("410")
+    expect(page.locator("#attempts tr[data-attempt='2'] .status")).to_have_text("200")
+    step("event")
+    assert all(key not in html for html in seen)

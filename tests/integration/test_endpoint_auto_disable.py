@@ -53,6 +53,8 @@ def test_gone_disables_at_once_and_enabling_sends_every_held_event(stack: Stack)
         assert attention_counts(dashboard.get("/dashboard"), "pp")["endpoint_disabled"] == 1
         page = dashboard.get("/dashboard/attention/endpoint_disabled", hub="pp")
         assert "410 Gone" in page.text
+        assert 'class="product-page"' in page.text
+        assert 'href="/dashboard/products/default"' in page.text
 
     assert stack.api.post("/api/v1/endpoint/enable").json()["requeued"] == len(held)
     stack.drain()

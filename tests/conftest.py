@@ -12,6 +12,7 @@ from psycopg import sql
 
 from onboard360.db.embedded import to_sqlalchemy_url
 from onboard360.db.migrate import upgrade
+from tests.stack import Stack, running_stack
 
 # The machine's PostgreSQL (trust auth). Point elsewhere with ONBOARD360_TEST_ADMIN_URL.
 ADMIN_URL = os.environ.get("ONBOARD360_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -56,3 +57,11 @@ def database_url(template_database: str) -> Iterator[str]:
         yield to_sqlalchemy_url(_url_for(name))
     finally:
         _drop(name)
+
+
+@pytest.fixture
+def stack(database_url: str) -> Iterator[Stack]:
+    """The service, the sandbox and a product sink on the test's database (tests/stack.py);
+    a module that needs other settings defines its own ``stack``."""
+    with running_stack(database_url) as s:
+        yield s

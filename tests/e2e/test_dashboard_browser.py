@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from onboard360.handoff import verify
 from tests.e2e.conftest import ARTIFACTS
 from tests.integration.dashboard_http import PASSWORD, api_key, make_operator, onboarded, sql
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -35,12 +35,6 @@ def off_thread(work: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Run stack helpers (they use asyncio.run) beside Playwright's loop in this thread."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(work, *args, **kwargs).result()
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 @pytest.fixture(params=sorted(VIEWPORTS))

@@ -11,6 +11,8 @@ import pytest
 import structlog
 
 from onboard360.logging import configure_logging
+from tests.integration.dashboard_http import Dashboard, logged_in
+from tests.stack import Stack
 
 
 @pytest.fixture
@@ -25,3 +27,10 @@ def log_stream(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.setLevel(logging.WARNING)
+
+
+@pytest.fixture
+def dashboard(stack: Stack) -> Iterator[Dashboard]:
+    """A logged-in operator's HTTP client for the dashboard."""
+    with logged_in(stack, "ops@example.test") as d:
+        yield d

@@ -6,11 +6,10 @@ type and a body that matches the declared schema (errors included)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -28,7 +27,7 @@ from tests.integration.service_http import (
     sandbox_channels,
     state_of,
 )
-from tests.stack import PRODUCT_TOKEN, Stack, running_stack
+from tests.stack import PRODUCT_TOKEN, Stack
 
 CHECKS = [
     not_a_server_error,
@@ -38,12 +37,6 @@ CHECKS = [
 ]
 AUTH = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
 EXAMPLES = 20  # per operation and generation mode: ~2 × 14 × 20 requests in all
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 def seed(stack: Stack) -> dict[str, dict[str, Any]]:

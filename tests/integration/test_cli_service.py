@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-
-import pytest
 
 from tests.cli_process import run_onboard360
-from tests.stack import Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
+from tests.stack import Stack
 
 
 def cli(

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Iterator
-
-import pytest
 
 from onboard360 import failpoints
 from onboard360.jobs.checkpoints import hub_sync_lock
 from onboard360.service import open_service
 from tests.cli_process import run_onboard360
 from tests.integration.service_http import rows
-from tests.stack import FAST_RETRY, Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
+from tests.stack import FAST_RETRY, Stack
 
 
 def cli(stack: Stack, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:

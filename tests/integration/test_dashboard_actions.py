@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
 from tests.integration.dashboard_http import (
     Dashboard,
     audit_rows,
     forms,
-    logged_in,
     onboarded,
     sql,
 )
 from tests.integration.popup_http import Popup, onboard
-from tests.stack import Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
-
-
-@pytest.fixture
-def dashboard(stack: Stack) -> Iterator[Dashboard]:
-    with logged_in(stack, "ops@example.test") as d:
-        yield d
+from tests.stack import Stack
 
 
 def submit(dashboard: Dashboard, action: str, **params: str) -> tuple[str, dict[str, str]]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-
-import pytest
 
 from onboard360.web.dashboard.sessions import COOKIE
 from tests.cli_process import run_onboard360
@@ -18,15 +15,9 @@ from tests.integration.dashboard_http import (
     make_operator,
     sql,
 )
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 REFUSAL = "Wrong email or password"
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 def test_operator_logs_in_sees_the_overview_and_logs_out(stack: Stack) -> None:

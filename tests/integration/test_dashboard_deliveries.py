@@ -3,34 +3,18 @@ failed events, an event's delivery log — confirmed, audited, harmless when rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from tests.integration.dashboard_http import (
     Dashboard,
     audit_rows,
     forms,
-    logged_in,
     onboarded,
     sql,
 )
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 PAGE = "/dashboard/products/default"
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
-
-
-@pytest.fixture
-def dashboard(stack: Stack) -> Iterator[Dashboard]:
-    with logged_in(stack, "ops@example.test") as d:
-        yield d
 
 
 def submit(dashboard: Dashboard, action: str) -> tuple[str, dict[str, str]]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tests.integration.dashboard_http import (
     api_key,
@@ -18,13 +16,7 @@ from tests.integration.dashboard_http import (
     stage_counts,
     trigger,
 )
-from tests.stack import Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
+from tests.stack import Stack
 
 
 def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: Stack) -> None:

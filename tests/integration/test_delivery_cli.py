@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.integration.dashboard_http import onboarded, sql
 from tests.integration.test_cli_service import cli
-from tests.stack import Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
+from tests.stack import Stack
 
 
 def dead_events(stack: Stack) -> list[str]:

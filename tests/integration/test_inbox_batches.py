@@ -5,10 +5,9 @@ failing event neither blocks nor repeats its neighbours."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from onboard360.jobs.defer import Job, defer
@@ -16,13 +15,7 @@ from onboard360.jobs.worker import INBOX_TASK
 from onboard360.web.ingest import BatchLimits, open_inbox_writer
 from onboard360.web.partner_webhooks import delivery_of
 from tests.integration.service_http import event_body, execute, rows, snapshot
-from tests.stack import Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
+from tests.stack import Stack
 
 
 def store_together(stack: Stack, bodies: Sequence[bytes]) -> list[bool]:

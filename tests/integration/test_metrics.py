@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from onboard360.serving import running
@@ -14,12 +11,6 @@ from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
 
 METRICS_TOKEN = "metrics-token-" + "m" * 24
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 def scrape(base_url: str, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.client
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,12 +27,6 @@ from tests.integration.service_http import (
 from tests.stack import Stack, running_stack
 
 STARTED, COMPLETED = "onboarding.started", "onboarding.completed"
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 def received(stack: Stack) -> list[dict[str, Any]]:

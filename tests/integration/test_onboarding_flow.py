@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from sqlalchemy import create_engine, text
 
 from onboard360.domain import RedirectResult, format_redirect
 from tests.stack import Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 def state_of(created: dict[str, str]) -> str:

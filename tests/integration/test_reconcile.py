@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,13 +22,7 @@ from tests.integration.service_http import (
     sandbox_channels,
     state_of,
 )
-from tests.stack import FAST_RETRY, Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
+from tests.stack import FAST_RETRY, Stack
 
 
 def sync(

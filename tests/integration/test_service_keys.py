@@ -6,22 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from onboard360.sandbox.models import Faults
 from tests.integration.service_http import execute, live_channel, messaging_status, rows
 from tests.sandbox_fixtures import wait_until
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 CHANNELS = 16
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 def unfinished_jobs(stack: Stack) -> int:

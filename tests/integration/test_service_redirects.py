@@ -4,7 +4,6 @@ states tied to their attempt, replays counted once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -20,13 +19,7 @@ from tests.integration.service_http import (
     snapshot,
     state_of,
 )
-from tests.stack import Stack, running_stack
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
+from tests.stack import Stack
 
 
 def started(stack: Stack) -> str:

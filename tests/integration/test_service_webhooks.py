@@ -30,12 +30,6 @@ from tests.stack import Stack, running_stack
 HEADER_VALUE = "custom-header-value-" + "h" * 24
 
 
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
-
-
 def a_channel_created() -> bytes:
     payload = {"id": "WhChan01CH", "client_id": "WhClient01CL", "status": "pending"}
     return event_body("channel_created", payload)

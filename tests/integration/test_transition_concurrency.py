@@ -4,24 +4,15 @@ decides again from what the first one stored."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-
-import pytest
 
 from onboard360.domain import ChannelId, ChannelSnapshot, ClientId
 from onboard360.jobs.transition import Outcome, apply_inputs
 from onboard360.service import open_service
 from tests.integration.service_http import rows
-from tests.stack import FAST_RETRY, Stack, running_stack
+from tests.stack import FAST_RETRY, Stack
 
 CHANNEL = ChannelId("RaceCH01")
 CLIENT = ClientId("RaceCL01")
-
-
-@pytest.fixture
-def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
-        yield s
 
 
 def test_a_channel_created_meanwhile_is_decided_again_from_its_stored_state(

@@ -97,6 +97,12 @@ class ReplayReport:
     has_more: bool  # more events matched than ``limit``: replay again to take the next ones
 
 
+def delivery_state(event: Any) -> str:
+    """A product event's state: delivered; failed (retries exhausted: dead, replayable);
+    or pending (not accepted yet, retrying or held while the endpoint is disabled)."""
+    return "delivered" if event.delivered_at else "failed" if event.failed_at else "pending"
+
+
 _STATUS = {
     ReplayStatus.FAILED: t.product_events.c.failed_at.is_not(None),
     ReplayStatus.UNDELIVERED: t.product_events.c.delivered_at.is_(None),

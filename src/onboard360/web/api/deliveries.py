@@ -32,13 +32,13 @@ from onboard360.jobs.replay import (
     ReplayFilter,
     ReplayRefused,
     ReplayStatus,
+    delivery_state,
     is_event_id,
     replay_event,
     replay_events,
     replay_window,
 )
 from onboard360.web.api.common import CONFLICT, ERRORS, PRINTABLE
-from onboard360.web.api.events import delivery_state
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from onboard360.db import tables as t
+from onboard360.jobs.replay import delivery_state
 from onboard360.web.api.common import ERRORS, Text
 from onboard360.web.api.models import Event
 from onboard360.web.dashboard.pages import redact
@@ -50,11 +51,6 @@ async def list_events(
     async with service.engine.connect() as conn:
         rows, next_cursor = await fetch_page(conn, query, NEWEST_FIRST, limit, cursor)
     return page([event_view(row) for row in rows], next_cursor)
-
-
-def delivery_state(row: Any) -> str:
-    """delivered; failed (retries exhausted: dead, replayable); or pending."""
-    return "delivered" if row.delivered_at else "failed" if row.failed_at else "pending"
 
 
 def event_view(row: Any) -> dict[str, Any]:

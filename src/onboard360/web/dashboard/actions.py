@@ -35,7 +35,7 @@ from onboard360.hubs_config import HubConfig
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import PROVISION_TASK, key_lock
 from onboard360.jobs.endpoints import endpoint_state
-from onboard360.jobs.replay import queued_events, replay_event
+from onboard360.jobs.replay import delivery_state, queued_events, replay_event
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import apply_inputs
 from onboard360.service import Service
@@ -250,6 +250,13 @@ async def do_rotate(
 # ---- resend a handoff event ----------------------------------------------------------
 
 
+_RESEND_STATES = {
+    "delivered": "was delivered",
+    "failed": "failed: retries exhausted",
+    "pending": "has not been delivered",
+}
+
+
 async def plan_resend(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
     row = (
         await conn.execute(
@@ -264,13 +271,7 @@ async def plan_resend(conn: AsyncConnection, subject: Subject, _form: Any) -> Pl
             "Deliveries to the product are disabled: enable them on the product's page "
             "(a pending event is then sent again; a failed one can be resent after).",
         )
-    state = (
-        "was delivered"
-        if row.delivered_at
-        else "failed: retries exhausted"
-        if row.failed_at
-        else "has not been delivered"
-    )
+    state = _RESEND_STATES[delivery_state(row)]
     return Plan(
         "resend",
         f"The {row.event_type} event ({state}, {row.attempts} attempt(s)) is sent to the "

@@ -85,8 +85,8 @@ async def open_service(
     keyring = keyring_from(settings)
     engine = create_async_engine(
         database_url,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
         # A failed statement is logged with its SQL; its values may be personal data.
         hide_parameters=True,

@@ -105,7 +105,12 @@ class Settings(BaseSettings):
         2, ge=1, le=64, description="dashboard logins in flight from one client address"
     )
     metrics_token: SecretStr | None = Field(
-        None, description="when set, GET /metrics wants 'Authorization: Bearer <metrics_token>'"
+        None, description="GET /metrics is served to 'Authorization: Bearer <metrics_token>'"
+    )
+    metrics_public: bool = Field(
+        False,
+        description="serve GET /metrics without a token (only where the network keeps it "
+        "private); with neither, /metrics is off",
     )
 
     @field_validator("metrics_token")

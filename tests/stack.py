@@ -192,6 +192,7 @@ def running_stack(
     extra_products: Sequence[ProductConfig] = (),
     hub_options: Mapping[str, Any] | None = None,
     sandbox_port: int | None = None,
+    product_frame_ancestors: Sequence[str] = (),
     **setting_overrides: Any,
 ) -> Iterator[Stack]:
     """The whole stack; ``hub_overrides`` changes hub fields by hub name (e.g. its
@@ -226,6 +227,7 @@ def running_stack(
             webhook_secrets=[SecretStr(generate_secret())],
             api_tokens=[SecretStr(PRODUCT_TOKEN)],
             messaging_webhook_url=f"{product_url}/inbound" if messaging_webhook else None,
+            frame_ancestors=list(product_frame_ancestors),
         )
         settings = Settings(
             public_url=service_url,

@@ -89,8 +89,28 @@ class Settings(BaseSettings):
         max_length=100,
         description="when workers reconcile every hub with 360dialog (cron); empty: never",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="pooled database connections per web process (as many again on a burst)",
+    )
+    login_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="dashboard password checks (argon2) running at once in a web process",
+    )
+    login_concurrency_per_address: int = Field(
+        2, ge=1, le=64, description="dashboard logins in flight from one client address"
+    )
     metrics_token: SecretStr | None = Field(
-        None, description="when set, GET /metrics wants 'Authorization: Bearer <metrics_token>'"
+        None, description="GET /metrics is served to 'Authorization: Bearer <metrics_token>'"
+    )
+    metrics_public: bool = Field(
+        False,
+        description="serve GET /metrics without a token (only where the network keeps it "
+        "private); with neither, /metrics is off",
     )
 
     @field_validator("metrics_token")

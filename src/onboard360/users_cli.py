@@ -30,7 +30,7 @@ def _in_transaction(config: Path | None, work: Callable[[AsyncConnection], Await
         raise fail(describe_database_error(exc, url)) from None
 
     async def run() -> T:
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         try:
             async with engine.begin() as conn:
                 return await work(conn)

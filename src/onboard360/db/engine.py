@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from onboard360.config import Settings
 from onboard360.db.embedded import start_embedded, to_sqlalchemy_url
 from onboard360.db.migrate import known_revisions, upgrade
+from onboard360.db.pooling import NO_PREPARE
 
 
 def database_url(settings: Settings) -> str:
@@ -49,7 +50,7 @@ def check_database(url: str, timeout_seconds: int = 5) -> None:
     A revision this code does not know is accepted: a newer version migrated the database
     and this one is being rolled back or is still rolling out.
     """
-    engine = create_engine(url, connect_args={"connect_timeout": timeout_seconds})
+    engine = create_engine(url, connect_args={"connect_timeout": timeout_seconds, **NO_PREPARE})
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()

@@ -351,6 +351,9 @@ def _register_subcommands() -> None:
 
     app.add_typer(endpoint_app, name="endpoint")
     app.add_typer(events_app, name="events")
+    from onboard360.hubs_cli import hubs_app  # noqa: PLC0415
+
+    app.add_typer(hubs_app, name="hubs")
 
 
 _register_subcommands()

@@ -8,7 +8,6 @@ prepared statement, a session lock or a LISTEN left on one of them would show.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,16 +23,19 @@ from onboard360 import failpoints
 from onboard360.config import Settings
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.migrate import head_revision
-from onboard360.jobs.checkpoints import hub_sync_lock
 from onboard360.service import open_service
 from tests.cli_process import run_onboard360
 from tests.conftest import ADMIN_URL
 from tests.e2e.service_stack import onboard_over_http, product_received, worker_running
 from tests.integration.service_http import rows
-from tests.integration.test_cli_sync import lost_ready_channels
+from tests.integration.test_cli_sync import (
+    cli,
+    lost_ready_channels,
+    sync_while_another_holds_the_hub,
+)
 from tests.pgbouncer import through, warm
 from tests.sandbox_fixtures import wait_until
-from tests.stack import FAST_RETRY, Stack, running_stack
+from tests.stack import Stack, running_stack
 
 
 @pytest.fixture
@@ -51,10 +53,6 @@ def backends(database_url: str) -> list[dict[str, Any]]:
         query = "SELECT application_name, query FROM pg_stat_activity WHERE datname = %s"
         database = database_url.rpartition("/")[2]
         return conn.execute(query, (database,)).fetchall()
-
-
-def cli(stack: Stack, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    return run_onboard360(*args, env={**stack.env(), **extra_env}, timeout=90)
 
 
 def test_an_onboarding_goes_live_with_the_service_and_a_worker_behind_pgbouncer(
@@ -118,14 +116,7 @@ def test_migrate_runs_through_pgbouncer(pgbouncer: int) -> None:
 def test_a_sync_through_pgbouncer_waits_for_none_and_leaves_no_lock_behind(stack: Stack) -> None:
     ids = lost_ready_channels(stack, 3)
 
-    async def while_another_runs() -> subprocess.CompletedProcess[str]:
-        async with (
-            open_service(stack.settings, stack.database_url, retry=FAST_RETRY) as svc,
-            hub_sync_lock(svc.engine, "pp"),
-        ):
-            return await asyncio.to_thread(cli, stack, "sync", "--hub", "pp")
-
-    refused = asyncio.run(while_another_runs())
+    refused = sync_while_another_holds_the_hub(stack)
     assert refused.returncode == 1
     assert "another sync of hub 'pp' is running" in refused.stderr
 

@@ -132,6 +132,7 @@ class Stack:
             "ONBOARD360_HUBS": dump(self.settings.hubs),
             "ONBOARD360_PRODUCTS": dump(self.settings.products),
             "ONBOARD360_RECONCILE_CRON": self.settings.reconcile_cron,
+            "ONBOARD360_DATABASE_POOL_MODE": self.settings.database_pool_mode,
         }
 
     def product_events(self) -> list[dict[str, Any]]:

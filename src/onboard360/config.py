@@ -40,6 +40,17 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL to use; unset starts a private embedded server in data_dir.",
     )
+    database_pool_mode: Literal["session", "transaction"] = Field(
+        "session",
+        description="how database_url reaches PostgreSQL: directly or through a session pool "
+        "(session), or through a pooler in transaction mode such as PgBouncer's "
+        "pool_mode=transaction (transaction: no prepared statements, no LISTEN through it)",
+    )
+    database_listen_url: PostgresDsn | None = Field(
+        default=None,
+        description="a direct or session-mode URL of the same database where workers LISTEN "
+        "for new jobs; unset: database_url, or in transaction mode no LISTEN (workers poll)",
+    )
     data_dir: Path = Field(default=Path(".onboard360"), description="Embedded database and state.")
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

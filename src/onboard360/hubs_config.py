@@ -84,6 +84,16 @@ class HubConfig(BaseModel):
         return self
 
 
+def partner_webhook_url(public_url: str, hub: HubConfig) -> str:
+    """Where 360dialog must send the hub's partner webhooks (it holds the path secret)."""
+    return f"{public_url}/hooks/360dialog/{hub.name}/{hub.webhook_secret.get_secret_value()}"
+
+
+def redirect_url(public_url: str, hub: HubConfig) -> str:
+    """The hub's Redirect URL: the hosted connect page, which hosts the button."""
+    return f"{public_url}/connect/{hub.name}"
+
+
 class ProductConfig(BaseModel):
     """The partner's product: where lifecycle events go and who may use the REST API."""
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from onboard360.config import ConfigError, Settings
 from onboard360.crypto import Keyring, KeyringError
+from onboard360.db.pooling import psycopg_kwargs
 from onboard360.hub import ApiKeyAuth, HubAuth, MessagingAPI, PartnerAPI, RetryPolicy, TokenAuth
 from onboard360.hubs_config import HubConfig, ProductConfig
 
@@ -88,6 +89,7 @@ async def open_service(
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        connect_args=psycopg_kwargs(settings),
         # A failed statement is logged with its SQL; its values may be personal data.
         hide_parameters=True,
     )

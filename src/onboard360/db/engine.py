@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from onboard360.config import Settings
 from onboard360.db.embedded import start_embedded, to_sqlalchemy_url
 from onboard360.db.migrate import known_revisions, upgrade
+from onboard360.db.pooling import NO_PREPARE
 
 
 def database_url(settings: Settings) -> str:
@@ -52,7 +53,9 @@ def check_database(url: str, timeout_seconds: int = 5) -> None:
     and this one is being rolled back or is still rolling out.
     """
     engine = create_engine(
-        url, connect_args={"connect_timeout": timeout_seconds}, hide_parameters=True
+        url,
+        connect_args={"connect_timeout": timeout_seconds, **NO_PREPARE},
+        hide_parameters=True,
     )
     try:
         with engine.connect() as conn:

@@ -5,6 +5,7 @@ database, and one onboarding driven over HTTP, as a browser would, to a stored k
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from onboard360.db.migrate import current_revision, head_revision
 from onboard360.handoff import generate_secret
 from onboard360.serving import free_port, running
 from tests.e2e.installed import (
+    REPO,
+    SHIPPED,
     Install,
     Processes,
     build_wheel,
@@ -259,3 +262,18 @@ def test_installed_dashboard_renders_for_an_operator_made_by_the_installed_cli(
         css = web.get("/dashboard/static/dashboard.css")
         assert css.status_code == 200
         assert css.text.strip()
+
+
+def test_the_container_recipe_builds_and_installs_as_this_module_does() -> None:
+    recipe = (REPO / "deploy" / "Dockerfile").read_text()
+    _, build, image = re.split(r"^FROM ", recipe, flags=re.MULTILINE)  # two stages
+    copied = {
+        source
+        for line in build.splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+    }
+    assert copied == set(SHIPPED)
+    assert "RUN pip wheel --no-deps --wheel-dir /dist ." in build
+    assert "RUN pip install /dist/onboard360-*.whl" in image  # the wheel alone: no extras
+    assert "COPY src" not in image

@@ -256,6 +256,7 @@ def test_installed_dashboard_renders_for_an_operator_made_by_the_installed_cli(
             data={**fields, "email": "ops@installed.example", "password": password},
         )
         assert signed_in.status_code == 303, signed_in.text
+        assert "failed" not in signed_in.headers["location"]
         overview = web.get("/dashboard")
         assert overview.status_code == 200, overview.text
         assert HUB in overview.text

@@ -9,6 +9,7 @@ package index this machine is configured with and reuses its cache.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.sandbox_fixtures import wait_until
 
@@ -113,6 +115,24 @@ def install(wheel: Path, workdir: Path) -> Install:
     home = workdir / "home"
     home.mkdir()
     return Install(venv, home)
+
+
+def installed_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Install]:
+    """The wheel and its install, made once per test session: the first xdist worker to
+    ask builds them (under a lock), the others wait and reuse them."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    workdir = shared / "installed-package"
+    with (shared / "installed-package.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = workdir / "wheel-path"
+        if not made.exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir()
+            wheel = build_wheel(workdir)
+            install(wheel, workdir)
+            made.write_text(str(wheel))
+    return Path(made.read_text()), Install(workdir / "venv", workdir / "home")
 
 
 @dataclass

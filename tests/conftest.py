@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -45,19 +46,32 @@ def template_database() -> Iterator[str]:
         _drop(name)
 
 
-@pytest.fixture
-def database_url(template_database: str) -> Iterator[str]:
-    """A fresh database for one test, cloned from the migrated template (SQLAlchemy URL)."""
+@contextlib.contextmanager
+def fresh_database(template: str | None) -> Iterator[str]:
+    """A new database, a clone of ``template`` or empty (SQLAlchemy URL); dropped after."""
     name = f"o360_t_{uuid.uuid4().hex[:12]}"
-    _admin(
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template_database)
-        )
-    )
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    _admin(create)
     try:
         yield to_sqlalchemy_url(_url_for(name))
     finally:
         _drop(name)
+
+
+@pytest.fixture
+def database_url(template_database: str) -> Iterator[str]:
+    """A fresh database for one test, cloned from the migrated template (SQLAlchemy URL)."""
+    with fresh_database(template_database) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def empty_database_url() -> Iterator[str]:
+    """A database with nothing in it, for one module: `onboard360 migrate` starts there."""
+    with fresh_database(None) as url:
+        yield url
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ from onboard360.sandbox.models import HubSpec
 from onboard360.serving import Site, port_is_free, serve_all
 
 PRODUCT_NAME = "example"
+# The demo's operator account; its password is generated on every start and printed.
+OPERATOR_EMAIL = "demo@example.com"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,10 @@ class Demo:
     def product_url(self) -> str:
         return self.ports.url(self.ports.product)
 
+    @property
+    def dashboard_url(self) -> str:
+        return f"{self.ports.url(self.ports.service)}/dashboard"
+
 
 def build_demo(ports: DemoPorts, step_delay_seconds: float, data_dir: Path) -> Demo:
     service_url = ports.url(ports.service)
@@ -166,12 +172,30 @@ def build_demo(ports: DemoPorts, step_delay_seconds: float, data_dir: Path) -> D
     return Demo(ports, settings, specs, product)
 
 
+async def demo_operator(database_url: str) -> str:
+    """The demo's operator account with a fresh password; answers the password."""
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
+    from onboard360.web.dashboard.accounts import set_operator_password  # noqa: PLC0415
+
+    password = secrets.token_urlsafe(12)
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await set_operator_password(conn, OPERATOR_EMAIL, password)
+    finally:
+        await engine.dispose()
+    return password
+
+
 async def run_demo(demo: Demo, database_url: str) -> None:
-    """Serve the three apps and run a worker until interrupted; print the URL once up."""
+    """Serve the three apps and run a worker until interrupted; print the product page's
+    URL and the operator dashboard's, with its login, once up."""
     from onboard360.jobs.runner import run_worker  # noqa: PLC0415 - heavy imports
     from onboard360.sandbox.app import create_app as create_sandbox  # noqa: PLC0415
     from onboard360.web.app import create_app as create_service  # noqa: PLC0415
 
+    password = await demo_operator(database_url)
     ports = demo.ports
     sites = [
         Site(create_sandbox(demo.sandbox_hubs), ports.host, ports.sandbox),
@@ -180,7 +204,12 @@ async def run_demo(demo: Demo, database_url: str) -> None:
     ]
 
     def announce() -> None:
-        print(f"onboard360 demo: open {demo.product_url}/  (Ctrl-C to stop)", flush=True)
+        print(f"onboard360 demo: open {demo.product_url}/  (Ctrl-C to stop)")
+        print(
+            f"operator dashboard: {demo.dashboard_url}  "
+            f"(log in as {OPERATOR_EMAIL}, password {password})",
+            flush=True,
+        )
 
     worker = asyncio.create_task(
         run_worker(demo.settings, database_url, install_signal_handlers=False)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from onboard360.web.dashboard.accounts import set_operator_password
 from onboard360.web.dashboard.sessions import COOKIE
 from tests.cli_process import run_onboard360
 from tests.integration.dashboard_http import (
@@ -206,3 +210,31 @@ def test_users_commands_create_list_and_disable_operators(stack: Stack) -> None:
     assert all(PASSWORD not in row.d for row in audited)
     (row,) = sql(stack, "SELECT password_hash FROM operators")
     assert row.password_hash.startswith("$argon2id$")
+
+
+def test_setting_the_password_again_reenables_unlocks_and_ends_old_sessions(stack: Stack) -> None:
+    """What `onboard360 demo` does to its operator on every start."""
+    new_password = "a new password for the demo"
+
+    async def set_password() -> None:
+        engine = create_async_engine(stack.database_url)
+        try:
+            async with engine.begin() as conn:
+                await set_operator_password(conn, "Demo@example.test", new_password)
+        finally:
+            await engine.dispose()
+
+    with logged_in(stack, "demo@example.test") as before:
+        sql(stack, "UPDATE operators SET disabled = true, locked_until = now() + interval '1h'")
+        asyncio.run(set_password())
+        assert before.get("/dashboard").status_code == 303  # its session is gone
+    with Dashboard(stack) as dashboard:
+        assert "failed=1" in dashboard.login("demo@example.test").headers["location"]
+        assert dashboard.login("demo@example.test", new_password).headers["location"] == (
+            "/dashboard"
+        )
+    (row,) = sql(stack, "SELECT count(*) AS n, bool_or(disabled) AS disabled FROM operators")
+    assert (row.n, row.disabled) == (1, False)
+    assert [r.target for r in audit_rows(stack, "operator_password_set")] == [
+        "operator:demo@example.test"
+    ]

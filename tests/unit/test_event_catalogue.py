@@ -71,6 +71,7 @@ WHEN_SENT: dict[ProductEvent, dict[str, Any]] = {
         "key_permission": KeyPermission.REVOKED,
     },
     ProductEvent.CHANNEL_VIOLATION: {"status": "running", **GRANTED, **STORED},
+    ProductEvent.CHANNEL_NOT_LIVE: {"status": "suspended", **GRANTED, **STORED},
     ProductEvent.CHANNEL_TERMINATED: {"status": "terminated", **GRANTED},
 }
 

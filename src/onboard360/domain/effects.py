@@ -36,6 +36,8 @@ class ProductEvent(StrEnum):
     # A redirect listed the number under `revoked`: no longer shared, keys stop.
     PERMISSION_REVOKED = "channel.permission_revoked"
     CHANNEL_VIOLATION = "channel.violation"
+    # 360dialog reports a status onboard360 does not know (e.g. suspended): not live, no key.
+    CHANNEL_NOT_LIVE = "channel.not_live"
     CHANNEL_TERMINATED = "channel.terminated"
     # An onboarding attempt was created (API or dashboard link), and its redirect consumed.
     ONBOARDING_STARTED = "onboarding.started"

@@ -26,7 +26,7 @@ Rules, because the platform gives no ordering and no event ids:
   confirmation) is stale too: the client may have granted API-key permission on that
   visit while the job was in flight. It leaves the permission as the newer input set it
   and one new intent is asked for, as if the refusal had arrived before that input.
-- Milestone notifications (created, running, terminated) are sent once; activated once
+- Milestone notifications (created, running, not live, terminated) are sent once; activated once
   per key that is not a rotation, key_rotated once per rotation.
 
 See docs/domain.md for the tables.
@@ -111,6 +111,14 @@ _MILESTONES = {
 }
 
 
+def _milestone(status: str | None) -> ProductEvent | None:
+    """The once-only notification a channel in ``status`` is owed: a status onboard360
+    does not know tells the product the channel is not live (statuses.py)."""
+    if statuses.is_unknown(status):
+        return ProductEvent.CHANNEL_NOT_LIVE
+    return _MILESTONES.get(status or "")
+
+
 # ---- channel state -----------------------------------------------------------------------
 
 
@@ -164,6 +172,8 @@ def may_generate_key(state: ChannelState) -> KeyVerdict:
     """Whether the partner may generate this channel's key now (first provisioning)."""
     if statuses.is_terminal(state.status):
         return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
+    if statuses.is_unknown(state.status):  # like terminated: whatever key it has
+        return KeyVerdict(KeyBlocker.NOT_RUNNING, statuses.not_running(state.status))
     if state.key is KeyStatus.STORED:
         return KeyVerdict(KeyBlocker.HAS_KEY, "the channel already has an API key")
     if state.key is KeyStatus.PROVISIONING:
@@ -207,9 +217,8 @@ def _client_allows(state: ChannelState) -> KeyVerdict:
             "the client took the partner's permission for this number away; "
             "it comes back when the client shares the number again in the popup",
         )
-    if state.status != statuses.RUNNING:
-        shown = state.status or "not reported yet"
-        return KeyVerdict(KeyBlocker.NOT_RUNNING, f"the channel is not running yet ({shown})")
+    if not statuses.is_live(state.status):
+        return KeyVerdict(KeyBlocker.NOT_RUNNING, statuses.not_running(state.status))
     if state.key_permission is KeyPermission.REFUSED:
         return KeyVerdict(
             KeyBlocker.WAITING_FOR_PERMISSION,
@@ -405,7 +414,7 @@ def _settle(state: ChannelState, item: Input, effects: list[Effect]) -> Transiti
     if learned and ProductEvent.CHANNEL_CREATED not in state.announced:
         state = replace(state, announced=state.announced | {ProductEvent.CHANNEL_CREATED})
         notes.append(state.notify(ProductEvent.CHANNEL_CREATED))
-    milestone = _MILESTONES.get(state.status or "")
+    milestone = _milestone(state.status)
     if milestone is not None and milestone not in state.announced:
         state = replace(state, announced=state.announced | {milestone})
         notes.append(state.notify(milestone))

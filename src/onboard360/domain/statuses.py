@@ -8,10 +8,14 @@ which is commutative, associative and idempotent, so any order of the same obser
 converges to the same status and a late ``channel_created``/``channel_ready`` never moves
 a channel back.
 
-Unknown statuses are kept, ranked conservatively: below every known one, so an unknown
-status never displaces a known status and on its own never allows a key. The hub stays
-the final gate: if a channel we believe running cannot get a key, the refusal is an
-input to the lifecycle too.
+A status onboard360 does not know (``suspended``, or anything 360dialog adds) is never
+taken for running: it ranks above ``running`` and below ``terminated``. The channel is
+stored and shown with that status, is not live, gets no key, and stays so whatever
+arrives later but ``terminated``: with no order between observations, a ``running`` seen
+beside it may be older (running, then suspended) as well as newer, and only the second
+would make a key safe. Generating a key for a suspended number is the costly mistake; a
+new status that is really a step towards running holds such channels back until it is
+added to ``RANKS`` below ``RUNNING`` (the operator sees them, with the status, meanwhile).
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ READY: Final = "ready"
 RUNNING: Final = "running"
 TERMINATED: Final = "terminated"
 
-UNKNOWN_RANK: Final = 0
 RANKS: Final[dict[str, int]] = {
     PENDING: 10,
     READY: 20,
@@ -31,11 +34,14 @@ RANKS: Final[dict[str, int]] = {
     # Terminal: the highest rank, so it absorbs everything that arrives after it.
     TERMINATED: 90,
 }
+# Not live, for good (see above): above every step towards running, below terminated.
+UNKNOWN_RANK: Final = 50
 TERMINAL: Final = frozenset({TERMINATED})
 
 
 def rank(status: str | None) -> int:
-    """How far along ``status`` is; unknown statuses rank lowest, None below them."""
+    """How far along ``status`` is; unknown statuses rank between running and terminated,
+    None below everything."""
     if status is None:
         return -1
     return RANKS.get(status, UNKNOWN_RANK)
@@ -54,5 +60,27 @@ def is_known(status: str) -> bool:
     return status in RANKS
 
 
+def is_unknown(status: str | None) -> bool:
+    """A status reported that onboard360 does not know: not live, for good (above)."""
+    return status is not None and status not in RANKS
+
+
 def is_terminal(status: str | None) -> bool:
     return status in TERMINAL
+
+
+def is_live(status: str | None) -> bool:
+    """Whether a channel in ``status`` can message: only ``running`` is."""
+    return status == RUNNING
+
+
+def not_running(status: str | None) -> str:
+    """Why a channel in ``status`` (not running) gets no key, in words for people."""
+    if status is None:
+        return "the channel is not running yet (not reported yet)"
+    if is_known(status):
+        return f"the channel is not running yet ({status})"
+    return (
+        f"360dialog reports the channel as {status!r}, a status onboard360 does not know: "
+        "it counts as not live and gets no key"
+    )

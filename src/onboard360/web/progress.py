@@ -11,6 +11,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
+from onboard360.domain import statuses
 
 # Blockers only the client can lift; when every shared number is held by one of them, the
 # onboarding waits for the client, not for 360dialog.
@@ -19,6 +20,8 @@ NEEDS_CLIENT = frozenset({"waiting_for_permission", "permission_revoked", "termi
 
 def channel_view(row: Row[Any]) -> dict[str, Any]:
     """A channel as people and products see it: never a key, only whether one exists."""
+    # A key, and a status that can message: not live when 360dialog says otherwise.
+    live = row.key_status == "stored" and statuses.is_live(row.status)
     return {
         "hub": row.hub,
         "channel_id": row.channel_id,
@@ -29,8 +32,8 @@ def channel_view(row: Row[Any]) -> dict[str, Any]:
         "api_key_available": row.key_status == "stored",
         # Name it in POST …/rotate-key: a replayed rotation then changes nothing.
         "key_version": row.key_intent if row.key_status == "stored" else None,
-        "live": row.key_status == "stored",
-        "reason": None if row.key_status == "stored" else row.reason,
+        "live": live,
+        "reason": None if live else row.reason,
         "blocker": row.blocker,
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
     }

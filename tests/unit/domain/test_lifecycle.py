@@ -103,13 +103,36 @@ def test_event_name_implies_its_status_when_the_body_has_none() -> None:
     assert state.status == "running"
 
 
-def test_unknown_status_is_stored_but_never_displaces_a_known_one() -> None:
-    state, _ = run(new(), event("channel_created", status="pending_review"))
+def test_unknown_status_before_running_is_kept_and_never_allows_a_key() -> None:
+    state, effects = run(new(), event("channel_created", status="pending_review"), RUNNING)
     assert state.status == "pending_review"
-    assert may_generate_key(state).blocker is KeyBlocker.NOT_RUNNING
-    state, _ = run(state, RUNNING, event("channel_ready", status="suspended"))
-    assert state.status == "running"
-    assert "suspended" in state.statuses_seen
+    assert state.statuses_seen == {"pending_review", "running"}
+    assert not any(isinstance(e, ProvisionKey) for e in effects)
+    assert notified(effects) == [ProductEvent.CHANNEL_CREATED, ProductEvent.CHANNEL_NOT_LIVE]
+    verdict = may_generate_key(state)
+    assert verdict.blocker is KeyBlocker.NOT_RUNNING
+    assert "'pending_review', a status onboard360 does not know" in verdict.message
+
+
+def test_a_running_channel_reported_suspended_is_told_not_live_and_keeps_its_key() -> None:
+    state, _ = run(new(), RUNNING)
+    state, _ = run(state, KeyStored(CH, state.key_intent))
+    state, effects = apply(state, ChannelSnapshot(CH, "suspended", CL))
+    assert state.status == "suspended"
+    assert effects == (state.notify(ProductEvent.CHANNEL_NOT_LIVE),)
+    assert state.key is KeyStatus.STORED  # 360dialog decides what happens to it
+    assert may_rotate_key(state, state.key_intent).blocker is KeyBlocker.NOT_RUNNING
+    # A channel_running beside it may be older: nothing changes, nothing is announced.
+    again, effects = run(state, RUNNING, ChannelSnapshot(CH, "running", CL))
+    assert (again, effects) == (state, [])
+
+
+def test_terminated_outranks_an_unknown_status() -> None:
+    state, effects = run(
+        new(), event("channel_created", status="suspended"), ChannelSnapshot(CH, "terminated", CL)
+    )
+    assert state.status == "terminated"
+    assert ProductEvent.CHANNEL_TERMINATED in notified(effects)
 
 
 def test_terminated_is_final_and_blocks_keys() -> None:

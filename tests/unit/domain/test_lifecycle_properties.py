@@ -49,7 +49,12 @@ CL = ClientId("C1CL")
 # The properties below are about channels onboard360 may key (test_entitlement.py: others).
 OURS = Entitlement.ONBOARDING
 STATUSES = ["pending", "ready", "running", "terminated", "suspended", "pending_review"]
-ONCE = {ProductEvent.CHANNEL_CREATED, ProductEvent.CHANNEL_RUNNING, ProductEvent.CHANNEL_TERMINATED}
+ONCE = {
+    ProductEvent.CHANNEL_CREATED,
+    ProductEvent.CHANNEL_RUNNING,
+    ProductEvent.CHANNEL_NOT_LIVE,
+    ProductEvent.CHANNEL_TERMINATED,
+}
 BY_SEQUENCE = {
     ProductEvent.CHANNEL_SHARED,
     ProductEvent.PERMISSION_GRANTED,
@@ -267,7 +272,8 @@ def test_no_eligible_channel_is_left_without_a_key_request(
         after, _ = apply(before, item)
         assert not may_generate_key(after).allowed
         if after.key is not KeyStatus.NONE:
-            assert after.status == statuses.RUNNING or statuses.is_terminal(after.status)
+            # Keys are asked for only while running; a later status may outrank it.
+            assert statuses.rank(after.status) >= statuses.rank(statuses.RUNNING)
             assert after.permission not in (Permission.REVOKED, Permission.REFUSED)
             assert after.key_permission is not KeyPermission.REFUSED
 
@@ -344,7 +350,7 @@ def test_a_refusal_counts_only_for_an_intent_asked_after_the_newest_redirect(
         if stale:
             # Permission stays as the newer input left it; exactly one new attempt follows.
             assert after.key_permission is before.key_permission
-            wanted = [] if statuses.is_terminal(after.status) else [before.key_intent + 1]
+            wanted = [before.key_intent + 1] if statuses.is_live(after.status) else []
             assert [e.intent for e in effects if isinstance(e, ProvisionKey)] == wanted
 
 
@@ -413,8 +419,9 @@ def test_status_converges_whatever_the_order(billing: Billing, items: list[Input
     assert other.status == forward.status
     assert other.statuses_seen == forward.statuses_seen
     assert may_generate_key(other) == may_generate_key(forward)
-    if not statuses.is_terminal(forward.status):
-        # A key requested before a late `terminated` cannot be un-requested.
+    if statuses.rank(forward.status) <= statuses.rank(statuses.RUNNING):
+        # A key requested before a late `terminated` or unknown status (e.g. `suspended`)
+        # cannot be un-requested.
         assert (other.key, other.key_intent) == (forward.key, forward.key_intent)
 
 
@@ -425,3 +432,28 @@ def test_a_running_channel_never_moves_back(items: list[Input]) -> None:
     for item in items:
         state, _ = apply(state, item)
         assert statuses.rank(state.status) >= statuses.rank(statuses.RUNNING)
+
+
+@PROPERTY
+@given(plans)
+def test_no_unknown_status_ever_yields_a_key_or_a_running_milestone(
+    plan: tuple[Billing, list[Input | Act]],
+) -> None:
+    """Once a status onboard360 does not know was observed, whatever follows in whatever
+    order: no key request, no channel.running, the channel not live; the product was told
+    channel.not_live once (or channel.terminated, which outranks it)."""
+    final, _, steps = play(*plan)
+    held = False
+    told = []
+    for before, item, effects in steps:
+        after, _ = apply(before, item)
+        held = held or any(statuses.is_unknown(s) for s in after.statuses_seen)
+        told += notified(effects)
+        if held:
+            assert not any(isinstance(e, ProvisionKey) for e in effects), item
+            assert ProductEvent.CHANNEL_RUNNING not in notified(effects)
+            assert not statuses.is_live(after.status)
+            assert statuses.is_unknown(after.status) or statuses.is_terminal(after.status)
+    if held and not statuses.is_terminal(final.status):
+        assert told.count(ProductEvent.CHANNEL_NOT_LIVE) == 1
+        assert final.status in final.statuses_seen  # stored as 360dialog said it

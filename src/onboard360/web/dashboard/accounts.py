@@ -76,6 +76,33 @@ async def create_operator(conn: AsyncConnection, email: str, password: str) -> O
     return Operator(int(new_id), email)
 
 
+async def set_operator_password(conn: AsyncConnection, email: str, password: str) -> Operator:
+    """Create the operator, or give the existing one this password: enabled, unlocked, its
+    old sessions ended (the demo's account gets a new password on every start)."""
+    email = normalize_email(email)
+    check_password_rules(password)
+    existing = await conn.scalar(
+        select(t.operators.c.id).where(t.operators.c.email == email).with_for_update()
+    )
+    if existing is None:
+        return await create_operator(conn, email, password)
+    await conn.execute(
+        t.operators.update()
+        .where(t.operators.c.id == existing)
+        .values(
+            password_hash=await hash_password(password),
+            disabled=False,
+            failed_attempts=0,
+            locked_until=None,
+        )
+    )
+    await conn.execute(
+        t.operator_sessions.delete().where(t.operator_sessions.c.operator_id == existing)
+    )
+    await audit(conn, None, "operator_password_set", f"operator:{email}", {})
+    return Operator(int(existing), email)
+
+
 async def list_operators(conn: AsyncConnection) -> list[Any]:
     rows = await conn.execute(
         select(

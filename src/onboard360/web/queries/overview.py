@@ -19,9 +19,11 @@ STAGE_SQL = """CASE
   WHEN o.redirected_at IS NULL THEN 'waiting_for_popup'
   WHEN EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub AND c.channel_id = ANY(o.channels))
     AND NOT EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub
-      AND c.channel_id = ANY(o.channels) AND c.key_status <> 'stored') THEN 'live'
+      AND c.channel_id = ANY(o.channels)
+      AND (c.key_status <> 'stored' OR c.status IS DISTINCT FROM 'running')) THEN 'live'
   WHEN EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub AND c.channel_id = ANY(o.channels)
-      AND (c.key_status = 'stored' OR c.blocker IS NULL OR c.blocker NOT IN
+      AND ((c.key_status = 'stored' AND c.status = 'running')
+        OR c.blocker IS NULL OR c.blocker NOT IN
         ('waiting_for_permission', 'permission_revoked', 'terminated'))) THEN 'connecting'
   ELSE 'action_needed' END"""
 STAGES = ("waiting_for_popup", "connecting", "action_needed", "live", "expired")

@@ -75,16 +75,20 @@ class Stack:
         """Run jobs until none is left."""
         asyncio.run(self.worker(until_idle=True, concurrency=1))
 
-    def worker(self, *, until_idle: bool, concurrency: int) -> Coroutine[Any, Any, None]:
-        """A worker for these settings, with no waits between retries."""
+    def worker(
+        self, *, until_idle: bool, concurrency: int, **options: Any
+    ) -> Coroutine[Any, Any, None]:
+        """A worker for these settings, with no waits between retries; ``options`` go to
+        run_worker (a ``watch``, a ``metrics_port``)."""
         return run_worker(
             self.settings,
             self.database_url,
             until_idle=until_idle,
-            retry=FAST_RETRY,
+            retry=options.pop("retry", FAST_RETRY),
             tuning=NO_WAIT,
             install_signal_handlers=False,
             concurrency=concurrency,
+            **options,
         )
 
     def start_onboarding(self, hub: str, user: str = "user-1", **prefill: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from onboard360.service import Service
 # One job per group-committed batch of partner webhooks (web/ingest.py, jobs/inbox.py).
 INBOX_TASK = "process_inbox_events"
 RECONCILE_TASK = "reconcile"
+POOL_WAIT_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,14 @@ def build_app(
 ) -> procrastinate.App:
     tuning = tuning or RetryTuning()
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=to_libpq_uri(database_url))
+        connector=procrastinate.PsycopgConnector(
+            conninfo=to_libpq_uri(database_url),
+            # A connection that cannot be had within seconds means the database is away:
+            # fail the fetch so the worker notices it (jobs/runner.py) instead of waiting
+            # psycopg_pool's default 30 s.
+            timeout=POOL_WAIT_SECONDS,
+            kwargs={"connect_timeout": POOL_WAIT_SECONDS},
+        )
     )
     hub_retry = RetryStrategy(
         max_attempts=tuning.hub_attempts, exponential_wait=tuning.exponential_wait

@@ -172,7 +172,7 @@ def worker(
     config: ConfigOption = None,
     concurrency: Annotated[int, typer.Option(min=1, max=100, help="Jobs run at once.")] = 10,
     metrics_port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Serve GET /metrics and GET /readyz on this port.")
+        int | None, typer.Option(min=1, max=65535, help="Serve GET /metrics and /readyz here.")
     ] = None,
     metrics_host: Annotated[
         str, typer.Option(help="Interface for --metrics-port (0.0.0.0: every one).")

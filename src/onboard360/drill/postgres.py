@@ -51,9 +51,7 @@ class PrivatePostgres:
 
     def _run(self, *argv: str, timeout: float = 60.0) -> None:
         user = _RUN_AS if os.geteuid() == 0 else None
-        subprocess.run(
-            list(argv), check=True, capture_output=True, timeout=timeout, user=user
-        )
+        subprocess.run(list(argv), check=True, capture_output=True, timeout=timeout, user=user)
 
     def init(self) -> None:
         if os.geteuid() == 0:

@@ -120,9 +120,7 @@ class DatabaseWatch:
             return
         self.down_since = self.clock()
         metrics.DATABASE_OUTAGES.inc()
-        log.warning(
-            "database unreachable: jobs pause until it answers", error=type(exc).__name__
-        )
+        log.warning("database unreachable: jobs pause until it answers", error=type(exc).__name__)
 
     async def probe(self) -> bool:
         """Whether PostgreSQL answers a query now (raises DatabaseMisconfigured)."""

@@ -138,9 +138,7 @@ class _Supervisor:
     async def _session(self, *, until_idle: bool) -> None:
         """One procrastinate worker on a fresh pool, until it stops or raises."""
         async with self.app.open_async():
-            await recover_stalled_jobs(
-                self.app, self.stalled_after, since_outage=self.since_outage
-            )
+            await recover_stalled_jobs(self.app, self.stalled_after, since_outage=self.since_outage)
             self.worker = Worker(app=self.app, **self.options)
             if self.stopping.is_set():
                 return
@@ -148,9 +146,7 @@ class _Supervisor:
                 None
                 if until_idle
                 else asyncio.create_task(
-                    keep_recovering(
-                        self.app, self.stalled_after, since_outage=self.since_outage
-                    ),
+                    keep_recovering(self.app, self.stalled_after, since_outage=self.since_outage),
                     name="stalled-job recovery",
                 )
             )

@@ -63,17 +63,23 @@ class Stack:
 
     def settle(self) -> None:
         """Wait for the sandbox to deliver its webhooks, then run every job."""
+        self.settle_with()
 
+    def wait_for_webhooks(self) -> None:
         def idle() -> bool:
             answer = httpx.get(f"{self.sandbox_url}/sandbox/deliveries", params={"limit": 1})
             return bool(answer.json()["pending"] == 0)
 
         wait_until(idle, what="the sandbox to deliver its webhooks")
-        self.drain()
 
-    def drain(self) -> None:
-        """Run jobs until none is left."""
-        asyncio.run(self.worker(until_idle=True, concurrency=1))
+    def drain(self, **options: Any) -> None:
+        """Run jobs until none is left (``options``: see worker)."""
+        asyncio.run(self.worker(until_idle=True, concurrency=1, **options))
+
+    def settle_with(self, **options: Any) -> None:
+        """settle, with a worker given ``options`` (a ``retry``, a ``tuning``)."""
+        self.wait_for_webhooks()
+        self.drain(**options)
 
     def worker(
         self, *, until_idle: bool, concurrency: int, **options: Any
@@ -85,7 +91,7 @@ class Stack:
             self.database_url,
             until_idle=until_idle,
             retry=options.pop("retry", FAST_RETRY),
-            tuning=NO_WAIT,
+            tuning=options.pop("tuning", NO_WAIT),
             install_signal_handlers=False,
             concurrency=concurrency,
             **options,

@@ -84,9 +84,12 @@ async def open_service(
 ) -> AsyncIterator[Service]:
     keyring = keyring_from(settings)
     engine = create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    retry = retry or RetryPolicy()
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(retry.request_timeout, connect=min(5.0, retry.request_timeout))
+    )
     try:
-        yield Service(settings, engine, keyring, http, retry or RetryPolicy())
+        yield Service(settings, engine, keyring, http, retry)
     finally:
         await http.aclose()
         await engine.dispose()

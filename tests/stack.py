@@ -200,12 +200,14 @@ def running_stack(
     messaging_webhook: bool = False,
     hub_overrides: dict[str, dict[str, Any]] | None = None,
     extra_products: Sequence[ProductConfig] = (),
+    product_overrides: Mapping[str, Any] | None = None,
     hub_options: Mapping[str, Any] | None = None,
     sandbox_port: int | None = None,
     **setting_overrides: Any,
 ) -> Iterator[Stack]:
     """The whole stack; ``hub_overrides`` changes hub fields by hub name (e.g. its
-    ``product`` or ``webhook_header``), ``extra_products`` adds products beside "default".
+    ``product`` or ``webhook_header``), ``extra_products`` adds products beside "default",
+    ``product_overrides`` changes fields of "default" (e.g. ``webhook_timeout_seconds``).
     ``hub_options`` go to ``hub_pair`` (e.g. ``auto_advance``); the sandbox listens on
     ``sandbox_port`` when given (the official button's env="local" needs 8082)."""
     service_port = free_port()
@@ -236,6 +238,7 @@ def running_stack(
             webhook_secrets=[SecretStr(generate_secret())],
             api_tokens=[SecretStr(PRODUCT_TOKEN)],
             messaging_webhook_url=f"{product_url}/inbound" if messaging_webhook else None,
+            **(product_overrides or {}),
         )
         settings = Settings(
             public_url=service_url,

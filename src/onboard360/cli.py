@@ -341,7 +341,10 @@ def drill(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     ] = 3.0,
     admin_url: Annotated[
         str | None,
-        typer.Option(help="PostgreSQL to create the run's database in (trust or password)."),
+        typer.Option(
+            help="A PostgreSQL of yours for the run's database (never restarted then); "
+            "default: the drill starts its own and restarts it during the chaos."
+        ),
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the database and the logs.")] = False,
 ) -> None:

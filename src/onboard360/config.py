@@ -86,17 +86,11 @@ class Settings(BaseSettings):
         "its store while the database is away",
     )
     endpoint_disable_after_hours: float = Field(
-        24.0,
+        5 * 24.0,
         gt=0,
         le=30 * 24,
-        description="a product endpoint that failed every attempt for this long is disabled: "
-        "deliveries pause, events are kept until it is enabled again",
-    )
-    endpoint_disable_after_events: int = Field(
-        200,
-        ge=1,
-        le=1_000_000,
-        description="… or once this many different events failed in a row",
+        description="a product endpoint that failed without a single success for this long "
+        "is disabled: deliveries pause, events are kept until it is enabled again",
     )
     reconcile_cron: str = Field(
         "*/15 * * * *",

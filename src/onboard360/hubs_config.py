@@ -94,6 +94,8 @@ class ProductConfig(BaseModel):
     api_tokens: list[SecretStr] = Field(default_factory=list, max_length=10)
     # Point each activated channel's messaging webhook here (POST /v1/configs/webhook).
     messaging_webhook_url: str | None = None
+    # How long one delivery may take, connect to answer (the spec suggests 15 to 30 s).
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=60)
 
     _urls = field_validator("webhook_url", "messaging_webhook_url")(_absolute_url)
 

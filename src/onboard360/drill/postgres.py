@@ -70,9 +70,10 @@ class PrivatePostgres:
         )  # fmt: skip
 
     def start(self) -> None:
+        # fsync=off loses nothing when only PostgreSQL dies (the OS keeps what it wrote);
+        # synchronous_commit stays on: a commit we acknowledged must survive the restart.
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-            f"-c synchronous_commit=off -c full_page_writes=off "
             f"-c max_connections={self.max_connections}"
         )
         self._run(

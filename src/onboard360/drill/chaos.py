@@ -14,7 +14,8 @@
 - **database restarts**: the drill's own PostgreSQL is stopped at once (``pg_ctl stop -m
   immediate``: every connection cut) a few times, down 1 to 3 s each;
 - **a flaky product**: its endpoint answers 503 to everything for a while, then 500 to
-  some deliveries and too late (past onboard360's timeout) to a few, until calm.
+  some deliveries and too late (past onboard360's timeout) to a few, until 70% of the
+  phase.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ DATABASE_RESTARTS = 4
 DATABASE_DOWN_SECONDS = (1.0, 3.0)
 PRODUCT_OUTAGE_AT = 0.1  # of the chaos phase
 PRODUCT_OUTAGE_SECONDS = 8.0
+PRODUCT_FLAKY_UNTIL = 0.7  # of the chaos phase
 PRODUCT_FLAKY: dict[str, Any] = {"fail_rate": 0.15, "hang_rate": 0.03, "hang_seconds": 3.0}
 
 
@@ -205,9 +207,13 @@ class Chaos:
             return
         self.log.product_outages += 1
         await self._product_faults({"status": 503})
-        stopped = await self._pause(PRODUCT_OUTAGE_SECONDS)
-        if not stopped:
-            await self._product_faults(PRODUCT_FLAKY)
+        if await self._pause(PRODUCT_OUTAGE_SECONDS):
+            return
+        await self._product_faults(PRODUCT_FLAKY)
+        # Well before calm: the deliveries' retries (5, 10, 20 s…) are done by then.
+        flaky_until = seconds_total * PRODUCT_FLAKY_UNTIL
+        if not await self._pause(flaky_until - (time.monotonic() - self.began)):
+            await self._product_faults({})
 
     async def _product_faults(self, trouble: dict[str, Any]) -> None:
         if self.product is not None:

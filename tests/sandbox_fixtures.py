@@ -9,6 +9,7 @@ module's fixtures never leak in. Servers run in background threads via
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import random
@@ -234,6 +235,9 @@ class WebhookSink:
 
     default_status: int = 200
     received: list[Received] = field(default_factory=list)
+    # Seconds to wait before answering: given the event's webhook-id and whether it is
+    # that event's first delivery.
+    delay: Callable[[str, bool], float] | None = None
     _answers: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -251,8 +255,12 @@ class WebhookSink:
     async def _receive(self, request: Request) -> JSONResponse:
         body = await request.body()
         with self._lock:
+            msg_id = request.headers.get("webhook-id", "")
+            first = all(r.headers.get("webhook-id") != msg_id for r in self.received)
             self.received.append(Received(request.url.path, dict(request.headers), body))
             status = self._answers.pop(0) if self._answers else self.default_status
+        if self.delay is not None:
+            await asyncio.sleep(self.delay(msg_id, first))
         return JSONResponse({"ok": 200 <= status < 300}, status_code=status)
 
     def app(self) -> Starlette:

@@ -63,28 +63,38 @@ class Stack:
 
     def settle(self) -> None:
         """Wait for the sandbox to deliver its webhooks, then run every job."""
+        self.settle_with()
 
+    def wait_for_webhooks(self) -> None:
         def idle() -> bool:
             answer = httpx.get(f"{self.sandbox_url}/sandbox/deliveries", params={"limit": 1})
             return bool(answer.json()["pending"] == 0)
 
         wait_until(idle, what="the sandbox to deliver its webhooks")
-        self.drain()
 
-    def drain(self) -> None:
-        """Run jobs until none is left."""
-        asyncio.run(self.worker(until_idle=True, concurrency=1))
+    def drain(self, **options: Any) -> None:
+        """Run jobs until none is left (``options``: see worker)."""
+        asyncio.run(self.worker(until_idle=True, concurrency=1, **options))
 
-    def worker(self, *, until_idle: bool, concurrency: int) -> Coroutine[Any, Any, None]:
-        """A worker for these settings, with no waits between retries."""
+    def settle_with(self, **options: Any) -> None:
+        """settle, with a worker given ``options`` (a ``retry``, a ``tuning``)."""
+        self.wait_for_webhooks()
+        self.drain(**options)
+
+    def worker(
+        self, *, until_idle: bool, concurrency: int, **options: Any
+    ) -> Coroutine[Any, Any, None]:
+        """A worker for these settings, with no waits between retries; ``options`` go to
+        run_worker (a ``watch``, a ``metrics_port``)."""
         return run_worker(
             self.settings,
             self.database_url,
             until_idle=until_idle,
-            retry=FAST_RETRY,
-            tuning=NO_WAIT,
+            retry=options.pop("retry", FAST_RETRY),
+            tuning=options.pop("tuning", NO_WAIT),
             install_signal_handlers=False,
             concurrency=concurrency,
+            **options,
         )
 
     def start_onboarding(self, hub: str, user: str = "user-1", **prefill: str) -> dict[str, Any]:
@@ -191,13 +201,15 @@ def running_stack(
     messaging_webhook: bool = False,
     hub_overrides: dict[str, dict[str, Any]] | None = None,
     extra_products: Sequence[ProductConfig] = (),
+    product_overrides: Mapping[str, Any] | None = None,
     hub_options: Mapping[str, Any] | None = None,
     sandbox_port: int | None = None,
     product_frame_ancestors: Sequence[str] = (),
     **setting_overrides: Any,
 ) -> Iterator[Stack]:
     """The whole stack; ``hub_overrides`` changes hub fields by hub name (e.g. its
-    ``product`` or ``webhook_header``), ``extra_products`` adds products beside "default".
+    ``product`` or ``webhook_header``), ``extra_products`` adds products beside "default",
+    ``product_overrides`` changes fields of "default" (e.g. ``webhook_timeout_seconds``).
     ``hub_options`` go to ``hub_pair`` (e.g. ``auto_advance``); the sandbox listens on
     ``sandbox_port`` when given (the official button's env="local" needs 8082)."""
     service_port = free_port()
@@ -229,6 +241,7 @@ def running_stack(
             api_tokens=[SecretStr(PRODUCT_TOKEN)],
             messaging_webhook_url=f"{product_url}/inbound" if messaging_webhook else None,
             frame_ancestors=list(product_frame_ancestors),
+            **(product_overrides or {}),
         )
         settings = Settings(
             public_url=service_url,

@@ -93,11 +93,12 @@ def demo(  # noqa: PLR0917 - one parameter per option, as Typer reads them
         asyncio.run(run_demo(demo_setup, url))
 
 
-def _service_settings(config: Path | None) -> tuple[Settings, str]:
+def _service_settings(
+    config: Path | None, *, wait_for_database: bool = False
+) -> tuple[Settings, str]:
     """Settings checked for serving (keys present) and the database URL, or a clear exit."""
     from onboard360.db.engine import (  # noqa: PLC0415
         DatabaseNotReady,
-        check_database,
         database_url,
         describe_database_error,
     )
@@ -113,11 +114,38 @@ def _service_settings(config: Path | None) -> tuple[Settings, str]:
         url = database_url(settings)
     except Exception as exc:
         raise fail(describe_database_error(exc, url)) from None
+    patience = settings.startup_database_wait_seconds if wait_for_database else 0
     try:
-        check_database(url)
+        _check_database_patiently(url, patience)
     except DatabaseNotReady as exc:
         raise fail(str(exc)) from None
     return settings, url
+
+
+def _check_database_patiently(url: str, patience: float) -> None:
+    """check_database; an unreachable server is asked again for ``patience`` seconds (a
+    restart or failover in progress: serve and worker wait for it at start as they do
+    while running, instead of exiting into a restart loop)."""
+    import time  # noqa: PLC0415
+
+    from onboard360.db.engine import DatabaseUnreachable, check_database  # noqa: PLC0415
+
+    deadline = time.monotonic() + patience
+    tries = 0
+    while True:
+        try:
+            check_database(url)
+        except DatabaseUnreachable as exc:
+            if time.monotonic() >= deadline:
+                raise
+            if tries == 0:
+                typer.echo(f"{exc}; waiting up to {patience:g}s for it", err=True)
+            time.sleep(min(0.25 * 2**tries, 5.0, max(0.0, deadline - time.monotonic())))
+            tries += 1
+            continue
+        if tries:
+            typer.echo("database answering: starting", err=True)
+        return
 
 
 @app.command()
@@ -132,7 +160,7 @@ def serve(
     from onboard360.serving import Site, freeze_startup_objects, serve_all  # noqa: PLC0415
     from onboard360.web.app import create_app  # noqa: PLC0415
 
-    settings, url = _service_settings(config)
+    settings, url = _service_settings(config, wait_for_database=True)
     typer.echo(f"onboard360 on http://{host}:{port} ({len(settings.hubs)} hub(s))")
     site = Site(create_app(settings, url), host, port)
     freeze_startup_objects()
@@ -144,7 +172,7 @@ def worker(
     config: ConfigOption = None,
     concurrency: Annotated[int, typer.Option(min=1, max=100, help="Jobs run at once.")] = 10,
     metrics_port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Serve GET /metrics on this port.")
+        int | None, typer.Option(min=1, max=65535, help="Serve GET /metrics and /readyz here.")
     ] = None,
     metrics_host: Annotated[
         str, typer.Option(help="Interface for --metrics-port (0.0.0.0: every one).")
@@ -156,7 +184,7 @@ def worker(
     from onboard360.jobs.runner import run_worker  # noqa: PLC0415
     from onboard360.metrics import MetricsPortUnavailable  # noqa: PLC0415
 
-    settings, url = _service_settings(config)
+    settings, url = _service_settings(config, wait_for_database=True)
     typer.echo(f"worker started (concurrency {concurrency})")
     run = run_worker(
         settings,
@@ -315,7 +343,10 @@ def drill(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     ] = 3.0,
     admin_url: Annotated[
         str | None,
-        typer.Option(help="PostgreSQL to create the run's database in (trust or password)."),
+        typer.Option(
+            help="A PostgreSQL of yours for the run's database (never restarted then); "
+            "default: the drill starts its own and restarts it during the chaos."
+        ),
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the database and the logs.")] = False,
 ) -> None:

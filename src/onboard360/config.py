@@ -82,18 +82,26 @@ class Settings(BaseSettings):
         le=30 * 24 * 60,
         description="the dashboard lists a channel as stuck after this long without progress",
     )
+    startup_database_wait_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="serve and worker wait this long at start for a database that does not "
+        "answer (0: exit at once); once running, they wait for it as long as it takes",
+    )
+    key_store_patience_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=86400,
+        description="how long a key job keeps a key 360dialog made, in memory, retrying "
+        "its store while the database is away",
+    )
     endpoint_disable_after_hours: float = Field(
-        24.0,
+        5 * 24.0,
         gt=0,
         le=30 * 24,
-        description="a product endpoint that failed every attempt for this long is disabled: "
-        "deliveries pause, events are kept until it is enabled again",
-    )
-    endpoint_disable_after_events: int = Field(
-        200,
-        ge=1,
-        le=1_000_000,
-        description="… or once this many different events failed in a row",
+        description="a product endpoint that failed without a single success for this long "
+        "is disabled: deliveries pause, events are kept until it is enabled again",
     )
     reconcile_cron: str = Field(
         "*/15 * * * *",

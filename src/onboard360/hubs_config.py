@@ -109,6 +109,8 @@ class ProductConfig(BaseModel):
     # Origins whose pages may show our connect pages in a frame (CSP frame-ancestors);
     # none by default: the pages are opened, not embedded, unless the partner says so.
     frame_ancestors: list[str] = Field(default_factory=list, max_length=20)
+    # How long one delivery may take, connect to answer (the spec suggests 15 to 30 s).
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=60)
 
     _urls = field_validator("webhook_url", "messaging_webhook_url")(_absolute_url)
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import re
 import socket
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 import uvicorn
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -94,6 +94,27 @@ JOB_DURATION = Histogram(
     "Time one job took in this worker, by task.",
     ["task"],
     buckets=_SLOW_BUCKETS,
+)
+
+DATABASE_OUTAGES = Counter(
+    "onboard360_worker_database_outages",
+    "Times this worker lost the database (it waits for it and resumes; it does not exit).",
+)
+DATABASE_OUTAGE_SECONDS = Counter(
+    "onboard360_worker_database_outage_seconds",
+    "Seconds this worker spent waiting for the database, over every outage that ended.",
+)
+KEY_OUTCOME_UNKNOWN = Counter(
+    "onboard360_key_generation_outcome_unknown",
+    "Key requests with no clear answer (timeout or 5xx after sending): 360dialog may have "
+    "made a key; the job's next attempt generates again (docs/decisions/0002).",
+    ["hub"],
+)
+KEY_STORE_RETRIES = Counter(
+    "onboard360_key_store_retries",
+    "Times a key 360dialog made could not be committed at once (database error) and its "
+    "store was retried, the key held in memory.",
+    ["hub"],
 )
 
 # ---- path templates for 360dialog calls ----------------------------------------------------
@@ -219,14 +240,19 @@ async def render(engine: AsyncEngine | None) -> bytes:
 # ---- the worker's metrics endpoint ---------------------------------------------------------
 
 
-def metrics_app(engine: AsyncEngine | None) -> object:
-    """A bare ASGI app answering ``GET /metrics`` (and 404 elsewhere), for workers."""
+def metrics_app(engine: AsyncEngine | None, ready: Callable[[], bool] = lambda: True) -> object:
+    """A bare ASGI app answering ``GET /metrics`` and ``GET /readyz`` (503 while ``ready``
+    says no: the worker is waiting for its database), 404 elsewhere, for workers."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        if scope["path"] != "/metrics":
-            status, body, kind = 404, b"not found: try /metrics\n", "text/plain"
+        if scope["path"] == "/readyz":
+            up = ready()
+            status, kind = (200 if up else 503), "text/plain"
+            body = b"ready\n" if up else b"not ready: waiting for the database\n"
+        elif scope["path"] != "/metrics":
+            status, body, kind = 404, b"not found: try /metrics or /readyz\n", "text/plain"
         else:
             status, body, kind = 200, await render(engine), CONTENT_TYPE
         headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
@@ -250,7 +276,10 @@ class _NoSignals(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def serving_metrics(
-    engine: AsyncEngine | None, host: str, port: int | None
+    engine: AsyncEngine | None,
+    host: str,
+    port: int | None,
+    ready: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[None]:
     """Serve ``metrics_app`` on ``host:port`` in this event loop while the block runs."""
     if port is None:
@@ -266,7 +295,7 @@ async def serving_metrics(
             f"cannot serve metrics on {host}:{port}: {exc.strerror}"
         ) from None
     config = uvicorn.Config(
-        metrics_app(engine),  # type: ignore[arg-type]
+        metrics_app(engine, ready),  # type: ignore[arg-type]
         log_config=None,
         log_level="warning",
         access_log=False,

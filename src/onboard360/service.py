@@ -84,6 +84,7 @@ async def open_service(
     settings: Settings, database_url: str, *, retry: RetryPolicy | None = None
 ) -> AsyncIterator[Service]:
     keyring = keyring_from(settings)
+    retry = retry or RetryPolicy()
     engine = create_async_engine(
         database_url,
         pool_size=settings.database_pool_size,
@@ -93,9 +94,11 @@ async def open_service(
         # A failed statement is logged with its SQL; its values may be personal data.
         hide_parameters=True,
     )
-    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(retry.request_timeout, connect=min(5.0, retry.request_timeout))
+    )
     try:
-        yield Service(settings, engine, keyring, http, retry or RetryPolicy())
+        yield Service(settings, engine, keyring, http, retry)
     finally:
         await http.aclose()
         await engine.dispose()

@@ -22,10 +22,11 @@ from tests.stack import Stack
 
 
 @contextlib.contextmanager
-def worker_running(stack: Stack, concurrency: int = 4) -> Iterator[None]:
-    """A worker in a background thread until the block ends; cancelling it drains it."""
+def worker_running(stack: Stack, concurrency: int = 4, **options: Any) -> Iterator[None]:
+    """A worker in a background thread until the block ends; cancelling it drains it.
+    ``options`` go to run_worker. The block fails if the worker ended before it did."""
     loop = asyncio.new_event_loop()
-    task = loop.create_task(stack.worker(until_idle=False, concurrency=concurrency))
+    task = loop.create_task(stack.worker(until_idle=False, concurrency=concurrency, **options))
     failure: list[BaseException] = []
 
     def work() -> None:
@@ -43,6 +44,7 @@ def worker_running(stack: Stack, concurrency: int = 4) -> Iterator[None]:
     thread.start()
     try:
         yield
+        assert thread.is_alive(), f"the worker ended on its own: {failure}"
     finally:
         if thread.is_alive():
             loop.call_soon_threadsafe(task.cancel)

@@ -45,6 +45,16 @@ class DatabaseNotReady(Exception):
     """The database cannot be used by this version (unreachable, or not migrated)."""
 
 
+class DatabaseUnreachable(DatabaseNotReady):
+    """No answer from the server (down, restarting, failing over): worth waiting for."""
+
+
+def _refused_us(exc: Exception) -> bool:
+    """The server answered and refused: wrong credentials (28…) or no such database."""
+    state = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+    return state.startswith("28") or state == "3D000"
+
+
 def check_database(url: str, timeout_seconds: int = 5) -> None:
     """Connect once and compare the schema with this code's migrations, or raise
     DatabaseNotReady with one line for a person (never the password).
@@ -61,7 +71,10 @@ def check_database(url: str, timeout_seconds: int = 5) -> None:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
     except Exception as exc:
-        raise DatabaseNotReady(describe_database_error(exc, url)) from None
+        error = DatabaseNotReady
+        if isinstance(exc, OperationalError) and not _refused_us(exc):
+            error = DatabaseUnreachable
+        raise error(describe_database_error(exc, url)) from None
     finally:
         engine.dispose()
     head, known = known_revisions()

@@ -10,7 +10,12 @@
   15% 5xx for a while, then nothing;
 - **blackout**: once per hub, every webhook is dropped for a second (and with it whatever
   backlog the hub had), so some channels have *no* webhook at all and only
-  reconciliation can find them.
+  reconciliation can find them;
+- **database restarts**: the drill's own PostgreSQL is stopped at once (``pg_ctl stop -m
+  immediate``: every connection cut) a few times, down 1 to 3 s each;
+- **a flaky product**: its endpoint answers 503 to everything for a while, then 500 to
+  some deliveries and too late (past onboard360's timeout) to a few, until 70% of the
+  phase.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from onboard360.drill.postgres import PrivatePostgres
 from onboard360.drill.processes import Child, Fleet
 
 WEBHOOK_FAULTS: dict[str, Any] = {
@@ -45,6 +51,12 @@ NO_FAULTS: dict[str, Any] = {
 BURST_EVERY_SECONDS = 8.0
 BURST_SECONDS = 3.0
 BLACKOUT_SECONDS = 1.0
+DATABASE_RESTARTS = 4
+DATABASE_DOWN_SECONDS = (1.0, 3.0)
+PRODUCT_OUTAGE_AT = 0.1  # of the chaos phase
+PRODUCT_OUTAGE_SECONDS = 8.0
+PRODUCT_FLAKY_UNTIL = 0.7  # of the chaos phase
+PRODUCT_FLAKY: dict[str, Any] = {"fail_rate": 0.15, "hang_rate": 0.03, "hang_seconds": 3.0}
 
 
 @dataclass
@@ -60,6 +72,8 @@ class ChaosLog:
     bursts: int = 0
     blackouts: list[str] = field(default_factory=list)
     unexpected_deaths: list[str] = field(default_factory=list)
+    database_restarts: list[float] = field(default_factory=list)  # seconds down, each
+    product_outages: int = 0
 
 
 @dataclass
@@ -73,6 +87,8 @@ class Chaos:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     began: float = field(default_factory=time.monotonic)
     restarting: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    database: PrivatePostgres | None = None  # restarted when the drill owns it
+    product: httpx.AsyncClient | None = None  # the product's fault switch
 
     async def faults(self, patch: dict[str, Any], partner_ids: list[str] | None = None) -> None:
         for pid in partner_ids or self.partner_ids:
@@ -87,6 +103,8 @@ class Chaos:
             self._every(self.kill_every, self._kill_one, jitter=True),
             self._every(BURST_EVERY_SECONDS, self._burst),
             self._blackouts(seconds_total),
+            self._database_restarts(seconds_total),
+            self._product_trouble(seconds_total),
         )
 
     async def calm(self, running: Awaitable[None]) -> None:
@@ -94,6 +112,7 @@ class Chaos:
         self.stop.set()
         await running  # a blackout or burst ending now must not switch a fault back on
         await self.faults(NO_FAULTS)
+        await self._product_faults({})
         await asyncio.gather(*self.restarting.values())
         await self._revive()
         await asyncio.gather(*(child.wait_ready() for child in self.fleet.killable))
@@ -167,3 +186,35 @@ class Chaos:
             await self.faults({"webhook_drop_rate": 1.0}, [pid])
             await self._pause(BLACKOUT_SECONDS)
             await self.faults({"webhook_drop_rate": WEBHOOK_FAULTS["webhook_drop_rate"]}, [pid])
+
+    async def _database_restarts(self, seconds_total: float) -> None:
+        """``DATABASE_RESTARTS`` restarts of the drill's PostgreSQL, spread over the phase."""
+        if self.database is None:
+            return
+        for number in range(DATABASE_RESTARTS):
+            due = seconds_total * 0.8 * (number + 0.5) / DATABASE_RESTARTS
+            if await self._pause(due - (time.monotonic() - self.began)):
+                return
+            down = self.rng.uniform(*DATABASE_DOWN_SECONDS)
+            await asyncio.to_thread(self.database.restart, down)
+            self.log.database_restarts.append(round(down, 1))
+
+    async def _product_trouble(self, seconds_total: float) -> None:
+        """The product down for a while, then flaky until calm."""
+        if self.product is None:
+            return
+        if await self._pause(seconds_total * PRODUCT_OUTAGE_AT):
+            return
+        self.log.product_outages += 1
+        await self._product_faults({"status": 503})
+        if await self._pause(PRODUCT_OUTAGE_SECONDS):
+            return
+        await self._product_faults(PRODUCT_FLAKY)
+        # Well before calm: the deliveries' retries (5, 10, 20 s…) are done by then.
+        flaky_until = seconds_total * PRODUCT_FLAKY_UNTIL
+        if not await self._pause(flaky_until - (time.monotonic() - self.began)):
+            await self._product_faults({})
+
+    async def _product_faults(self, trouble: dict[str, Any]) -> None:
+        if self.product is not None:
+            (await self.product.post("/faults", json=trouble)).raise_for_status()

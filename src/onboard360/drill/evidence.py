@@ -61,6 +61,8 @@ class Evidence:
     # channel id -> provision_key jobs of it that a stalled-job recovery put back in the queue
     stalled_key_jobs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     stalled_jobs: int = 0
+    # channel id -> key requests that got no clear answer (timeline key_outcome_unknown)
+    outcome_unknown: dict[str, int] = field(default_factory=dict)
     # channel id -> what GET /api/v1/channels/{id}/api-key answered: ("ok", sha, webhook url)
     api_keys: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
     product: dict[str, Any] = field(default_factory=dict)

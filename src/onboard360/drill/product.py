@@ -7,6 +7,10 @@
   api-key``, through the balancer, retrying while web processes are being killed) and
   checks it works at the sandbox's Messaging API (``GET /v1/configs/webhook``);
 - ``POST /inbound`` is every channel's messaging webhook (nothing arrives in the drill);
+- ``POST /faults`` makes it misbehave: every delivery answered one status (an outage,
+  with ``Retry-After: 1``), or a share answered 500 and a share answered past
+  onboard360's timeout (``webhook_timeout_seconds``) — such a delivery is counted when
+  its answer is sent, and its retry is a redelivery;
 - ``GET /report`` answers everything it counted; ``POST /recheck`` checks every key it
   holds at the sandbox again (the drill asks once faults are off and everything settled).
 
@@ -20,6 +24,7 @@ import asyncio
 import hashlib
 import json
 import os
+import random
 import sys
 import time
 from collections import Counter, defaultdict
@@ -104,11 +109,26 @@ async def call(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) ->
 
 
 @dataclass
+class Trouble:
+    """How the product misbehaves now (the drill sets it, ``POST /faults``): every delivery
+    answered ``status``, or a share answered 500 and a share answered too late."""
+
+    status: int | None = None
+    fail_rate: float = 0.0
+    hang_rate: float = 0.0
+    hang_seconds: float = 0.0
+    refused: int = 0
+    hung: int = 0
+
+
+@dataclass
 class Product:
     """The product's behaviour, apart from its routes."""
 
     config: dict[str, Any]
     ledger: Ledger = field(default_factory=Ledger)
+    trouble: Trouble = field(default_factory=Trouble)
+    rng: random.Random = field(default_factory=random.Random)
     service: httpx.AsyncClient | None = None  # the balancer, with the product's token
     sandbox: httpx.AsyncClient | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -197,7 +217,21 @@ def create_app(config: dict[str, Any]) -> FastAPI:
 
     @app.post("/events")
     async def events(request: Request) -> Response:
+        trouble = product.trouble
+        failing = trouble.status or (500 if product.rng.random() < trouble.fail_rate else None)
+        if failing:
+            trouble.refused += 1
+            return Response(status_code=failing, headers={"Retry-After": "1"})
+        if product.rng.random() < trouble.hang_rate:
+            trouble.hung += 1
+            await asyncio.sleep(trouble.hang_seconds)  # onboard360 gave up meanwhile
         return Response(status_code=product.receive(request.headers, await request.body()))
+
+    @app.post("/faults")
+    async def faults(request: Request) -> dict[str, Any]:
+        refused, hung = product.trouble.refused, product.trouble.hung
+        product.trouble = Trouble(**(await request.json()), refused=refused, hung=hung)
+        return {"refused": refused, "hung": hung}
 
     @app.post("/inbound")
     async def inbound() -> Response:

@@ -26,8 +26,10 @@ from typing import Any
 import httpx
 
 from onboard360.drill import evidence as witness
+from onboard360.drill import failover
 from onboard360.drill.chaos import Chaos
 from onboard360.drill.clients import Onboarding, Walker, plan_onboardings
+from onboard360.drill.postgres import PrivatePostgres
 from onboard360.drill.processes import Child, Fleet
 from onboard360.drill.proxy import RoundRobin
 from onboard360.drill.verdict import Verdict, judge, render
@@ -59,7 +61,8 @@ class DrillOptions:
     concurrency: int = 16
     kill_every: float = 3.0
     keep: bool = False
-    admin_url: str = DEFAULT_ADMIN_URL
+    # None: the drill starts a PostgreSQL of its own, and restarts it during the chaos.
+    admin_url: str | None = DEFAULT_ADMIN_URL
     settle_timeout: float = 240.0
 
 
@@ -67,23 +70,34 @@ def drill(options: DrillOptions, say: Callable[[str], None] = print) -> int:
     """Run the drill; 0 when every guarantee held, 1 otherwise (2: it could not run)."""
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(10**6)
     run_dir = Path(tempfile.mkdtemp(prefix="onboard360-drill-"))
-    world = plan(run_dir, options.admin_url)
-    say(f"drill: {options.onboardings} onboardings, ≥{options.seconds:.0f}s of chaos, seed {seed}")
-    say(f"drill: database {world.database}, logs in {run_dir}")
     began = time.monotonic()
+    server = None if options.admin_url else PrivatePostgres()
     try:
+        if server is not None:
+            server.init()
+            server.start()
+        world = plan(run_dir, options.admin_url or (server and server.url()) or "")
         create_database(world)
     except Exception as exc:
         say(f"error: cannot prepare the database: {exc}")
+        if server is not None:
+            server.destroy()
         return 2
+    say(f"drill: {options.onboardings} onboardings, ≥{options.seconds:.0f}s of chaos, seed {seed}")
+    where = f"its own PostgreSQL ({server.root})" if server else "a PostgreSQL of yours"
+    say(f"drill: database {world.database} on {where}, logs in {run_dir}")
     try:
-        verdict = asyncio.run(_run(world, options, seed, say))
+        verdict = asyncio.run(_run(world, options, seed, say, server))
     except Exception as exc:
         say(f"error: the drill could not run: {type(exc).__name__}: {exc}")
         say(f"drill: logs kept in {run_dir}")
         return 2
     finally:
-        if not options.keep:
+        if server is not None and not options.keep:
+            server.destroy()
+        elif server is not None:
+            server.stop("fast")
+        elif not options.keep:
             drop_database(world)
     verdict.counts["timing"]["total_seconds"] = round(time.monotonic() - began, 1)
     verdict.counts["seed"] = seed
@@ -135,7 +149,11 @@ def _fleet(world: World) -> Fleet:
 
 
 async def _run(
-    world: World, options: DrillOptions, seed: int, say: Callable[[str], None]
+    world: World,
+    options: DrillOptions,
+    seed: int,
+    say: Callable[[str], None],
+    server: PrivatePostgres | None,
 ) -> Verdict:
     fleet = _fleet(world)
     proxy = RoundRobin(HOST, world.proxy_port, [(HOST, port) for port in world.web_ports])
@@ -157,7 +175,10 @@ async def _run(
             rng = random.Random(seed)
             plans = plan_onboardings(options.onboardings, rng)
             partner_ids = [h.partner_id for h in world.hubs]
-            chaos = Chaos(fleet, sandbox, partner_ids, rng, options.kill_every)
+            chaos = Chaos(
+                fleet, sandbox, partner_ids, rng, options.kill_every, database=server,
+                product=product,
+            )  # fmt: skip
             clock = time.monotonic()
             say("drill: chaos on; clients onboarding")
             await _chaos_phase(chaos, Walker(service, sandbox), plans, options)
@@ -178,6 +199,8 @@ async def _run(
             await witness.gather_database(world.database_url, world.run_dir, ev)
             await witness.gather_api_keys(service, sandbox, ev)
             await witness.gather_product(product, ev)
+            found = await failover.gather(world.database_url)
+            ev.outcome_unknown = found["key_outcome_unknown"]
             verdict = judge(
                 plans,
                 ev,
@@ -199,6 +222,10 @@ async def _run(
                 "proxy_connections": proxy.connections,
                 "proxy_refused": proxy.refused,
             }
+            verdict.counts["failover"], trouble = failover.judge(
+                found, chaos.log, verdict.counts["keys"]
+            )
+            verdict.violations += trouble
             verdict.counts["timing"] = timing
             verdict.counts["revocations_skipped"] = [
                 ob.revoke_skipped for ob in plans if ob.revoke_skipped

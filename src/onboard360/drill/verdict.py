@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from onboard360.drill import failover
 from onboard360.drill.clients import Onboarding
 from onboard360.drill.evidence import Evidence
 
@@ -137,14 +138,14 @@ def _channels(expected: Expected, ev: Evidence, inbound_url: str, verdict: Verdi
     problems: list[str] = []
     tally: Counter[str] = Counter()
     gens_by: Counter[str] = Counter()
-    crash_extra = 0
+    crash_extra = unknown_extra = 0
     for cid, channel in sorted(ev.channels.items()):
         api_status, api_sha, webhook_url = ev.api_keys.get(cid, ("missing", None, None))
         seen = _Channel(
             cid=cid,
             kind=expected.category(cid),
             gens=channel.keys_generated,
-            allowed_extra=ev.stalled_key_jobs.get(cid, 0),
+            allowed_extra=ev.stalled_key_jobs.get(cid, 0) + ev.outcome_unknown.get(cid, 0),
             api_status=api_status,
             api_sha=api_sha,
             webhook_url=webhook_url,
@@ -160,7 +161,9 @@ def _channels(expected: Expected, ev: Evidence, inbound_url: str, verdict: Verdi
         if seen.kind == "revoked_early":
             said += _at_most_one_key(seen)
         if 1 < seen.gens <= 1 + seen.allowed_extra and seen.kind != "denied":
-            crash_extra += seen.gens - 1
+            after_kill = min(seen.gens - 1, ev.stalled_key_jobs.get(cid, 0))
+            crash_extra += after_kill
+            unknown_extra += seen.gens - 1 - after_kill
         said += CHECKS.get(seen.kind, lambda _s, _u: [])(seen, inbound_url)
         if said:
             problems.append(f"channel {cid} ({seen.kind}): " + "; ".join(said))
@@ -178,6 +181,7 @@ def _channels(expected: Expected, ev: Evidence, inbound_url: str, verdict: Verdi
         "generations_revoked_early": gens_by["revoked_early"],
         "generations_denied": gens_by["denied"],
         "extra_after_crash": crash_extra,
+        "extra_after_unknown_outcome": unknown_extra,
         "key_jobs_recovered_from_killed_workers": sum(ev.stalled_key_jobs.values()),
         "working_keys_handed_out": sum(v[0] == "ok" for v in ev.api_keys.values()),
     }
@@ -404,6 +408,7 @@ def render(counts: dict[str, Any], violations: list[str]) -> str:
         f"({prod['redeliveries_ignored']} redeliveries ignored, {prod['bad_signatures']} bad "
         f"signatures): {prod['by_type']}",
         f"jobs          {jobs['by_task']} ({jobs['failed']} failed)",
+        *([failover.render(counts["failover"])] if "failover" in counts else []),
         f"timing        {timing}",
     ]
     if violations:

@@ -21,14 +21,14 @@ from onboard360.drill.processes import child_env
 from onboard360.handoff import generate_secret
 from onboard360.serving import free_port
 
-# The machine's PostgreSQL (trust auth), as the tests use it.
-DEFAULT_ADMIN_URL = os.environ.get(
-    "ONBOARD360_DRILL_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+# A PostgreSQL of the operator's (no restarts then); by default the drill starts its own.
+DEFAULT_ADMIN_URL = os.environ.get("ONBOARD360_DRILL_ADMIN_URL")
 HOST = "127.0.0.1"
 # A worker must look dead soon after a SIGKILL, so its jobs come back quickly.
 HEARTBEAT_SECONDS = 1.0
 STALLED_SECONDS = 5.0
+# The product's deliveries time out fast, so "answers too late" fits in the drill.
+PRODUCT_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ class World:
                 "webhook_secrets": [self.product_secret],
                 "api_tokens": [self.product_token],
                 "messaging_webhook_url": f"{self.product_url}/inbound",
+                "webhook_timeout_seconds": PRODUCT_TIMEOUT_SECONDS,
             }
         ]
         return {
@@ -142,6 +143,8 @@ class World:
             "ONBOARD360_RECONCILE_CRON": "",
             "ONBOARD360_WORKER_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
             "ONBOARD360_STALLED_WORKER_SECONDS": str(STALLED_SECONDS),
+            # A process restarted while the drill's PostgreSQL is down waits for it.
+            "ONBOARD360_STARTUP_DATABASE_WAIT_SECONDS": "120",
             "ONBOARD360_LOG_FORMAT": "json",
             "ONBOARD360_LOG_LEVEL": "info",
         }
@@ -157,7 +160,7 @@ class World:
         return {"ONBOARD360_DRILL_PRODUCT": json.dumps(config)}
 
 
-def plan(run_dir: Path, admin_url: str = DEFAULT_ADMIN_URL, step_delay: float = 0.2) -> World:
+def plan(run_dir: Path, admin_url: str, step_delay: float = 0.2) -> World:
     """Ports, ids and fresh secrets for one run (free ports only: never 8080/8082/8090)."""
     tag = uuid.uuid4().hex[:10]
 

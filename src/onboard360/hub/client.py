@@ -3,6 +3,12 @@
 Every call goes through ``_Transport.request``: auth headers, retries with exponential
 backoff on timeouts, connection errors, 429 (honouring ``Retry-After``) and 5xx, and
 the mapping of what is left to the error tree in errors.py.
+
+A call that must not happen twice (``POST …/api_keys``: each one makes a new key and
+revokes the last) is sent with ``repeatable=False``: it is retried only when 360dialog
+surely did nothing (the connection was never made, or 429); a timeout, a broken
+connection or a 5xx after sending raise ``HubOutcomeUnknown`` at once, for the caller to
+decide (jobs/keys.py, docs/decisions/0002).
 """
 
 from __future__ import annotations
@@ -28,11 +34,19 @@ MAX_RETRY_AFTER_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Retries of one call (stamina: attempts within ``timeout`` seconds in all), and how
+    long one request may take (``request_timeout``: connect + answer)."""
+
+    request_timeout: float = 15.0
     attempts: int = 5
     timeout: float = 60.0
     wait_initial: float = 0.5
     wait_max: float = 10.0
     wait_jitter: float = 1.0
+
+
+# Transport errors that prove the request never reached 360dialog.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class _Retryable(Exception):
@@ -78,6 +92,7 @@ class _Call:
     json_body: Any
     headers: Mapping[str, str] | None
     refused: type[e.HubError]
+    repeatable: bool = True
 
 
 class _Transport:
@@ -102,9 +117,10 @@ class _Transport:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         refused: type[e.HubError] = e.HubBadRequest,
+        repeatable: bool = True,
     ) -> Any:
         """Send with retries; answer the decoded JSON body or raise a HubError."""
-        call = _Call(method, path, params, json_body, headers, refused)
+        call = _Call(method, path, params, json_body, headers, refused, repeatable)
         try:
             async for attempt in stamina.retry_context(
                 on=_backoff,
@@ -123,10 +139,16 @@ class _Transport:
     async def _once(self, call: _Call) -> Any:
         what = f"{call.method} {call.path}"
         started = time.perf_counter()
+        sent = dict(call.headers or {})
         try:
-            sent = dict(call.headers or {})
             if self.auth is not None:
                 sent.update(await self.auth.headers(self.client, self.base_url))
+        except httpx.HTTPStatusError as exc:  # from the token call
+            metrics.hub_call("POST", "/token", exc.response.status_code, _since(started))
+            raise self._classify(exc.response, "POST /token", e.HubBadRequest) from None
+        except httpx.TransportError as exc:  # the token call: our request was not sent
+            raise _Retryable(e.HubUnavailable(f"POST /token: {type(exc).__name__}")) from None
+        try:
             response = await self.client.request(
                 call.method,
                 self.base_url + call.path,
@@ -134,13 +156,20 @@ class _Transport:
                 json=call.json_body,
                 headers=sent,
             )
-        except httpx.HTTPStatusError as exc:  # from the token call
-            metrics.hub_call("POST", "/token", exc.response.status_code, _since(started))
-            raise self._classify(exc.response, "POST /token", e.HubBadRequest) from None
         except httpx.TransportError as exc:
             metrics.hub_call(call.method, call.path, None, _since(started))
+            if not call.repeatable and not isinstance(exc, _NOT_SENT):
+                raise e.HubOutcomeUnknown(
+                    f"{what}: {type(exc).__name__} after sending; 360dialog may have done it"
+                ) from None
             raise _Retryable(e.HubUnavailable(f"{what}: {type(exc).__name__}")) from None
         metrics.hub_call(call.method, call.path, response.status_code, _since(started))
+        if not call.repeatable and response.status_code >= 500:
+            raise e.HubOutcomeUnknown(
+                f"{what} answered {response.status_code}: {_message(response)}; "
+                "360dialog may have done it",
+                status=response.status_code,
+            )
         if response.is_success:
             try:
                 return response.json() if response.content else None
@@ -240,11 +269,14 @@ class PartnerAPI:
         return page.items[0] if page.items else None
 
     async def generate_api_key(self, channel_id: str) -> GeneratedKey:
-        """Generate the channel's key. 360dialog revokes every earlier key of the channel."""
+        """Generate the channel's key. 360dialog revokes every earlier key of the channel.
+
+        Never repeated here: HubOutcomeUnknown when a key may have been made unseen."""
         data = await self._http.request(
             "POST",
             f"{self._partner_path}/channels/{channel_id}/api_keys",
             refused=e.HubPermissionRefused,
+            repeatable=False,
         )
         # Older answers wrap the key in {"api_keys": [...]}.
         if isinstance(data, dict) and isinstance(data.get("api_keys"), list) and data["api_keys"]:

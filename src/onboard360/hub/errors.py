@@ -2,6 +2,8 @@
 
     HubError
     ├── HubUnavailable        connection failure, timeout or 5xx after every retry
+    │   └── HubOutcomeUnknown a call that is not safe to repeat was sent and got no
+    │                         clear answer (timeout, reset, 5xx): it may have happened
     ├── HubRateLimited        429 after every retry (carries retry_after)
     ├── HubAuthError          401: the partner credentials (or a channel key) are wrong
     ├── HubPermissionRefused  400/403 on key generation: no permission, or not running
@@ -25,6 +27,11 @@ class HubError(Exception):
 
 class HubUnavailable(HubError):
     """360dialog could not be reached or kept failing; try again later."""
+
+
+class HubOutcomeUnknown(HubUnavailable):
+    """The request was sent and no clear answer came back: 360dialog may have done it.
+    Raised, never retried, for calls that must not be repeated blindly (key generation)."""
 
 
 class HubRateLimited(HubError):

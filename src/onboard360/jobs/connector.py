@@ -18,13 +18,22 @@ from onboard360.config import Settings
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.pooling import listen_conninfo, psycopg_kwargs
 
+POOL_WAIT_SECONDS = 3
+
 
 class Connector(procrastinate.PsycopgConnector):
     """A PsycopgConnector whose LISTEN connection opens ``listen_to``."""
 
     def __init__(self, conninfo: str, listen_to: str | None, settings: Settings) -> None:
         self.connect_kwargs = psycopg_kwargs(settings)
-        super().__init__(conninfo=conninfo, kwargs=self.connect_kwargs)
+        super().__init__(
+            conninfo=conninfo,
+            # A connection that cannot be had within seconds means the database is away:
+            # fail the fetch so the worker notices it (jobs/runner.py) instead of waiting
+            # psycopg_pool's default 30 s.
+            timeout=POOL_WAIT_SECONDS,
+            kwargs={**self.connect_kwargs, "connect_timeout": POOL_WAIT_SECONDS},
+        )
         self.listen_to = listen_to
 
     @contextlib.asynccontextmanager

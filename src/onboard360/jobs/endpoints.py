@@ -1,12 +1,18 @@
 """Whether deliveries to a product's endpoint are attempted: enabled, or disabled with a
 reason and since when.
 
-An endpoint is disabled by hand (API, CLI, dashboard) or automatically: on ``410 Gone``,
-or once every attempt failed for ``endpoint_disable_after_hours``, or once
-``endpoint_disable_after_events`` different events failed in a row. While it is disabled
-the deliver job attempts nothing and the events stay pending (never lost); enabling it
-re-queues them, oldest first. Every change here is one statement on one row, so
-concurrent workers and operators serialise on that row.
+An endpoint is disabled by hand (API, CLI, dashboard) or automatically: on ``410 Gone``
+at once, or after sustained failure — it failed without a single success for
+``endpoint_disable_after_hours`` (5 days by default, as Svix and Stripe do). Only
+failures count, each at the moment it *ended*: ``failing_since`` is when the first
+failure since the last success ended, and a success that ended after it ends the run. A
+delivery that times out after 15 s therefore never makes the deliveries that succeeded
+meanwhile look failed. Operators see "failing since" on the dashboard from the first
+failure on, days before anything is disabled.
+
+While it is disabled the deliver job attempts nothing and the events stay pending (never
+lost); enabling it re-queues them, oldest first. Every change here is one statement on
+one row, so concurrent workers and operators serialise on that row.
 """
 
 from __future__ import annotations
@@ -47,15 +53,17 @@ _ENABLE = text(
     RETURNING product
     """
 )
+# A success ends the failing run it ended after (not one that began after it ended: that
+# failure is newer than the success, whatever order the commits came in).
 _SUCCEEDED = text(
     "UPDATE product_endpoints SET failing_since = NULL, updated_at = now() "
-    "WHERE product = :product AND failing_since IS NOT NULL"
+    "WHERE product = :product AND failing_since <= :ended_at"
 )
 _FAILED = text(
     """
-    INSERT INTO product_endpoints AS p (product, failing_since) VALUES (:product, :started_at)
+    INSERT INTO product_endpoints AS p (product, failing_since) VALUES (:product, :ended_at)
     ON CONFLICT (product) DO UPDATE
-      SET failing_since = coalesce(p.failing_since, :started_at), updated_at = now()
+      SET failing_since = coalesce(p.failing_since, :ended_at), updated_at = now()
     RETURNING failing_since, disabled_at
     """
 )
@@ -63,11 +71,6 @@ _UNDELIVERED = text(
     "SELECT count(*) FILTER (WHERE failed_at IS NULL) AS pending, "
     "count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed "
     "FROM product_events WHERE product = :product AND delivered_at IS NULL"
-)
-# Different events attempted (and so failed: nothing succeeded since) in this run.
-_FAILING_EVENTS = text(
-    "SELECT count(DISTINCT event_id) FROM delivery_attempts "
-    "WHERE product = :product AND started_at >= :since"
 )
 
 
@@ -122,33 +125,43 @@ async def enable_endpoint(conn: AsyncConnection, product: str) -> tuple[Endpoint
     return await endpoint_state(conn, product), changed, requeued
 
 
-async def note_success(conn: AsyncConnection, product: str) -> None:
-    await conn.execute(_SUCCEEDED, {"product": product})
+async def note_success(conn: AsyncConnection, product: str, ended_at: datetime) -> None:
+    await conn.execute(_SUCCEEDED, {"product": product, "ended_at": ended_at})
 
 
 async def note_failure(
-    conn: AsyncConnection, settings: Settings, product: str, started_at: datetime, *, gone: bool
+    conn: AsyncConnection, settings: Settings, product: str, ended_at: datetime, *, gone: bool
 ) -> str | None:
-    """Count a failed attempt; disable the endpoint when it is time. The reason, if so."""
-    params = {"product": product, "started_at": started_at}
+    """Count a failed attempt that ended at ``ended_at``; disable the endpoint when it is
+    time. The reason, if so."""
+    params = {"product": product, "ended_at": ended_at}
     failing_since, disabled_at = (await conn.execute(_FAILED, params)).one()
     if disabled_at is not None:
         return None
     hours = settings.endpoint_disable_after_hours
-    events = settings.endpoint_disable_after_events
     if gone:
         reason = "the product answered 410 Gone: it asks us to stop sending"
-    elif started_at - failing_since >= timedelta(hours=hours):
-        reason = f"every attempt failed for {hours:g} hour(s)"
-    elif (
-        int(await conn.scalar(_FAILING_EVENTS, {"product": product, "since": failing_since}) or 0)
-        >= events
-    ):
-        reason = f"{events} different event(s) failed in a row"
+    elif ended_at - failing_since >= timedelta(hours=hours):
+        reason = f"every attempt failed for {_duration(hours)}, not one succeeded"
     else:
         return None
     _, changed = await disable_endpoint(conn, product, reason, "auto")
     return reason if changed else None
+
+
+def disabled_after(state: EndpointState, settings: Settings) -> datetime | None:
+    """When a failing endpoint will be disabled unless a delivery succeeds first."""
+    if state.failing_since is None or not state.enabled:
+        return None
+    return state.failing_since + timedelta(hours=settings.endpoint_disable_after_hours)
+
+
+def _duration(hours: float) -> str:
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours / 24:g} days"
+    if hours >= 1:
+        return f"{hours:g} hour(s)"
+    return f"{hours * 3600:g} second(s)"
 
 
 async def ensure_deliverable(conn: AsyncConnection, product: ProductConfig) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -49,6 +49,7 @@ async def deliver_product_event(
         row.payload,
         now=int(started_at.timestamp()),
         occurred_at=row.created_at,
+        timeout=product.webhook_timeout_seconds,
     )
     dead = not result.ok and not result.gone and last_attempt
     async with service.engine.begin() as conn:
@@ -77,12 +78,14 @@ async def deliver_product_event(
                 response_excerpt=result.excerpt,
             )
         )
+        # Ordered by when each attempt ended (jobs/endpoints.py), not when it started.
+        ended_at = started_at + timedelta(milliseconds=result.duration_ms)
         if result.ok:
-            await note_success(conn, product.name)
+            await note_success(conn, product.name, ended_at)
             disabled = None
         else:
             disabled = await note_failure(
-                conn, service.settings, product.name, started_at, gone=result.gone
+                conn, service.settings, product.name, ended_at, gone=result.gone
             )
     outcome = "delivered" if result.ok else "gone" if result.gone else "failed"
     metrics.PRODUCT_DELIVERIES.labels(product.name, outcome).inc()

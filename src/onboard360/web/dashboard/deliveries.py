@@ -24,6 +24,7 @@ from onboard360.db import tables as t
 from onboard360.hubs_config import ProductConfig
 from onboard360.jobs.endpoints import (
     disable_endpoint,
+    disabled_after,
     enable_endpoint,
     endpoint_state,
     undelivered_counts,
@@ -96,6 +97,7 @@ async def product_page(
         session=session,
         product=product,
         endpoint=state,
+        disabled_after=disabled_after(state, service.settings),
         pending=pending,
         failed=failed,
         events=events,

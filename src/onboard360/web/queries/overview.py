@@ -132,17 +132,23 @@ ATTENTION = {
         ),
         Attention(
             "endpoint_disabled",
-            "Deliveries disabled",
-            "The product's endpoint is disabled: no event is sent, every one is kept. Fix the "
-            "product, then enable deliveries on the product's page (the pending events follow).",
+            "Deliveries failing or disabled",
+            "The product's endpoint fails every delivery (it is disabled automatically after "
+            "endpoint_disable_after_hours without a success), or is disabled: no event is "
+            "sent, every one is kept. Fix the product, then enable deliveries on the "
+            "product's page (the pending events follow).",
             """SELECT h.hub, NULL AS channel_id, NULL AS client_id, NULL AS phone_number,
-              'product ' || p.product || ': disabled by ' || p.disabled_by || ': ' ||
-              p.disabled_reason AS what,
-              p.disabled_at AS since, h.hub || '/' || p.product AS item
+              CASE WHEN p.disabled_at IS NOT NULL
+                THEN 'product ' || p.product || ': disabled by ' || p.disabled_by || ': ' ||
+                  p.disabled_reason
+                ELSE 'product ' || p.product || ': failing, no delivery succeeded since'
+              END AS what,
+              coalesce(p.disabled_at, p.failing_since) AS since,
+              h.hub || '/' || p.product AS item
             FROM product_endpoints p
             JOIN unnest(CAST(:hubs AS text[]), CAST(:products AS text[])) AS h(hub, product)
               ON h.product = p.product
-            WHERE p.disabled_at IS NOT NULL""",
+            WHERE p.disabled_at IS NOT NULL OR p.failing_since IS NOT NULL""",
         ),
         Attention(
             "violations",

@@ -12,14 +12,14 @@ import pytest
 
 from tests.e2e.service_stack import worker_running
 from tests.integration.dashboard_http import attention_counts, logged_in, onboarded, sql
-from tests.integration.test_metrics import scrape, value
+from tests.integration.test_metrics import METRICS_TOKEN, scrape, value
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
 
 
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
-    with running_stack(database_url) as s:
+    with running_stack(database_url, metrics_token=METRICS_TOKEN) as s:
         yield s
 
 

@@ -94,8 +94,22 @@ class ProductConfig(BaseModel):
     api_tokens: list[SecretStr] = Field(default_factory=list, max_length=10)
     # Point each activated channel's messaging webhook here (POST /v1/configs/webhook).
     messaging_webhook_url: str | None = None
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="origins (scheme://host[:port]) of your own pages that embed "
+        "connect.js: their progress polls may read the answer (CORS)",
+    )
 
     _urls = field_validator("webhook_url", "messaging_webhook_url")(_absolute_url)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", origin):
+                raise ValueError(f"embed_origins: {origin[:80]!r} is not scheme://host[:port]")
+        return value
 
     @field_validator("api_tokens")
     @classmethod

@@ -112,7 +112,7 @@ async def browser_attempts(
         row
         for row in rows
         if row.attempt_cookie_sha256 is not None
-        and hmac.comparestate_digest(row.attempt_cookie_sha256, state_digest(held[row.id]))
+        and hmac.compare_digest(row.attempt_cookie_sha256, state_digest(held[row.id]))
     ]
 
 

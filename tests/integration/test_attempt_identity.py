@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -35,6 +36,16 @@ def open_popup(http: httpx.Client, hub: str, state: str) -> httpx.Response:
     answer = http.get(f"/connect/{hub}/popup", params={"start": state})
     assert answer.status_code == 303, answer.text
     return answer
+
+
+def assert_refused(
+    stack: Stack, http: httpx.Client, client: str, channels: list[str], status: int
+) -> None:
+    """A redirect without state from this browser is refused and changes nothing."""
+    before = snapshot(stack)
+    answer = http.get(f"/connect/pp?{redirect_query(None, client, channels)}")
+    assert answer.status_code == status, answer.text
+    assert snapshot(stack) == before
 
 
 def onboarding(stack: Stack, onboarding_id: str) -> dict[str, object]:
@@ -93,19 +104,23 @@ def test_a_cookie_made_up_for_someone_elses_attempt_identifies_nothing(stack: St
     with browser(stack) as http:
         open_popup(http, "pp", state_of(victim))  # the victim's own browser
     client, channels = sandbox_channels(stack, "pp")
-    before = snapshot(stack)
     forged = {COOKIE_PREFIX + victim["id"].replace("-", ""): secrets.token_urlsafe(32)}
     with httpx.Client(base_url=stack.service_url, cookies=forged, timeout=10) as attacker:
-        answer = attacker.get(f"/connect/pp?{redirect_query(None, client, channels)}")
-    assert answer.status_code == 400, answer.text
-    assert snapshot(stack) == before
+        assert_refused(stack, attacker, client, channels, 400)
 
 
-def test_the_latest_popup_opened_in_a_browser_gets_the_redirect(stack: Stack) -> None:
+def two_attempts_of_one_user(
+    stack: Stack,
+) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    """Two onboardings of one user, a sandbox client, and its redirect without state."""
     first = stack.start_onboarding("pp", "user-a")
     second = stack.start_onboarding("pp", "user-a")
     client, channels = sandbox_channels(stack, "pp")
-    query = redirect_query(None, client, channels)
+    return first, second, client, redirect_query(None, client, channels)
+
+
+def test_the_latest_popup_opened_in_a_browser_gets_the_redirect(stack: Stack) -> None:
+    first, second, client, query = two_attempts_of_one_user(stack)
     with browser(stack) as http:
         open_popup(http, "pp", state_of(first))
         open_popup(http, "pp", state_of(second))
@@ -119,10 +134,7 @@ def test_the_latest_popup_opened_in_a_browser_gets_the_redirect(stack: Stack) ->
 
 
 def test_a_replay_goes_to_the_attempt_that_recorded_it_not_a_newer_one(stack: Stack) -> None:
-    first = stack.start_onboarding("pp", "user-a")
-    second = stack.start_onboarding("pp", "user-a")
-    client, channels = sandbox_channels(stack, "pp")
-    query = redirect_query(None, client, channels)
+    first, second, client, query = two_attempts_of_one_user(stack)
     with browser(stack) as http:
         open_popup(http, "pp", state_of(first))
         assert http.get(f"/connect/pp?{query}").status_code == 200
@@ -143,10 +155,7 @@ def test_open_attempts_of_two_users_in_one_browser_are_not_guessed(stack: Stack)
     with browser(stack) as http:
         open_popup(http, "pp", state_of(alice))
         open_popup(http, "pp", state_of(bob))
-        before = snapshot(stack)
-        answer = http.get(f"/connect/pp?{redirect_query(None, client, channels)}")
-    assert answer.status_code == 409, answer.text
-    assert snapshot(stack) == before
+        assert_refused(stack, http, client, channels, 409)
 
 
 def test_an_attempt_expired_before_its_redirect_is_refused_by_cookie_too(stack: Stack) -> None:
@@ -155,10 +164,7 @@ def test_an_attempt_expired_before_its_redirect_is_refused_by_cookie_too(stack: 
     with browser(stack) as http:
         open_popup(http, "pp", state_of(created))
         execute(stack, "UPDATE onboardings SET expires_at = now() - interval '1 second'")
-        before = snapshot(stack)
-        answer = http.get(f"/connect/pp?{redirect_query(None, client, channels)}")
-    assert answer.status_code == 410, answer.text
-    assert snapshot(stack) == before
+        assert_refused(stack, http, client, channels, 410)
 
 
 def test_reopening_an_attempt_elsewhere_retires_the_older_cookie(stack: Stack) -> None:
@@ -167,10 +173,7 @@ def test_reopening_an_attempt_elsewhere_retires_the_older_cookie(stack: Stack) -
     with browser(stack) as old, browser(stack) as new:
         open_popup(old, "pp", state_of(created))
         open_popup(new, "pp", state_of(created))
-        before = snapshot(stack)
-        stale = old.get(f"/connect/pp?{redirect_query(None, client, channels)}")
-        assert stale.status_code == 400, stale.text
-        assert snapshot(stack) == before
+        assert_refused(stack, old, client, channels, 400)
         assert new.get(f"/connect/pp?{redirect_query(None, client, channels)}").status_code == 200
 
 

@@ -33,6 +33,19 @@ def forward(stack: Stack, query: str, **onboarding: Any) -> httpx.Response:
     return stack.api.post("/api/v1/redirects", json={"query": query, **onboarding})
 
 
+def other_products_onboarding(stack: Stack) -> dict[str, Any]:
+    """An onboarding of the product "other" (hub dp, two_products)."""
+    answer = httpx.post(
+        f"{stack.service_url}/api/v1/onboardings",
+        json={"hub": "dp", "external_user_id": "u"},
+        headers={"Authorization": f"Bearer {OTHER_TOKEN}"},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
 # ---- signed popup parameters ----------------------------------------------------------------
 
 
@@ -98,12 +111,7 @@ def test_popup_parameters_refuse_completed_expired_and_foreign_onboardings(
         execute(stack, "UPDATE onboardings SET expires_at = now() WHERE id = %s", expired["id"])
         assert parameters(stack, expired["id"]).status_code == 410
 
-        theirs = httpx.post(
-            f"{stack.service_url}/api/v1/onboardings",
-            json={"hub": "dp", "external_user_id": "u"},
-            headers={"Authorization": f"Bearer {OTHER_TOKEN}"},
-            timeout=10,
-        ).json()
+        theirs = other_products_onboarding(stack)
         assert parameters(stack, theirs["id"]).status_code == 404
 
 
@@ -165,12 +173,7 @@ def test_the_onboarding_must_be_named_once(stack: Stack) -> None:
 
 def test_another_products_onboarding_cannot_be_named(database_url: str) -> None:
     with two_products(database_url) as stack:
-        theirs = httpx.post(
-            f"{stack.service_url}/api/v1/onboardings",
-            json={"hub": "dp", "external_user_id": "u"},
-            headers={"Authorization": f"Bearer {OTHER_TOKEN}"},
-            timeout=10,
-        ).json()
+        theirs = other_products_onboarding(stack)
         client, channels = sandbox_channels(stack, "dp")
         before = snapshot(stack)
         query = redirect_query(None, client, channels)

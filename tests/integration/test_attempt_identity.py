@@ -134,7 +134,7 @@ def test_the_latest_popup_opened_in_a_browser_gets_the_redirect(stack: Stack) ->
 
 
 def test_a_replay_goes_to_the_attempt_that_recorded_it_not_a_newer_one(stack: Stack) -> None:
-    first, second, client, query = two_attempts_of_one_user(stack)
+    first, second, _, query = two_attempts_of_one_user(stack)
     with browser(stack) as http:
         open_popup(http, "pp", state_of(first))
         assert http.get(f"/connect/pp?{query}").status_code == 200

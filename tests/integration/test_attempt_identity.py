@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+from onboard360.hubs_config import ProductConfig
 from tests.integration.service_http import (
     execute,
     redirect_query,
@@ -19,7 +21,7 @@ from tests.integration.service_http import (
     snapshot,
     state_of,
 )
-from tests.stack import Stack
+from tests.stack import Stack, running_stack
 
 COOKIE_PREFIX = "onboard360_attempt_"
 
@@ -205,6 +207,34 @@ def test_progress_answers_no_wildcard_cors(stack: Stack) -> None:
     )
     assert answer.status_code == 200
     assert "access-control-allow-origin" not in answer.headers
+
+
+def test_progress_answers_cors_only_to_the_products_embedding_pages(database_url: str) -> None:
+    embedder = ProductConfig(
+        name="embedder",
+        api_tokens=[SecretStr("embedder-token-" + "e" * 24)],
+        embed_origins=["https://app.example"],
+    )
+    overrides = {"pp": {"product": "embedder"}}
+    with running_stack(database_url, hub_overrides=overrides, extra_products=[embedder]) as stack:
+        created = httpx.post(
+            f"{stack.service_url}/api/v1/onboardings",
+            json={"hub": "pp", "external_user_id": "u"},
+            headers={"Authorization": "Bearer embedder-token-" + "e" * 24},
+            timeout=10,
+        ).json()
+        for origin, allowed in (("https://app.example", True), ("https://evil.example", False)):
+            answer = httpx.get(
+                f"{stack.service_url}/connect/pp/progress",
+                params={"start": state_of(created)},
+                headers={"Origin": origin},
+                timeout=10,
+            )
+            assert answer.status_code == 200
+            assert answer.headers.get("access-control-allow-origin") == (
+                origin if allowed else None
+            )
+            assert answer.headers["vary"] == "Origin"
 
 
 def test_progress_after_a_forged_redirect_shows_none_of_the_victims_data(stack: Stack) -> None:

@@ -1,10 +1,15 @@
-"""The attempt cookies a request carries, and the popup state tag (web/attempts.py)."""
+"""The attempt cookies a request carries, the popup state tag (web/attempts.py), and the
+origins allowed to read progress."""
 
 from __future__ import annotations
 
 import uuid
 from types import SimpleNamespace
 
+import pytest
+from pydantic import ValidationError
+
+from onboard360.hubs_config import ProductConfig
 from onboard360.web.attempts import (
     COOKIE_PREFIX,
     MAX_COOKIES,
@@ -44,3 +49,12 @@ def test_the_popup_state_is_stable_and_not_the_attempts_state() -> None:
         assert state_agrees(row, state)  # type: ignore[arg-type]
     for state in ("another-state", popup_state(other), tag + "x"):  # type: ignore[arg-type]
         assert not state_agrees(row, state)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "origin", ["app.example", "https://app.example/", "https://app.example/page", "*", "null"]
+)
+def test_embed_origins_are_bare_origins(origin: str) -> None:
+    with pytest.raises(ValidationError, match="embed_origins"):
+        ProductConfig(embed_origins=[origin])
+    assert ProductConfig(embed_origins=["https://app.example:8443"]).embed_origins

@@ -162,7 +162,7 @@ def recorded(row: Row[Any], redirect: RedirectResult) -> bool:
     )
 
 
-async def complete(  # noqa: PLR0917 - the seam the edges call (web/attempts.py finds row)
+async def complete(  # noqa: PLR0917 - the seam both edges call (web/attempts.py finds row)
     conn: AsyncConnection,
     service: Service,
     hub: HubConfig,

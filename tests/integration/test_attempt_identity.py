@@ -101,6 +101,18 @@ def test_state_disagreeing_with_the_cookie_refuses_and_changes_nothing(stack: St
     assert snapshot(stack) == before
 
 
+def test_state_finds_its_own_cookie_among_many(stack: Stack) -> None:
+    """A browser (or a test client) that opened more popups than are ever read at once."""
+    created = [stack.start_onboarding("pp", "user-a") for _ in range(10)]
+    client, channels = sandbox_channels(stack, "pp")
+    with browser(stack) as http:
+        for each in created:
+            open_popup(http, "pp", state_of(each))
+        query = redirect_query(state_of(created[0]), client, channels)
+        assert http.get(f"/connect/pp?{query}").status_code == 200
+    assert onboarding(stack, created[0]["id"])["client_id"] == client
+
+
 def test_a_cookie_made_up_for_someone_elses_attempt_identifies_nothing(stack: Stack) -> None:
     victim = stack.start_onboarding("pp", "victim")
     with browser(stack) as http:

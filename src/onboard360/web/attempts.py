@@ -158,7 +158,6 @@ async def identify(
     """The attempt ``redirect`` belongs to, locked for update; None when nothing of ours
     points to one. Raises OnboardingRefused when the browser's context and ``state``
     disagree, or the state is unknown."""
-    held = await browser_attempts(conn, hub, cookies, lock=True)
     if redirect.state is not None:
         query = select(t.onboardings).where(
             t.onboardings.c.hub == hub.name,
@@ -169,14 +168,27 @@ async def identify(
             raise OnboardingRefused(
                 400, "This onboarding is unknown here: start again from the partner's page."
             )
-        if held and row.id not in {h.id for h in held}:
+        if _holds(row, cookies):
+            return row
+        if await browser_attempts(conn, hub, cookies):
             raise OnboardingRefused(
                 400,
                 "This window belongs to another onboarding than the one this browser "
                 "started: start again from the partner's page.",
             )
         return row
-    return _choose(held, redirect)
+    return _choose(await browser_attempts(conn, hub, cookies, lock=True), redirect)
+
+
+def _holds(row: Row[Any], cookies: Mapping[str, str]) -> bool:
+    """Whether the browser holds ``row``'s current cookie (looked up by name, so however
+    many other attempt cookies it carries)."""
+    token = cookies.get(cookie_name(row.id), "")
+    return (
+        bool(token)
+        and row.attempt_cookie_sha256 is not None
+        and hmac.compare_digest(row.attempt_cookie_sha256, state_digest(token))
+    )
 
 
 def _choose(held: list[Row[Any]], redirect: RedirectResult) -> Row[Any] | None:

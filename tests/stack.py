@@ -155,6 +155,7 @@ def hub_pair(
     auto_advance: bool = False,
     step_delay_seconds: float = 0.0,
     io_signature: bool = False,
+    echo_state: bool = True,
     redirect_urls: Mapping[str, str] | None = None,
 ) -> tuple[list[HubConfig], list[HubSpec]]:
     """A Partner Payment hub `pp` and a Direct Payment hub `dp`, both sides.
@@ -178,6 +179,7 @@ def hub_pair(
                 io_signature=io_signature and billing == "partner",
                 auto_advance=auto_advance,
                 step_delay_seconds=step_delay_seconds,
+                echo_state=echo_state,
             )
         )
         configs.append(

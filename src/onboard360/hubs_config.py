@@ -111,8 +111,22 @@ class ProductConfig(BaseModel):
     frame_ancestors: list[str] = Field(default_factory=list, max_length=20)
     # How long one delivery may take, connect to answer (the spec suggests 15 to 30 s).
     webhook_timeout_seconds: float = Field(15.0, gt=0, le=60)
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="origins (scheme://host[:port]) of your own pages that embed "
+        "connect.js: their progress polls may read the answer (CORS)",
+    )
 
     _urls = field_validator("webhook_url", "messaging_webhook_url")(_absolute_url)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _embed_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", origin):
+                raise ValueError(f"embed_origins: {origin[:80]!r} is not scheme://host[:port]")
+        return value
 
     @field_validator("api_tokens")
     @classmethod
@@ -123,7 +137,7 @@ class ProductConfig(BaseModel):
 
     @field_validator("frame_ancestors")
     @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
+    def _frame_ancestors(cls, value: list[str]) -> list[str]:
         for origin in value:
             if not _ORIGIN.fullmatch(origin):
                 raise ValueError(

@@ -1,8 +1,8 @@
 """The whole flow in Chromium through the service's hosted connect page.
 
-Sandbox (numbers advance to running by themselves), service, product sink and a live
-worker; each test starts where a partner's product would: POST /api/v1/onboardings, then
-the person opens the ``connect_url`` it answered.
+Sandbox (numbers advance to running by themselves, and the redirect carries no ``state``),
+service, product sink and a live worker; each test starts where a partner's product would:
+POST /api/v1/onboardings, then the person opens the ``connect_url`` it answered.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tests.e2e.popup_steps import (
     sign_up_for_direct_payment,
 )
 from tests.e2e.service_stack import onboard_over_http, product_received, worker_running
+from tests.integration.service_http import rows
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
 
@@ -33,9 +34,17 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
-    options = {"auto_advance": True, "io_signature": True}
+    # The sandbox does not echo state: the hosted page ties each redirect to its attempt
+    # by the cookie the popup opener set (web/attempts.py).
+    options = {"auto_advance": True, "io_signature": True, "echo_state": False}
     with running_stack(database_url, hub_options=options) as s, worker_running(s):
         yield s
+
+
+def assert_no_state_came_back(stack: Stack, onboarding_id: str) -> None:
+    (row,) = rows(stack, "SELECT redirect_query FROM onboardings WHERE id = %s", onboarding_id)
+    assert "client=" in row["redirect_query"]
+    assert "state=" not in row["redirect_query"]
 
 
 def test_partner_payment_numbers_go_live_on_the_hosted_page(stack: Stack, page: Page) -> None:
@@ -47,6 +56,7 @@ def test_partner_payment_numbers_go_live_on_the_hosted_page(stack: Stack, page: 
     share_and_finish(popup)
 
     expect_live(page, "+4915200000001", "+4915200000002")
+    assert_no_state_came_back(stack, created["id"])
     for number in ("+4915200000001", "+4915200000002"):
         channel_id = channel_id_of(page, number)
         assert stack.sandbox.channel(channel_id).keys_generated == 1
@@ -61,6 +71,7 @@ def test_direct_payment_with_card_and_permission_goes_live(stack: Stack, page: P
     share_and_finish(popup)
 
     expect_live(page, "+4915200000011")
+    assert_no_state_came_back(stack, created["id"])
     assert stack.sandbox.channel(channel_id_of(page, "+4915200000011")).keys_generated == 1
 
 

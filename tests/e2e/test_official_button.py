@@ -63,17 +63,28 @@ def button_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def button_page(
-    bundle: Path, state: str, email: str, *, partner_id: str = PARTNER_ID, service_url: str = ""
+    bundle: Path,
+    state: str,
+    email: str,
+    *,
+    partner_id: str = PARTNER_ID,
+    service_url: str = "",
+    onboarding_id: str = "",
 ) -> FastAPI:
     """The partner's page with the button. With ``service_url`` it also plays the partner's
-    backend: the page posts what the button's callback saw to ``/redirects``, which
-    forwards it to onboard360 with the product's token."""
+    backend for the onboarding its user is in: the page gets the button's signed
+    ``queryParameters`` from ``/popup-parameters``, and posts a redirect the button's
+    callback saw to ``/redirects``; both go on to onboard360 with the product's token."""
     app = FastAPI()
-    forward = ' data-forward="/redirects"' if service_url else ""
+    backend = (
+        ' data-forward="/redirects" data-parameters="/popup-parameters"' if service_url else ""
+    )
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>button</title></head>
 <body><div id="root" data-partner-id="{partner_id}" data-number="{NUMBER}"
- data-state="{state}" data-email="{email}"{forward}></div><pre id="callback"></pre>
-<pre id="forwarded"></pre><script src="/button.js"></script></body></html>"""
+ data-state="{state}" data-email="{email}"{backend}></div><pre id="callback"></pre>
+<pre id="parameters"></pre><pre id="forwarded"></pre><script src="/button.js"></script>
+</body></html>"""
+    headers = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
 
     @app.get("/")
     async def index() -> HTMLResponse:
@@ -83,25 +94,32 @@ def button_page(
     async def script() -> FileResponse:
         return FileResponse(bundle, media_type="text/javascript")
 
+    @app.post("/popup-parameters")
+    async def popup_parameters() -> JSONResponse:
+        async with httpx.AsyncClient(base_url=service_url, headers=headers) as client:
+            answer = await client.post(f"/api/v1/onboardings/{onboarding_id}/popup-parameters")
+        return JSONResponse(answer.json(), status_code=answer.status_code)
+
     @app.post("/redirects")
     async def forward_redirect(request: Request) -> JSONResponse:
-        query = str((await request.json())["query"])
-        headers = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
+        body = {"query": str((await request.json())["query"]), "onboarding_id": onboarding_id}
         async with httpx.AsyncClient(base_url=service_url, headers=headers) as client:
-            answer = await client.post("/api/v1/redirects", json={"query": query})
+            answer = await client.post("/api/v1/redirects", json=body)
         return JSONResponse(answer.json(), status_code=answer.status_code)
 
     return app
 
 
-def click_through_popup(page: Page, partner_id: str, expected_email: str) -> None:
-    """Connect, sign up with the prefilled email and the requested number, share, done."""
+def click_through_popup(page: Page, partner_id: str, expected_email: str) -> str:
+    """Connect, sign up with the prefilled email and the requested number, share, done.
+    Answers the URL the button opened the popup with."""
     with page.expect_popup() as opened:
         page.click("button:has-text('Connect 360dialog')")
     popup = opened.value
     popup.wait_for_load_state()
+    url = popup.url
     # The button appends ?number=+49… unencoded: the + arrives as a space.
-    assert popup.url.startswith(f"http://localhost:8082/dashboard/app/{partner_id}?number=")
+    assert url.startswith(f"http://localhost:8082/dashboard/app/{partner_id}?number=")
     expect(popup.locator("#email")).to_have_value(expected_email)
     popup.fill("#name", "Button GmbH")
     popup.click("#continue")
@@ -109,6 +127,7 @@ def click_through_popup(page: Page, partner_id: str, expected_email: str) -> Non
     popup.click("#continue")
     with popup.expect_event("close"):
         popup.click("#continue")
+    return url
 
 
 @pytest.mark.browser
@@ -148,27 +167,34 @@ def test_official_button_redirect_forwarded_to_the_service_goes_live(
         pytest.fail(f"port {p.DEFAULT_PORT} is busy (is `onboard360 demo` running?)")
     page_port = free_port()
     page_url = f"http://localhost:{page_port}/"
-    options = {"auto_advance": True, "redirect_urls": {"pp": page_url}}
+    # The hub wants an IO Signature on every popup opening: the page gets it from onboard360.
+    options = {"auto_advance": True, "io_signature": True, "redirect_urls": {"pp": page_url}}
     with (
         running_stack(database_url, hub_options=options, sandbox_port=p.DEFAULT_PORT) as stack,
         worker_running(stack),
     ):
-        created = stack.start_onboarding("pp", "button-user")
-        state = httpx.URL(created["connect_url"]).params["start"]
+        created = stack.start_onboarding("pp", "button-user", email="svc@example.com")
         partner_id = stack.hub("pp").partner_id
         app = button_page(
             button_bundle,
-            state,
-            "svc@example.com",
+            "",
+            "",
             partner_id=partner_id,
             service_url=stack.service_url,
+            onboarding_id=created["id"],
         )
         with running(app, port=page_port):
             page.goto(page_url)
-            click_through_popup(page, partner_id, "svc@example.com")
+            expect(page.locator("#parameters")).to_contain_text("io_signature")
+            opened = httpx.URL(click_through_popup(page, partner_id, "svc@example.com"))
+            assert opened.params["io_signature"]
+            assert opened.params["io_timestamp"].isdigit()
+            # The onboarding's state, a capability, never reaches the page or the popup.
+            assert created["state"] not in str(opened)
 
-            # The opener reloads with the popup's query (state included) and forwards it.
+            # The opener reloads with the popup's query and forwards it with the onboarding.
             expect(page.locator("#forwarded")).to_contain_text(f'"id":"{created["id"]}"')
+            assert created["state"] not in page.url
         (channel,) = stack.sandbox.channels_of_hub(partner_id)
         assert json.loads(page.inner_text("#callback"))["channels"] == [channel.id]
 

@@ -57,7 +57,7 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
     query = redirect_query(state_of(waiting), other_client, [blocked])
     answer = httpx.get(f"{stack.service_url}/connect/dp?{query}", timeout=10)
     assert answer.status_code == 200, answer.text
-    stack.start_onboarding("pp", "never-came-back")
+    open_onboarding = stack.start_onboarding("pp", "never-came-back")
     stack.settle()
     forwarded = stack.start_onboarding("pp", "official-button-user")
     button_client, button_channels = sandbox_channels(stack, "pp")
@@ -82,7 +82,13 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
         "POST /api/v1/events/{event_id}/replay": {"path_parameters": ids},
         "POST /api/v1/onboardings": {"body": {"hub": "pp", "external_user_id": "new-user"}},
         "POST /api/v1/redirects": {
-            "body": {"query": redirect_query(state_of(forwarded), button_client, button_channels)}
+            "body": {
+                "query": redirect_query(None, button_client, button_channels),
+                "onboarding_id": forwarded["id"],
+            }
+        },
+        "POST /api/v1/onboardings/{onboarding_id}/popup-parameters": {
+            "path_parameters": {"onboarding_id": open_onboarding["id"]}
         },
     }
 

@@ -106,6 +106,12 @@ def test_update_hub_points_webhooks_elsewhere(base: str) -> None:
         wait_until(lambda: sink.events() == ["client_created"], what="client_created")
 
 
+def test_echo_state_is_switched_at_creation_and_later(base: str) -> None:
+    hub = new_hub(base, "--no-echo-state")
+    assert hub["echo_state"] is False
+    assert ok(base, "update-hub", hub["partner_id"], "--echo-state")["echo_state"] is True
+
+
 def test_update_hub_without_options_is_refused(base: str) -> None:
     hub = new_hub(base)
     assert "nothing to change" in refused(run(base, "update-hub", hub["partner_id"]), code=2)
@@ -210,6 +216,7 @@ def test_load_hubs_reads_toml(tmp_path: Path) -> None:
     path = tmp_path / "hubs.toml"
     path.write_text(
         '[[hubs]]\npartner_id = "ACMEPA"\nredirect_url = "http://127.0.0.1:8080/done"\n'
+        "echo_state = false\n"
         "[hubs.faults]\nwebhook_drop_rate = 0.5\n"
         '[[hubs]]\nredirect_url = "http://127.0.0.1:8080/other"\nbilling = "direct"\n',
         encoding="utf-8",
@@ -217,6 +224,7 @@ def test_load_hubs_reads_toml(tmp_path: Path) -> None:
     first, second = load_hubs(path)
     assert first.partner_id == "ACMEPA"
     assert first.faults.webhook_drop_rate == 0.5
+    assert (first.echo_state, second.echo_state) == (False, True)
     assert second.billing == "direct"
 
 

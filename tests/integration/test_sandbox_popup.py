@@ -88,6 +88,26 @@ def test_partner_payment_redirect_carries_client_channels_and_state(world: World
     assert redirect.revoked == []
 
 
+def test_a_hub_set_not_to_echo_state_redirects_without_it(world: World) -> None:
+    hub = world.sandbox.hub("PartnerPA")
+    switched = world.http.patch("/sandbox/hubs/PartnerPA", json={"echo_state": False})
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["echo_state"] is False
+    try:
+        popup = world.popup()
+        opened = popup.open(state="kept-by-us")
+        response = onboard(
+            popup, email=unique_email("noecho"), numbers=["+4915100009901"], opened=opened
+        )
+    finally:
+        hub.echo_state = True
+    assert response.status_code == 303
+    redirect = parse_redirect(response.headers["location"])
+    assert redirect.client in world.sandbox.clients
+    assert redirect.state is None
+    assert "state=" not in response.headers["location"]
+
+
 def test_unencoded_plus_in_number_is_prefilled_as_plus(world: World) -> None:
     popup = world.popup()
     popup.open(number=" 4915123400000")

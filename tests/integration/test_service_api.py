@@ -122,9 +122,11 @@ def test_a_forwarded_redirect_reaches_only_the_products_own_onboardings(
     state = httpx.URL(created["connect_url"]).params["start"]
     client, channels = sandbox_channels(stack, "pp")
     query = f"client={client}&channels=[{channels[0]}]&state={state}"
-    assert other.post("/api/v1/redirects", json={"query": query}).status_code == 400
+    for body in ({"state": state}, {"onboarding_id": created["id"]}):
+        assert other.post("/api/v1/redirects", json={"query": query, **body}).status_code == 404
     assert count(stack, "channels") == 0
-    assert stack.api.post("/api/v1/redirects", json={"query": query}).status_code == 200
+    answer = stack.api.post("/api/v1/redirects", json={"query": query, "state": state})
+    assert answer.status_code == 200
 
 
 # ---- malformed requests ---------------------------------------------------------------------
@@ -209,7 +211,8 @@ def test_api_key_of_a_channel_without_one_is_409(stack: Stack) -> None:
     state = httpx.URL(created["connect_url"]).params["start"]
     client, (channel,) = sandbox_channels(stack, "pp")
     stack.api.post(
-        "/api/v1/redirects", json={"query": f"client={client}&channels=[{channel}]&state={state}"}
+        "/api/v1/redirects",
+        json={"query": f"client={client}&channels=[{channel}]", "state": state},
     )
     stack.settle()
     answer = stack.api.get(f"/api/v1/channels/{channel}/api-key")
@@ -289,7 +292,8 @@ def test_rotation_without_a_key_is_refused(stack: Stack) -> None:
     state = httpx.URL(created["connect_url"]).params["start"]
     client, (channel,) = sandbox_channels(stack, "pp")
     stack.api.post(
-        "/api/v1/redirects", json={"query": f"client={client}&channels=[{channel}]&state={state}"}
+        "/api/v1/redirects",
+        json={"query": f"client={client}&channels=[{channel}]", "state": state},
     )
     stack.settle()
     assert_error(rotate(stack, channel, 1), 409, "cannot_rotate_no_key")

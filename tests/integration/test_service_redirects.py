@@ -226,35 +226,3 @@ def test_unknown_hub_page_is_404_and_reflects_nothing(stack: Stack) -> None:
     answer = get_redirect(stack, "%3Cscript%3E", "client=ClA1CL&channels=[ChanA1CH]")
     assert answer.status_code == 404
     assert "<script" not in answer.text.lower().replace("<script src", "")
-
-
-# ---- the official button's forwarded redirect -----------------------------------------------
-
-
-def test_forwarded_redirect_for_an_expired_state_says_expired(stack: Stack) -> None:
-    state = started(stack)
-    execute(stack, "UPDATE onboardings SET expires_at = now() - interval '1 second'")
-    client, channels = sandbox_channels(stack, "pp")
-    answer = stack.api.post(
-        "/api/v1/redirects", json={"query": "?" + redirect_query(state, client, channels)}
-    )
-    assert answer.status_code == 410, answer.text
-    assert answer.json()["error"]["code"] == "invalid_state"
-    assert count(stack, "channels") == 0
-
-
-def test_forwarded_redirect_reused_differently_says_conflict(stack: Stack) -> None:
-    state = started(stack)
-    client, (a, b) = sandbox_channels(stack, "pp", 2)
-    first = stack.api.post("/api/v1/redirects", json={"query": redirect_query(state, client, [a])})
-    assert first.status_code == 200, first.text
-    again = stack.api.post("/api/v1/redirects", json={"query": redirect_query(state, client, [b])})
-    assert again.status_code == 409, again.text
-
-
-def test_forwarded_hostile_redirect_is_400_json(stack: Stack) -> None:
-    started(stack)
-    answer = stack.api.post("/api/v1/redirects", json={"query": HOSTILE["script client"]})
-    assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "invalid_redirect"
-    assert "<script" not in answer.text

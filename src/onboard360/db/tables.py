@@ -55,6 +55,9 @@ onboardings = Table(
     Column("client_id", Text),
     Column("channels", ARRAY(Text)),
     Column("revoked", ARRAY(Text)),
+    # The browser that last opened the popup (web/attempts.py): its cookie's sha256.
+    Column("attempt_cookie_sha256", LargeBinary),
+    _at("popup_opened_at"),
 )
 
 clients = Table(

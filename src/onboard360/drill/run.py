@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,9 @@ async def _run(
             httpx.AsyncClient(base_url=world.sandbox_url, timeout=30.0) as sandbox,
             httpx.AsyncClient(base_url=world.product_url, timeout=60.0) as product,
         ):
+            # One client walks every onboarding, each in a browser of its own: it keeps no
+            # attempt cookies, so each redirect is tied by the state the sandbox echoes.
+            service.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             rng = random.Random(seed)
             plans = plan_onboardings(options.onboardings, rng)
             partner_ids = [h.partner_id for h in world.hubs]

@@ -100,6 +100,9 @@ def create_hub(
     io_signature: Annotated[bool, _switch("io-signature", "Require IO Signatures.")] = False,
     step_delay: StepDelayOption = None,
     auto_advance: Annotated[bool, _switch("auto-advance", "Move new channels to running.")] = True,
+    echo_state: Annotated[
+        bool, _switch("echo-state", "Send the popup's state back on the redirect.")
+    ] = True,
 ) -> None:
     """Create a Partner Hub; prints its ids, credentials and popup URL."""
     spec = _given(
@@ -114,6 +117,7 @@ def create_hub(
         io_signature=io_signature,
         step_delay_seconds=step_delay,
         auto_advance=auto_advance,
+        echo_state=echo_state,
     )
     _run(url, lambda c: c.create_hub(spec))
 
@@ -133,8 +137,10 @@ def update_hub(
     step_delay: StepDelayOption = None,
     auto_advance: Annotated[bool | None, _switch("auto-advance")] = None,
     io_signature: Annotated[bool | None, _switch("io-signature")] = None,
+    echo_state: Annotated[bool | None, _switch("echo-state")] = None,
 ) -> None:
-    """Change a hub's webhook URL, headers, step delay, auto-advance or IO Signature."""
+    """Change a hub's webhook URL, headers, step delay, auto-advance, IO Signature or
+    whether the popup echoes ``state``."""
     patch = _given(
         webhook_url=webhook_url,
         redirect_url=redirect_url,
@@ -142,6 +148,7 @@ def update_hub(
         step_delay_seconds=step_delay,
         auto_advance=auto_advance,
         io_signature=io_signature,
+        echo_state=echo_state,
     )
     if not patch:
         raise _fail("nothing to change; give at least one option (see --help)", 2)

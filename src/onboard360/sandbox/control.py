@@ -43,6 +43,7 @@ PATCHABLE = frozenset(
         "io_signature",
         "step_delay_seconds",
         "auto_advance",
+        "echo_state",
         "faults",
     }
 )
@@ -70,6 +71,7 @@ def hub_view(hub: Hub, request: Request, *, credentials: bool) -> dict[str, Any]
         "io_signature": hub.io_signature,
         "step_delay_seconds": hub.step_delay_seconds,
         "auto_advance": hub.auto_advance,
+        "echo_state": hub.echo_state,
         "faults": hub.faults.model_dump(),
         "created_at": hub.public()["created_at"],
         "popup_url": f"{base}/dashboard/app/{hub.partner_id}",
@@ -180,6 +182,7 @@ def hub_spec(hub: Hub) -> dict[str, Any]:
         "io_signature": hub.io_signature,
         "step_delay_seconds": hub.step_delay_seconds,
         "auto_advance": hub.auto_advance,
+        "echo_state": hub.echo_state,
         "faults": hub.faults.model_dump(),
     }
 

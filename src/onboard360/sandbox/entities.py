@@ -76,6 +76,10 @@ class Hub:
     io_signature: bool
     step_delay_seconds: float
     auto_advance: bool
+    # unverified: whether 360dialog's popup sends `state` back on the redirect. The docs
+    # list only client, channels and revoked; echoing is the sandbox's default, and
+    # switching it off shows a partner's flow does not depend on it.
+    echo_state: bool
     faults: Faults
     created_at: datetime
 

@@ -51,6 +51,9 @@ class HubSpec(BaseModel):
         0.0, ge=0, le=3600, description="pause between lifecycle steps after signup"
     )
     auto_advance: bool = Field(True, description="move new channels to running by themselves")
+    echo_state: bool = Field(
+        True, description="send the popup's state back on the redirect (unverified for 360dialog)"
+    )
     faults: Faults = Field(default_factory=Faults)
 
     @field_validator("partner_id")

@@ -241,11 +241,13 @@ async def run_step(
         sessions(request).end(session.id)
         raise PageError(409, "Nothing was changed", f"{exc}.", hub) from None
     sessions(request).end(session.id)
+    # unverified: that 360dialog echoes `state` on the redirect (its docs list only client,
+    # channels and revoked). Echoed by default; `echo_state = false` shows it is not needed.
     location = p.onboarding_redirect(
         session.redirect_base,
         outcome.client_id,
         outcome.channel_ids,
         outcome.revoked_ids,
-        session.params.state or None,
+        session.params.state if hub.echo_state else None,
     )
     return RedirectResponse(location, status_code=303)

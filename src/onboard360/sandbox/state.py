@@ -128,6 +128,7 @@ class Sandbox:
             io_signature=spec.io_signature,
             step_delay_seconds=spec.step_delay_seconds,
             auto_advance=spec.auto_advance,
+            echo_state=spec.echo_state,
             faults=spec.faults.model_copy(),
             created_at=self.clock(),
         )

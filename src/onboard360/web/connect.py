@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from onboard360.config import Settings
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.hubs_config import HubConfig
-from onboard360.web import onboardings
+from onboard360.web import attempts, onboardings
 from onboard360.web.deps import ServiceDep
 from onboard360.web.onboardings import OnboardingRefused
 from onboard360.web.progress import onboarding_view
@@ -87,10 +87,13 @@ async def _consume_redirect(
         return _refusal(request, 400, f"This redirect is malformed: {exc}")
     try:
         async with service.engine.begin() as conn:
-            await onboardings.complete(conn, service, hub, redirect, query)
+            row = await attempts.identify(conn, hub, request.cookies, redirect)
+            row = await onboardings.complete(conn, service, hub, row, redirect, query)
     except OnboardingRefused as exc:
         return _refusal(request, exc.status, str(exc))
-    return _page(request, "connect_result.html", hub_name=hub.name, start=redirect.state)
+    # Watched by the state when it came back, else by the attempt's cookie.
+    watch = {"start": redirect.state} if redirect.state else {"attempt": row.id.hex}
+    return _page(request, "connect_result.html", hub_name=hub.name, watch=watch)
 
 
 @router.get("/connect/{hub_name}/popup")
@@ -101,29 +104,57 @@ async def open_popup(hub_name: str, request: Request, service: ServiceDep) -> Re
         return _refusal(request, 404, "There is no such connect page.")
     start = request.query_params.get("start")
     try:
-        async with service.engine.connect() as conn:
+        async with service.engine.begin() as conn:
             row = await onboardings.find(conn, hub, start)
+            cookie = await attempts.popup_opened(conn, hub, row)
     except OnboardingRefused as exc:
         return _refusal(request, exc.status, str(exc))
-    target = onboardings.popup_url(hub, start or "", row.prefill or {})
-    return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+    target = onboardings.popup_url(
+        hub, onboardings.popup_parameters(hub, start or "", row.prefill or {})
+    )
+    response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+    # The popup brings this cookie back with 360dialog's redirect (web/attempts.py).
+    response.set_cookie(
+        cookie.key,
+        cookie.value,
+        max_age=cookie.max_age,
+        path=cookie.path,
+        httponly=True,
+        samesite="lax",
+        secure=service.settings.public_url.startswith("https://"),
+    )
+    return response
 
 
 @router.get("/connect/{hub_name}/progress")
 async def progress(hub_name: str, request: Request, service: ServiceDep) -> Response:
-    """The onboarding's stage and channels; the state token is the capability."""
+    """The attempt's stage and its own numbers. ``start=<state>``: the state token is the
+    capability; or ``attempt=<id>`` with the cookie of the browser that opened its popup."""
     hub = _hub(service, hub_name)
-    headers = {**PAGE_HEADERS, "Access-Control-Allow-Origin": "*"}
     if hub is None:
-        return JSONResponse({"error": "no such hub"}, status_code=404, headers=headers)
+        return JSONResponse({"error": "no such hub"}, status_code=404, headers=PAGE_HEADERS)
+    headers = {**PAGE_HEADERS, **_cors(service, hub, request)}
     try:
         async with service.engine.connect() as conn:
-            row = await onboardings.find(conn, hub, request.query_params.get("start"))
+            attempt = request.query_params.get("attempt")
+            if attempt is not None:
+                row = await attempts.held(conn, hub, request.cookies, attempt)
+            else:
+                row = await onboardings.find(conn, hub, request.query_params.get("start"))
             view = await onboarding_view(conn, row)
     except OnboardingRefused as exc:
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
     view.pop("external_user_id", None)
     return JSONResponse(view, headers=headers)
+
+
+def _cors(service: ServiceDep, hub: HubConfig, request: Request) -> dict[str, str]:
+    """Pages of the hub's product that embed connect.js may read progress; nobody else."""
+    origin = request.headers.get("origin", "")
+    product = service.settings.product(hub.product)
+    if product is not None and origin in product.embed_origins:
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {"Vary": "Origin"}
 
 
 @router.get("/connect-assets/connect.js")

@@ -52,6 +52,7 @@ class Prefill:
 
 
 def state_digest(state: str) -> bytes:
+    """What the database keeps of a state (or an attempt cookie's token): its sha256."""
     return hashlib.sha256(state.encode()).digest()
 
 
@@ -64,8 +65,11 @@ def opener_url(service: Service, hub: HubConfig, state: str) -> str:
     return f"{service.settings.public_url}/connect/{hub.name}/popup?{urlencode({'start': state})}"
 
 
-def popup_url(hub: HubConfig, state: str, prefill: dict[str, Any], now: int | None = None) -> str:
-    """The 360dialog popup URL for this attempt, with a fresh IO Signature when needed.
+def popup_parameters(
+    hub: HubConfig, state: str, prefill: dict[str, Any], now: int | None = None
+) -> dict[str, str]:
+    """The popup's query parameters for one opening: ``state``, the prefill, and a fresh
+    IO Signature when the hub wants one.
 
     Never cached: the IO Signature must be made for each opening (doc).
     """
@@ -79,6 +83,11 @@ def popup_url(hub: HubConfig, state: str, prefill: dict[str, Any], now: int | No
             hub.platform_secret.get_secret_value(), hub.partner_id, moment
         )
         params["io_timestamp"] = str(moment)
+    return params
+
+
+def popup_url(hub: HubConfig, params: dict[str, str]) -> str:
+    """The 360dialog popup URL with ``params`` (popup_parameters)."""
     return f"{hub.hub_url}/dashboard/app/{hub.partner_id}?{urlencode(params)}"
 
 
@@ -132,6 +141,11 @@ async def find(
         raise OnboardingRefused(
             400, "This onboarding is unknown here: start again from the partner's page."
         )
+    return live(row)
+
+
+def live(row: Row[Any]) -> Row[Any]:
+    """``row``, unless it expired before its redirect came back (then OnboardingRefused)."""
     if row.redirected_at is None and row.expires_at <= datetime.now(UTC):
         raise OnboardingRefused(
             410, "This onboarding has expired: start again from the partner's page."
@@ -139,7 +153,8 @@ async def find(
     return row
 
 
-def _same(row: Row[Any], redirect: RedirectResult) -> bool:
+def recorded(row: Row[Any], redirect: RedirectResult) -> bool:
+    """Whether ``row`` already recorded exactly this redirect (a replay of it)."""
     return (
         row.client_id == redirect.client_id
         and set(row.channels) == set(redirect.channels)
@@ -147,18 +162,28 @@ def _same(row: Row[Any], redirect: RedirectResult) -> bool:
     )
 
 
-async def complete(
-    conn: AsyncConnection, service: Service, hub: HubConfig, redirect: RedirectResult, query: str
+async def complete(  # noqa: PLR0917 - the seam both edges call (web/attempts.py finds row)
+    conn: AsyncConnection,
+    service: Service,
+    hub: HubConfig,
+    row: Row[Any] | None,
+    redirect: RedirectResult,
+    query: str,
 ) -> Row[Any]:
-    """Record the popup's redirect for its attempt and apply it, once.
+    """Record the popup's redirect for its attempt ``row`` (locked; None when no attempt of
+    ours is behind it) and apply it, once.
 
     The official button (and a reload) delivers the same redirect more than once: a
-    repeat is answered as the first was and changes nothing. A different redirect for a
-    state already used is refused.
+    repeat is answered as the first was and changes nothing. A different redirect for an
+    attempt already completed is refused.
     """
-    row = await find(conn, hub, redirect.state, lock=True)
+    if row is None:
+        raise OnboardingRefused(
+            400, "This link has no onboarding state: start again from the partner's page."
+        )
+    row = live(row)
     if row.redirected_at is not None:
-        if _same(row, redirect):
+        if recorded(row, redirect):
             return row
         raise OnboardingRefused(
             409, "This onboarding was already completed: start a new one from the partner's page."

@@ -46,9 +46,19 @@ async def onboarding_view(conn: AsyncConnection, onboarding: Row[Any]) -> dict[s
 async def onboarding_views(
     conn: AsyncConnection, onboardings: Sequence[Row[Any]]
 ) -> list[dict[str, Any]]:
-    """Onboardings and their channels (one query for all); ``stage`` follows the rule
-    ``web/queries/overview.STAGE_SQL`` counts and filters by (keep the two alike)."""
-    pairs = {(o.hub, c) for o in onboardings for c in [*o.channels, *o.revoked]}
+    """Onboardings and their own numbers (two queries for all); ``stage`` follows the rule
+    ``web/queries/overview.STAGE_SQL`` counts and filters by (keep the two alike).
+
+    A redirect's ids are claims: anyone can type another client's ids into one. So an
+    onboarding shows its client, and the numbers its redirect listed, only while that
+    client is bound to the onboarding's own user and each number belongs to that client
+    (first learnt from 360dialog, never moved by a redirect: domain/lifecycle.py). A
+    forged redirect naming someone else's client or number shows none of their data.
+    """
+    owners = await _owners(conn, onboardings)
+    pairs = {
+        (o.hub, c) for o in onboardings if _own_client(o, owners) for c in [*o.channels, *o.revoked]
+    }
     known: dict[tuple[str, str], dict[str, Any]] = {}
     if pairs:
         rows = await conn.execute(
@@ -60,13 +70,40 @@ async def onboarding_views(
     views = []
     for onboarding in onboardings:
         ids = {*onboarding.channels, *onboarding.revoked}
-        channels = [v for (hub, c), v in known.items() if hub == onboarding.hub and c in ids]
-        views.append(_view(onboarding, channels))
+        channels = [
+            v
+            for (hub, c), v in known.items()
+            if hub == onboarding.hub and c in ids and v["client_id"] == onboarding.client_id
+        ]
+        views.append(_view(onboarding, channels, verified=_own_client(onboarding, owners)))
     return views
 
 
-def _view(onboarding: Row[Any], channels: list[dict[str, Any]]) -> dict[str, Any]:
+async def _owners(
+    conn: AsyncConnection, onboardings: Sequence[Row[Any]]
+) -> dict[tuple[str, str], str | None]:
+    """The product user each claimed client is bound to, by (hub, client id)."""
+    pairs = sorted({(o.hub, o.client_id) for o in onboardings if o.client_id})
+    if not pairs:
+        return {}
+    rows = await conn.execute(
+        select(t.clients.c.hub, t.clients.c.client_id, t.clients.c.external_user_id).where(
+            tuple_(t.clients.c.hub, t.clients.c.client_id).in_(pairs)
+        )
+    )
+    return {(row.hub, row.client_id): row.external_user_id for row in rows}
+
+
+def _own_client(onboarding: Row[Any], owners: dict[tuple[str, str], str | None]) -> bool:
+    owner = owners.get((onboarding.hub, onboarding.client_id or ""))
+    return owner is not None and owner == onboarding.external_user_id
+
+
+def _view(
+    onboarding: Row[Any], channels: list[dict[str, Any]], *, verified: bool
+) -> dict[str, Any]:
     shared = [c for c in channels if c["channel_id"] in onboarding.channels]
+    own = {c["channel_id"] for c in channels}
     if onboarding.redirected_at is None:
         expired = onboarding.expires_at <= datetime.now(UTC)
         stage = "expired" if expired else "waiting_for_popup"
@@ -82,9 +119,9 @@ def _view(onboarding: Row[Any], channels: list[dict[str, Any]]) -> dict[str, Any
         "hub": onboarding.hub,
         "external_user_id": onboarding.external_user_id,
         "stage": stage,
-        "client_id": onboarding.client_id,
+        "client_id": onboarding.client_id if verified else None,
         "channels": channels,
-        "revoked": list(onboarding.revoked),
+        "revoked": [c for c in onboarding.revoked if c in own],
         "created_at": onboarding.created_at.isoformat(),
         "expires_at": onboarding.expires_at.isoformat(),
         "redirected_at": onboarding.redirected_at.isoformat() if onboarding.redirected_at else None,

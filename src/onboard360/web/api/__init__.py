@@ -6,7 +6,8 @@ every refusal is ``{"error": {"type", "code", "message"}}`` (``web/errors.py``).
 
 | module | what |
 | --- | --- |
-| ``onboardings.py`` | start, list, read an onboarding; forward the official button's redirect |
+| ``onboardings.py`` | start, list, read an onboarding |
+| ``button.py`` | the official button: signed popup parameters, forwarded redirects |
 | ``channels.py`` | list and read channels; read and rotate a channel's API key |
 | ``clients.py`` | list and read clients; a client's timeline |
 | ``overview.py`` | per-hub counts, the needs-attention lists, search |
@@ -17,12 +18,20 @@ every refusal is ``{"error": {"type", "code", "message"}}`` (``web/errors.py``).
 
 from fastapi import APIRouter, Depends
 
-from onboard360.web.api import channels, clients, deliveries, events, onboardings, overview
+from onboard360.web.api import (
+    button,
+    channels,
+    clients,
+    deliveries,
+    events,
+    onboardings,
+    overview,
+)
 from onboard360.web.api.common import NO_STORE, hub_names, product_hub, product_hubs
 from onboard360.web.strict import no_unknown_query
 
 router = APIRouter(dependencies=[Depends(no_unknown_query)])
-for _module in (onboardings, channels, clients, overview, events, deliveries):
+for _module in (onboardings, button, channels, clients, overview, events, deliveries):
     router.include_router(_module.router)
 
 __all__ = ["NO_STORE", "hub_names", "product_hub", "product_hubs", "router"]

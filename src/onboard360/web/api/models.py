@@ -47,13 +47,26 @@ class OnboardingCreated(BaseModel):
     connect_url: str = Field(description="our hosted page with the Connect button")
     popup_url: str = Field(description="open this in a popup to go straight to 360dialog")
     state: str = Field(
-        description="the attempt's state: pass it to the official React button's "
-        "queryParameters if you host that button yourself"
+        description="the attempt's state: a capability for its connect page; keep it "
+        "server-side (the official button gets its parameters from "
+        "POST /onboardings/{id}/popup-parameters)"
     )
     returning_client: bool = Field(
         description="this user already has a client on the hub: the popup opens on login"
     )
     expires_at: str
+
+
+class PopupParameters(BaseModel):
+    onboarding_id: UUID
+    hub: str
+    partner_id: str = Field(description="the official button's partnerId")
+    query_parameters: dict[str, str] = Field(
+        description="the button's queryParameters for one opening: state, the prefill "
+        "(number, email, name; next=login for a returning client) and, when the hub "
+        "wants it, io_signature and io_timestamp signed now"
+    )
+    popup_url: str = Field(description="the same, as the 360dialog popup URL")
 
 
 class ApiKey(BaseModel):

@@ -1,4 +1,4 @@
-"""Onboardings: start one, list them, read one, and forward the official button's redirect."""
+"""Onboardings: start one, list them, read one."""
 
 from __future__ import annotations
 
@@ -11,23 +11,19 @@ from pydantic import Field
 from sqlalchemy import literal_column, select
 
 from onboard360.db import tables as t
-from onboard360.domain import RedirectError, parse_redirect
 from onboard360.web import onboardings
 from onboard360.web.api.common import (
-    CONFLICT,
     ERRORS,
-    GONE,
     PRINTABLE,
     HubName,
     Text,
     hub_names,
     product_hub,
-    product_hubs,
 )
 from onboard360.web.api.models import Onboarding, OnboardingCreated, Stage
 from onboard360.web.deps import ProductDep, ServiceDep
-from onboard360.web.errors import ApiError, not_found
-from onboard360.web.onboardings import OnboardingRefused, Prefill
+from onboard360.web.errors import not_found
+from onboard360.web.onboardings import Prefill
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import onboarding_view, onboarding_views
 from onboard360.web.queries.overview import STAGE_SQL
@@ -48,13 +44,6 @@ class OnboardingRequest(RequestBody):
     number: str | None = Field(None, max_length=20, pattern=r"^\+?[0-9 ]{6,19}$")
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+$")
     name: str | None = Field(None, max_length=200, pattern=PRINTABLE)
-
-
-class RedirectForward(RequestBody):
-    query: str = Field(
-        max_length=8192,
-        description="location.search as the official button's page received it",
-    )
 
 
 @router.post("/onboardings", status_code=201, response_model=OnboardingCreated)
@@ -128,27 +117,3 @@ async def get_onboarding(
         if row is None:
             raise not_found("onboarding")
         return await onboarding_view(conn, row)
-
-
-@router.post("/redirects", response_model=Onboarding, responses={**CONFLICT, **GONE})
-async def forward_redirect(
-    body: RedirectForward, product: ProductDep, service: ServiceDep
-) -> dict[str, Any]:
-    """For pages using the official React button: forward what its callback received."""
-    try:
-        redirect = parse_redirect(body.query)
-    except RedirectError as exc:
-        raise ApiError(400, "invalid_redirect", str(exc)) from None
-    refusals: list[OnboardingRefused] = []
-    for hub in product_hubs(service, product):
-        try:
-            async with service.engine.begin() as conn:
-                row = await onboardings.complete(conn, service, hub, redirect, body.query)
-                return await onboarding_view(conn, row)
-        except OnboardingRefused as exc:
-            refusals.append(exc)
-    # A state is unknown (400) to every hub but its own: the owning hub's refusal (expired,
-    # already completed) is the one that explains what happened.
-    known = [exc for exc in refusals if exc.status != 400]
-    reason = (known or refusals or [OnboardingRefused(400, "unknown onboarding state")])[0]
-    raise ApiError(reason.status, "invalid_state", str(reason))

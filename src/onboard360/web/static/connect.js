@@ -1,7 +1,8 @@
 /* onboard360 Connect button: include this script and add
  *   <div data-onboard360-base="https://<service>/connect/<hub>" data-onboard360-start="<state>"></div>
  * It opens the 360dialog popup through the service (which signs it at click time) and
- * shows each number's progress until it is live. No framework, no build step.
+ * shows each number's progress until it is live. No framework, no build step. On another
+ * origin than the service's, list that origin in the product's `embed_origins`.
  */
 (function () {
   "use strict";
@@ -53,6 +54,10 @@
   function init(root) {
     var base = root.getAttribute("data-onboard360-base").replace(/\/$/, "");
     var start = root.getAttribute("data-onboard360-start");
+    // The popup's last page knows its attempt by the cookie when no state came back.
+    var attempt = root.getAttribute("data-onboard360-attempt");
+    var which = start !== null ? "start=" + encodeURIComponent(start)
+      : "attempt=" + encodeURIComponent(attempt || "");
     var progress = text("div", "", "onboard360-progress");
     var polling = false;
 
@@ -60,7 +65,7 @@
       if (polling) return;
       polling = true;
       (function tick() {
-        fetch(base + "/progress?start=" + encodeURIComponent(start), { cache: "no-store" })
+        fetch(base + "/progress?" + which, { cache: "no-store" })
           .then(function (r) { return r.json(); })
           .then(function (view) {
             if (view.error) { progress.textContent = view.error; return; }
@@ -91,6 +96,6 @@
     });
   }
 
-  var roots = document.querySelectorAll("[data-onboard360-start]");
+  var roots = document.querySelectorAll("[data-onboard360-base]");
   for (var i = 0; i < roots.length; i++) init(roots[i]);
 })();

@@ -1,0 +1,152 @@
+"""The official 360dialog button on the product's own page: its signed popup parameters,
+and the redirect it received, forwarded with the onboarding it belongs to.
+
+The product's backend makes both calls with its token; the product knows which onboarding
+its logged-in user is in, so no echoed ``state`` is needed to tie a redirect to it
+(web/attempts.py). A browser's cookies are never read here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+from pydantic import Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import tables as t
+from onboard360.domain import RedirectError, parse_redirect
+from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.web import attempts, onboardings
+from onboard360.web.api.common import CONFLICT, ERRORS, GONE, NO_STORE
+from onboard360.web.api.models import Onboarding, PopupParameters
+from onboard360.web.deps import ProductDep, ServiceDep
+from onboard360.web.errors import ApiError, not_found
+from onboard360.web.onboardings import OnboardingRefused
+from onboard360.web.progress import onboarding_view
+from onboard360.web.strict import PathUUID, RequestBody
+
+router = APIRouter(prefix="/api/v1", tags=["onboardings"], responses=ERRORS)
+
+STATE = r"^[!-~]+$"  # printable ASCII, as a state is
+
+
+class RedirectForward(RequestBody):
+    query: str = Field(
+        max_length=8192,
+        description="location.search of the page the popup came back to; forward only a "
+        "query that has `client`",
+    )
+    onboarding_id: PathUUID | None = Field(
+        None,
+        strict=False,
+        description="the onboarding your logged-in user is in (or give `state`)",
+    )
+    state: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        pattern=STATE,
+        description="the onboarding's state as POST /onboardings answered it",
+    )
+
+    @model_validator(mode="after")
+    def _one_onboarding(self) -> Self:
+        if (self.onboarding_id is None) == (self.state is None):
+            raise ValueError("name the onboarding: give onboarding_id or state, not both")
+        return self
+
+
+@router.post(
+    "/onboardings/{onboarding_id}/popup-parameters",
+    response_model=PopupParameters,
+    responses={**CONFLICT, **GONE},
+)
+async def popup_parameters(
+    onboarding_id: PathUUID, response: Response, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    """What the official button's ``queryParameters`` need for one popup opening, signed
+    now (IO Signature): call it when the person is about to click, never cache it."""
+    async with service.engine.connect() as conn:
+        row = await _onboarding(conn, product, onboarding_id)
+    if row.redirected_at is not None:
+        raise ApiError(409, "already_completed", "this onboarding is completed: start a new one")
+    hub = _hub(service, row)
+    try:
+        onboardings.live(row)
+    except OnboardingRefused as exc:
+        raise ApiError(exc.status, "invalid_state", str(exc)) from None
+    params = onboardings.popup_parameters(hub, attempts.popup_state(row), row.prefill or {})
+    response.headers.update(NO_STORE)
+    return {
+        "onboarding_id": row.id,
+        "hub": hub.name,
+        "partner_id": hub.partner_id,
+        "query_parameters": params,
+        "popup_url": onboardings.popup_url(hub, params),
+    }
+
+
+@router.post("/redirects", response_model=Onboarding, responses={**CONFLICT, **GONE})
+async def forward_redirect(
+    body: RedirectForward, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    """Forward the redirect the official button's page received, with its onboarding."""
+    try:
+        redirect = parse_redirect(body.query)
+    except RedirectError as exc:
+        raise ApiError(400, "invalid_redirect", str(exc)) from None
+    async with service.engine.begin() as conn:
+        if body.onboarding_id is not None:
+            row = await _onboarding(conn, product, body.onboarding_id, lock=True)
+        else:
+            row = await _onboarding_by_state(conn, product, body.state or "")
+        if not attempts.state_agrees(row, redirect.state):
+            raise ApiError(
+                400,
+                "state_mismatch",
+                "the redirect's state belongs to another onboarding than the one named",
+            )
+        try:
+            row = await onboardings.complete(
+                conn, service, _hub(service, row), row, redirect, body.query
+            )
+        except OnboardingRefused as exc:
+            raise ApiError(exc.status, "invalid_state", str(exc)) from None
+        return await onboarding_view(conn, row)
+
+
+async def _onboarding(
+    conn: AsyncConnection, product: ProductConfig, onboarding_id: UUID, *, lock: bool = False
+) -> Row[Any]:
+    query = select(t.onboardings).where(
+        t.onboardings.c.id == onboarding_id, t.onboardings.c.product == product.name
+    )
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        raise not_found("onboarding")
+    return row
+
+
+async def _onboarding_by_state(
+    conn: AsyncConnection, product: ProductConfig, state: str
+) -> Row[Any]:
+    query = select(t.onboardings).where(
+        t.onboardings.c.state_sha256 == onboardings.state_digest(state),
+        t.onboardings.c.product == product.name,
+    )
+    row = (await conn.execute(query.with_for_update())).first()
+    if row is None:
+        raise not_found("onboarding")
+    return row
+
+
+def _hub(service: ServiceDep, row: Row[Any]) -> HubConfig:
+    """The onboarding's hub, while the product still owns it in the settings."""
+    hub = service.settings.hub(row.hub)
+    if hub is None or hub.product != row.product:
+        raise not_found("onboarding")
+    return hub

@@ -349,6 +349,11 @@ def _register_subcommands() -> None:
 
     app.add_typer(endpoint_app, name="endpoint")
     app.add_typer(events_app, name="events")
+    from onboard360.adopt_cli import adopt  # noqa: PLC0415
+
+    hubs_app = typer.Typer(help="The Partner Hubs onboard360 serves.", no_args_is_help=True)
+    hubs_app.command("adopt")(adopt)
+    app.add_typer(hubs_app, name="hubs")
 
 
 _register_subcommands()

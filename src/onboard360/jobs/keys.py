@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,15 +61,7 @@ async def provision_key(service: Service, hub_name: str, channel_id: str, intent
             # A crash here (360dialog made the key, we did not commit it) must cost exactly
             # one more generation on retry: tests/e2e/test_worker_crash.py.
             failpoints.hit(failpoints.KEY_GENERATED)
-            await conn.execute(
-                t.api_keys.insert().values(
-                    hub=hub.name,
-                    channel_id=cid,
-                    intent=intent,
-                    ciphertext=service.keyring.encrypt(key.api_key),
-                    hub_key_id=key.id,
-                )
-            )
+            await store_key(conn, service, hub, cid, intent, key.api_key, hub_key_id=key.id)
             await _mark(conn, hub, cid, intent, status="stored", error=None)
             # 360dialog revoked every earlier key of the channel when it made this one.
             await conn.execute(
@@ -168,6 +161,28 @@ async def _note_failure(
             channel_id=cid,
         )
     log.warning("api key attempt failed", hub=hub.name, channel_id=cid, error=str(exc))
+
+
+async def store_key(  # noqa: PLR0913, PLR0917 - one row's columns
+    conn: AsyncConnection,
+    service: Service,
+    hub: HubConfig,
+    cid: str,
+    intent: int,
+    api_key: SecretStr,
+    *,
+    hub_key_id: str | None = None,
+) -> None:
+    """Store a channel's key of ``intent``, encrypted: generated here, or imported."""
+    await conn.execute(
+        t.api_keys.insert().values(
+            hub=hub.name,
+            channel_id=cid,
+            intent=intent,
+            ciphertext=service.keyring.encrypt(api_key),
+            hub_key_id=hub_key_id,
+        )
+    )
 
 
 @dataclass(frozen=True)

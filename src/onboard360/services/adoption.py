@@ -1,0 +1,460 @@
+"""Adopting a Partner Hub that already has clients: survey, import, take over, leave.
+
+A hub connected to onboard360 has channels whose keys the partner's current system holds;
+a new key revokes the old one (docs/decisions/0006-entitlement.md). This is what an
+operator (CLI, dashboard) or the product (API) does about them, one explicit step at a
+time (docs/decisions/0007-adoption.md):
+
+- ``survey``: the hub's clients and channels as 360dialog lists them (paged), and what
+  would happen to each; it changes nothing.
+- ``import_keys``: store the key the partner already holds, after one read-only Messaging
+  API call shows it works; no key is generated, the messaging webhook is left alone.
+- ``take_over``: entitle channels so onboard360 generates their keys, only when the
+  caller confirmed how many live channels lose the key they use now.
+- leaving a channel is doing nothing: it stays visible and unkeyed.
+
+The keys handed in are ``SecretStr`` from the edge to the encrypted row: never logged,
+never in an error or a timeline line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import codec, state_rows
+from onboard360.db import tables as t
+from onboard360.db.state_rows import CHANNELS
+from onboard360.domain import (
+    ChannelId,
+    ChannelSnapshot,
+    ChannelState,
+    Entitled,
+    Entitlement,
+    Input,
+    KeyImported,
+    KeyStatus,
+    ProvisionKey,
+    SnapshotError,
+    is_valid_id,
+    may_import_key,
+    statuses,
+)
+from onboard360.hub import ChannelInfo, ClientInfo, HubError, PartnerAPI
+from onboard360.hub.errors import HubAuthError, HubBadRequest
+from onboard360.hubs_config import HubConfig
+from onboard360.jobs.keys import store_key
+from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
+from onboard360.jobs.transition import apply_inputs, record
+from onboard360.service import Service
+from onboard360.web.dashboard.accounts import audit
+
+MAX_BATCH = 1000
+# A list of named channels is read one Partner API call each up to this many; more are
+# found by paging through the whole hub.
+_BY_ID_LIMIT = 20
+
+
+class AdoptionRefused(Exception):
+    """Nothing was done; ``code`` says why (the message names no key)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who adopts: ``cli``, ``api`` or ``dashboard:operator-<id>`` (timeline and audit)."""
+
+    source: str
+    operator_id: int | None = None
+
+    @classmethod
+    def operator(cls, operator_id: int) -> Actor:
+        return cls(f"dashboard:operator-{operator_id}", operator_id)
+
+
+# ---- the survey (dry run) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    """One channel of the hub and what adoption would do with it."""
+
+    client_id: str
+    client_name: str | None
+    channel_id: str
+    phone_number: str | None
+    status: str
+    live: bool
+    entitlement: str | None
+    api_key_stored: bool
+    outcome: str  # entitled | terminated | left
+    choices: tuple[str, ...]  # import, take_over: for a channel left as it is
+
+    @property
+    def says(self) -> str:
+        if self.outcome == "entitled":
+            return f"already onboard360's to key ({self.entitlement})"
+        if self.outcome == "terminated":
+            return "terminated: nothing to adopt"
+        dies = "its current key dies" if self.live else "not running yet"
+        return f"left unkeyed; can be imported, or taken over ({dies})"
+
+
+@dataclass
+class Survey:
+    hub: str
+    clients: int = 0
+    channels: list[ChannelPlan] = field(default_factory=list)
+
+    def count(self, outcome: str, *, live: bool | None = None) -> int:
+        return sum(
+            1
+            for c in self.channels
+            if c.outcome == outcome and (live is None or c.live is live)
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "clients": self.clients,
+            "channels": len(self.channels),
+            "live": sum(1 for c in self.channels if c.live),
+            "entitled": self.count("entitled"),
+            "left": self.count("left"),
+            "left_live": self.count("left", live=True),
+            "terminated": self.count("terminated"),
+        }
+
+
+async def survey(service: Service, hub: HubConfig) -> Survey:
+    """The hub's clients and channels from the Partner API, each with its outcome."""
+    api = service.partner_api(hub)
+    names = {c.id: c.name async for c in _iter_clients(api)}
+    found = Survey(hub.name, clients=len(names))
+    page: list[ChannelInfo] = []
+    async for channel in api.iter_channels(page_size=DEFAULT_PAGE_SIZE):
+        page.append(channel)
+        if len(page) == DEFAULT_PAGE_SIZE:
+            found.channels.extend(await _plan_page(service, hub, page, names))
+            page = []
+    found.channels.extend(await _plan_page(service, hub, page, names))
+    return found
+
+
+async def _iter_clients(api: PartnerAPI) -> AsyncIterator[ClientInfo]:
+    offset = 0
+    while True:
+        page = await api.clients_page(limit=DEFAULT_PAGE_SIZE, offset=offset)
+        for client in page.items:
+            yield client
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return
+
+
+async def _plan_page(
+    service: Service, hub: HubConfig, page: list[ChannelInfo], names: dict[str, str | None]
+) -> list[ChannelPlan]:
+    if not page:
+        return []
+    async with service.engine.connect() as conn:
+        states = await _local_states(conn, hub, [c.id for c in page])
+    return [_plan(c, states.get(c.id), names.get(c.client_id)) for c in page]
+
+
+async def _local_states(
+    conn: AsyncConnection, hub: HubConfig, ids: Sequence[str]
+) -> dict[str, ChannelState]:
+    rows = await conn.execute(
+        select(t.channels.c.channel_id, t.channels.c.state).where(
+            t.channels.c.hub == hub.name, t.channels.c.channel_id.in_(list(ids))
+        )
+    )
+    return {row.channel_id: codec.channel_from_json(row.state) for row in rows}
+
+
+def _plan(channel: ChannelInfo, state: ChannelState | None, name: str | None) -> ChannelPlan:
+    status = _status(channel)
+    entitlement = state.entitlement if state else None
+    if entitlement is not None:
+        outcome, choices = "entitled", ()
+    elif statuses.is_terminal(status):
+        outcome, choices = "terminated", ()
+    else:
+        outcome, choices = "left", ("import", "take_over")
+    return ChannelPlan(
+        client_id=channel.client_id,
+        client_name=name,
+        channel_id=channel.id,
+        phone_number=channel.phone_number,
+        status=status,
+        live=status == statuses.RUNNING,
+        entitlement=entitlement.value if entitlement else None,
+        api_key_stored=state is not None and state.key is KeyStatus.STORED,
+        outcome=outcome,
+        choices=choices,
+    )
+
+
+def _status(channel: ChannelInfo) -> str:
+    try:
+        return ChannelSnapshot.from_api(channel.raw).status or channel.status
+    except SnapshotError:
+        return channel.status
+
+
+# ---- reading named channels -----------------------------------------------------------
+
+
+async def _hub_channels(
+    service: Service, hub: HubConfig, ids: Sequence[str]
+) -> dict[str, ChannelSnapshot]:
+    """The named channels as 360dialog lists them under this hub; refuses unknown ids."""
+    bad = [i for i in ids if not is_valid_id(i)]
+    if bad:
+        raise AdoptionRefused("invalid_channel_id", f"not a channel id: {bad[0][:40]!r}")
+    api = service.partner_api(hub)
+    wanted = set(ids)
+    if len(wanted) <= _BY_ID_LIMIT:
+        infos = [c for i in wanted if (c := await api.get_channel(i)) is not None]
+    else:
+        infos = [c async for c in api.iter_channels(page_size=DEFAULT_PAGE_SIZE) if c.id in wanted]
+    found: dict[str, ChannelSnapshot] = {}
+    for info in infos:
+        try:
+            found[info.id] = ChannelSnapshot.from_api(info.raw)
+        except SnapshotError:
+            continue
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise AdoptionRefused(
+            "unknown_channel",
+            f"360dialog lists no channel {missing[0]} under hub {hub.name} "
+            f"({len(missing)} of {len(ids)} not found); nothing was done",
+        )
+    return found
+
+
+def _distinct(ids: Sequence[str]) -> list[str]:
+    if not ids:
+        raise AdoptionRefused("no_channels", "name at least one channel")
+    if len(ids) > MAX_BATCH:
+        raise AdoptionRefused("too_many", f"at most {MAX_BATCH} channels at once")
+    if len(set(ids)) != len(ids):
+        raise AdoptionRefused("duplicate_channel", "a channel is named twice")
+    return list(ids)
+
+
+# ---- import ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """A key the partner's current system holds for a channel (never shown)."""
+
+    channel_id: str
+    api_key: SecretStr = field(repr=False)
+
+
+async def import_keys(
+    service: Service, hub: HubConfig, keys: Sequence[HeldKey], actor: Actor
+) -> dict[str, int]:
+    """Store each key after one Messaging API call shows it works: channel → key version.
+
+    All or nothing: one key refused (401/403), one channel 360dialog does not list under
+    the hub, or one channel that may not take a key, and nothing is stored.
+    """
+    ids = _distinct([k.channel_id for k in keys])
+    if any(not k.api_key.get_secret_value().strip() for k in keys):
+        raise AdoptionRefused("empty_key", "a key is empty")
+    snapshots = await _hub_channels(service, hub, ids)
+    refused = [k.channel_id for k in keys if not await _key_works(service, hub, k.api_key)]
+    if refused:
+        raise AdoptionRefused(
+            "key_refused",
+            f"360dialog refused the key given for {', '.join(refused[:10])}"
+            f"{' …' if len(refused) > 10 else ''} (401/403 on GET /v1/configs/webhook): "
+            "check it is the channel's current key; nothing was stored",
+        )
+    product = service.product_of(hub)
+    async with service.engine.begin() as conn:
+        before = await state_rows.lock(conn, hub.name, CHANNELS, ids)
+        intents = {cid: before[cid].key_intent + 1 if cid in before else 1 for cid in ids}
+        items: list[Input] = [snapshots[cid] for cid in ids]
+        items += [KeyImported(ChannelId(cid), intents[cid]) for cid in ids]
+        outcome = await apply_inputs(conn, hub, product, items, source=actor.source)
+        for key in keys:
+            cid = key.channel_id
+            state = outcome.channels[ChannelId(cid)]
+            if state.key is not KeyStatus.STORED or state.key_intent != intents[cid]:
+                verdict = may_import_key(before.get(cid) or state)
+                raise AdoptionRefused(
+                    "cannot_import", f"channel {cid}: {verdict.message}; nothing was stored"
+                )
+            await store_key(conn, service, hub, cid, intents[cid], key.api_key)
+            await _audit(conn, hub, actor, "key_imported", cid, {"key_version": intents[cid]})
+    return intents
+
+
+async def _key_works(service: Service, hub: HubConfig, api_key: SecretStr) -> bool:
+    """One read-only Messaging API call with the key; False when 360dialog refuses it."""
+    try:
+        await service.messaging_api(hub).get_webhook(api_key.get_secret_value())
+    except (HubAuthError, HubBadRequest) as exc:
+        if exc.status in (401, 403):
+            return False
+        raise _unchecked(exc) from None
+    except HubError as exc:
+        raise _unchecked(exc) from None
+    return True
+
+
+def _unchecked(exc: HubError) -> AdoptionRefused:
+    return AdoptionRefused(
+        "key_not_checked",
+        f"the key could not be checked at 360dialog ({type(exc).__name__}); "
+        "nothing was stored, try again",
+    )
+
+
+# ---- take over ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    """Channels a take-over would entitle, and how many of them are live."""
+
+    channel_ids: tuple[str, ...]
+    live: int
+    snapshots: dict[str, ChannelSnapshot] = field(repr=False)
+
+
+async def plan_take_over(
+    service: Service, hub: HubConfig, channel_ids: Sequence[str] | None
+) -> TakeOver:
+    """What taking over these channels (None: every channel left unkeyed) would touch."""
+    if channel_ids is None:
+        found = await survey(service, hub)
+        channel_ids = [c.channel_id for c in found.channels if c.outcome == "left"]
+        if not channel_ids:
+            return TakeOver((), 0, {})
+    ids = _distinct(channel_ids)
+    snapshots = await _hub_channels(service, hub, ids)
+    async with service.engine.connect() as conn:
+        states = await _local_states(conn, hub, ids)
+    for cid in ids:
+        state = states.get(cid)
+        if state is not None and state.entitlement is not None:
+            raise AdoptionRefused(
+                "already_entitled",
+                f"channel {cid} is onboard360's to key already ({state.entitlement.value}): "
+                "rotate its key instead; nothing was done",
+            )
+        if statuses.is_terminal(snapshots[cid].status):
+            raise AdoptionRefused("terminated", f"channel {cid} is terminated; nothing was done")
+    live = sum(1 for cid in ids if snapshots[cid].status == statuses.RUNNING)
+    return TakeOver(tuple(ids), live, snapshots)
+
+
+def confirmation_needed(plan: TakeOver) -> str:
+    return (
+        f"taking over {len(plan.channel_ids)} channel(s) generates new keys: the key the "
+        f"partner's current system uses stops working on {plan.live} live channel(s)"
+    )
+
+
+async def take_over(
+    service: Service, hub: HubConfig, plan: TakeOver, confirmed_live: int | None, actor: Actor
+) -> int:
+    """Entitle the planned channels (keys follow through the usual exactly-once jobs),
+    only when ``confirmed_live`` names the live channels affected; keys asked for."""
+    if confirmed_live != plan.live:
+        raise AdoptionRefused(
+            "confirmation_mismatch",
+            f"{confirmation_needed(plan)}; confirm with that number ({plan.live}) to go ahead. "
+            "Nothing was done",
+        )
+    if not plan.channel_ids:
+        return 0
+    items: list[Input] = [plan.snapshots[cid] for cid in plan.channel_ids]
+    items += [Entitled(ChannelId(cid), Entitlement.TAKEN_OVER) for cid in plan.channel_ids]
+    async with service.engine.begin() as conn:
+        outcome = await apply_inputs(
+            conn, hub, service.product_of(hub), items, source=actor.source
+        )
+        for cid in plan.channel_ids:
+            await _audit(conn, hub, actor, "taken_over", cid, {"live_confirmed": plan.live})
+    return sum(1 for e in outcome.effects if isinstance(e, ProvisionKey))
+
+
+async def _audit(  # noqa: PLR0913, PLR0917 - one line in each log
+    conn: AsyncConnection,
+    hub: HubConfig,
+    actor: Actor,
+    kind: str,
+    channel_id: str,
+    detail: dict[str, object],
+) -> None:
+    """A timeline line for the channel and an audit_log line for the actor."""
+    await record(conn, hub, actor.source, kind, {**detail, "by": actor.source}, channel_id=channel_id)
+    await audit(
+        conn,
+        actor.operator_id,
+        f"adopt_{kind}",
+        f"channel:{hub.name}/{channel_id}",
+        {"hub": hub.name, "channel_id": channel_id, "source": actor.source, **detail},
+    )
+
+
+# ---- the key file ---------------------------------------------------------------------
+
+
+def parse_held_keys(text: str) -> list[HeldKey]:
+    """``channel_id,api_key`` lines (CSV, ``#`` comments, an optional header) or JSON: an
+    object ``{channel_id: api_key}`` or a list of ``{"channel_id", "api_key"}``. Errors
+    name the line or entry, never its content."""
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        return _json_keys(stripped)
+    keys = []
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#") or line.replace(" ", "") == "channel_id,api_key":
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise AdoptionRefused(
+                "bad_key_file", f"line {number}: expected 'channel_id,api_key'; nothing was done"
+            )
+        keys.append(HeldKey(parts[0], SecretStr(parts[1])))
+    if not keys:
+        raise AdoptionRefused("bad_key_file", "the key file names no channel")
+    return keys
+
+
+def _json_keys(text: str) -> list[HeldKey]:
+    import json  # noqa: PLC0415
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise AdoptionRefused("bad_key_file", "the key file is not valid JSON") from None
+    pairs = list(data.items()) if isinstance(data, dict) else data
+    keys = []
+    for n, pair in enumerate(pairs):
+        if isinstance(pair, dict) and set(pair) == {"channel_id", "api_key"}:
+            pair = (pair["channel_id"], pair["api_key"])
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise AdoptionRefused("bad_key_file", f"entry {n + 1}: expected a channel and a key")
+        if not all(isinstance(p, str) and p for p in pair):
+            raise AdoptionRefused("bad_key_file", f"entry {n + 1}: expected a channel and a key")
+        keys.append(HeldKey(pair[0], SecretStr(pair[1])))
+    if not keys:
+        raise AdoptionRefused("bad_key_file", "the key file names no channel")
+    return keys

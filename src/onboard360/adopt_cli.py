@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
-from onboard360.cli import ConfigOption, _service_settings, fail  # noqa: PLC2701
+from onboard360.cli import ConfigOption, _service_settings, fail
 
 
-def adopt(  # noqa: PLR0913, PLR0917 - one parameter per option, as Typer reads them
+def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     hub: Annotated[str, typer.Option(help="The configured hub to adopt.")],
     config: ConfigOption = None,
     import_keys: Annotated[
@@ -49,6 +49,7 @@ def adopt(  # noqa: PLR0913, PLR0917 - one parameter per option, as Typer reads 
     are: visible, unkeyed."""
     from onboard360.service import open_service  # noqa: PLC0415
     from onboard360.services import adoption  # noqa: PLC0415
+    from onboard360.services.key_file import parse_held_keys  # noqa: PLC0415
 
     settings, url = _service_settings(config)
     hub_config = settings.hub(hub)
@@ -63,10 +64,12 @@ def adopt(  # noqa: PLR0913, PLR0917 - one parameter per option, as Typer reads 
     async def run() -> None:
         async with open_service(settings, url) as service:
             if import_keys is not None:
-                keys = adoption.parse_held_keys(_read(import_keys))
+                keys = parse_held_keys(_read(import_keys))
                 versions = await adoption.import_keys(service, hub_config, keys, actor)
                 for channel_id, version in versions.items():
-                    typer.echo(f"{channel_id}: key imported (key version {version}), no key generated")
+                    typer.echo(
+                        f"{channel_id}: key imported (key version {version}), no key generated"
+                    )
             elif take_over or take_over_all:
                 plan = await adoption.plan_take_over(service, hub_config, take_over or None)
                 confirmed = yes_revoke if yes_revoke is not None else _ask(plan)
@@ -117,9 +120,7 @@ def _print_survey(found: object) -> None:
     assert isinstance(found, Survey)
     for c in found.channels:
         client = f"{c.client_id} ({c.client_name})" if c.client_name else c.client_id
-        typer.echo(
-            f"{client}  {c.channel_id}  {c.phone_number or '-'}  {c.status}  {c.says}"
-        )
+        typer.echo(f"{client}  {c.channel_id}  {c.phone_number or '-'}  {c.status}  {c.says}")
     n = found.counts()
     typer.echo(
         f"{found.hub}: {n['clients']} client(s), {n['channels']} channel(s) ({n['live']} live): "

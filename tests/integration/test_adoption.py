@@ -107,8 +107,10 @@ def run_worker_until_reconciled(stack: Stack) -> str:
             timeout=60,
         )
         wait_until(
-            lambda: not rows(
-                stack, "SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+            lambda: (
+                not rows(
+                    stack, "SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+                )
             ),
             what="the worker to run every job",
             timeout=30,
@@ -185,9 +187,12 @@ def test_existing_keys_survive_worker_and_sync_then_import_and_take_over(
     assert generations(stack, held) == [1, 1, 2]
     assert messaging_hook(stack, held[2].api_key).status_code == 401
     assert stack.api.get(f"/api/v1/channels/{third}/api-key").json()["key_version"] == 1
-    assert rows(stack, "SELECT detail FROM audit_log WHERE action = 'adopt_taken_over'")[0][
-        "detail"
-    ]["source"] == "cli"
+    assert (
+        rows(stack, "SELECT detail FROM audit_log WHERE action = 'adopt_taken_over'")[0]["detail"][
+            "source"
+        ]
+        == "cli"
+    )
 
     outputs = [worker_log, synced.stdout, synced.stderr, imported.stdout, imported.stderr]
     outputs += [unconfirmed.stderr, wrong.stderr, taken.stdout, taken.stderr, caplog.text]
@@ -244,3 +249,85 @@ def test_the_dry_run_lists_every_channel_and_what_would_happen(stack: Stack) -> 
     ) in listed.stdout
     assert generations(stack, held) == [1, 1]
     assert rows(stack, "SELECT * FROM audit_log") == []
+
+
+# ---- the same through the product API ---------------------------------------------------
+
+
+def test_api_dry_run_import_and_take_over(stack: Stack) -> None:
+    held = old_system_channels(stack, 3)
+    stack.settle()
+
+    listed = stack.api.get("/api/v1/hubs/pp/adoption")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["counts"] == {
+        "clients": 1,
+        "channels": 3,
+        "live": 3,
+        "entitled": 0,
+        "left": 3,
+        "left_live": 3,
+        "terminated": 0,
+    }
+    assert {c["choices"] == ["import", "take_over"] for c in listed.json()["channels"]} == {True}
+
+    url = "/api/v1/hubs/pp/adoption/import"
+    wrong = stack.api.post(
+        url, json={"keys": [{"channel_id": held[0].channel_id, "api_key": "nope"}]}
+    )
+    extra = stack.api.post(
+        url, json={"keys": [{"channel_id": held[0].channel_id, "api_key": "x"}], "also": 1}
+    )
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (409, "key_refused")
+    assert extra.status_code == 422
+    assert rows(stack, "SELECT * FROM api_keys") == []
+
+    imported = stack.api.post(
+        url, json={"keys": [{"channel_id": held[0].channel_id, "api_key": held[0].api_key}]}
+    )
+    again = stack.api.post(
+        url, json={"keys": [{"channel_id": held[0].channel_id, "api_key": held[0].api_key}]}
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json() == {"imported": [{"channel_id": held[0].channel_id, "key_version": 1}]}
+    assert imported.headers["cache-control"] == "no-store"
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "cannot_import")
+    assert "already has an API key" in again.json()["error"]["message"]
+    read = stack.api.get(f"/api/v1/channels/{held[0].channel_id}/api-key").json()
+    assert read["api_key"] == held[0].api_key
+
+    take = "/api/v1/hubs/pp/adoption/take-over"
+    mismatch = stack.api.post(take, json={"all_left": True, "live_channels": 1})
+    stack.drain()
+    assert (mismatch.status_code, mismatch.json()["error"]["code"]) == (
+        409,
+        "confirmation_mismatch",
+    )
+    assert "stops working on 2 live channel(s)" in mismatch.json()["error"]["message"]
+    assert generations(stack, held) == [1, 1, 1]
+
+    taken = stack.api.post(take, json={"all_left": True, "live_channels": 2})
+    stack.drain()
+    assert taken.status_code == 202, taken.text
+    assert sorted(taken.json()["channel_ids"]) == sorted(h.channel_id for h in held[1:])
+    assert (taken.json()["live"], taken.json()["keys_requested"]) == (2, 2)
+    assert generations(stack, held) == [1, 2, 2]
+    retaken = stack.api.post(take, json={"channel_ids": [held[1].channel_id], "live_channels": 1})
+    assert (retaken.status_code, retaken.json()["error"]["code"]) == (409, "already_entitled")
+    sources = rows(stack, "SELECT detail->>'source' AS s FROM audit_log")
+    assert {r["s"] for r in sources} == {"api"}
+
+
+def test_api_import_of_a_channel_360dialog_does_not_list_stores_nothing(stack: Stack) -> None:
+    held = old_system_channels(stack, 1)
+    # A live key, named for a channel id 360dialog does not list under the hub.
+    answer = stack.api.post(
+        "/api/v1/hubs/pp/adoption/import",
+        json={"keys": [{"channel_id": "NOTOURS0CH", "api_key": held[0].api_key}]},
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "unknown_channel")
+    assert held[0].api_key not in answer.text
+    assert rows(stack, "SELECT * FROM api_keys") == []
+    assert rows(stack, "SELECT * FROM channels WHERE channel_id = 'NOTOURS0CH'") == []
+    assert stack.api.get("/api/v1/hubs/dp/adoption").json()["counts"]["channels"] == 0
+    assert stack.api.get("/api/v1/hubs/nope/adoption").status_code == 404

@@ -317,7 +317,12 @@ def _notice_jobs(hub: HubConfig, product: ProductConfig, row: _Notice) -> list[J
     activated = effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED)
     # An imported key is the partner's current system's: its messaging webhook stays where
     # that system set it until someone asks to move it.
-    if activated and effect.detail != KEY_IMPORTED and product.messaging_webhook_url and effect.channel_id:
+    if (
+        activated
+        and effect.detail != KEY_IMPORTED
+        and product.messaging_webhook_url
+        and effect.channel_id
+    ):
         args = {"hub": hub.name, "channel_id": effect.channel_id}
         jobs.append(Job(MESSAGING_TASK, args, lock=key_lock(hub, effect.channel_id)))
     return jobs

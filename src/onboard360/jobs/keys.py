@@ -163,7 +163,7 @@ async def _note_failure(
     log.warning("api key attempt failed", hub=hub.name, channel_id=cid, error=str(exc))
 
 
-async def store_key(  # noqa: PLR0913, PLR0917 - one row's columns
+async def store_key(  # noqa: PLR0917 - one row's columns
     conn: AsyncConnection,
     service: Service,
     hub: HubConfig,

@@ -115,9 +115,7 @@ class Survey:
 
     def count(self, outcome: str, *, live: bool | None = None) -> int:
         return sum(
-            1
-            for c in self.channels
-            if c.outcome == outcome and (live is None or c.live is live)
+            1 for c in self.channels if c.outcome == outcome and (live is None or c.live is live)
         )
 
     def counts(self) -> dict[str, int]:
@@ -385,15 +383,13 @@ async def take_over(
     items: list[Input] = [plan.snapshots[cid] for cid in plan.channel_ids]
     items += [Entitled(ChannelId(cid), Entitlement.TAKEN_OVER) for cid in plan.channel_ids]
     async with service.engine.begin() as conn:
-        outcome = await apply_inputs(
-            conn, hub, service.product_of(hub), items, source=actor.source
-        )
+        outcome = await apply_inputs(conn, hub, service.product_of(hub), items, source=actor.source)
         for cid in plan.channel_ids:
             await _audit(conn, hub, actor, "taken_over", cid, {"live_confirmed": plan.live})
     return sum(1 for e in outcome.effects if isinstance(e, ProvisionKey))
 
 
-async def _audit(  # noqa: PLR0913, PLR0917 - one line in each log
+async def _audit(  # noqa: PLR0917 - one line in each log
     conn: AsyncConnection,
     hub: HubConfig,
     actor: Actor,
@@ -402,7 +398,9 @@ async def _audit(  # noqa: PLR0913, PLR0917 - one line in each log
     detail: dict[str, object],
 ) -> None:
     """A timeline line for the channel and an audit_log line for the actor."""
-    await record(conn, hub, actor.source, kind, {**detail, "by": actor.source}, channel_id=channel_id)
+    await record(
+        conn, hub, actor.source, kind, {**detail, "by": actor.source}, channel_id=channel_id
+    )
     await audit(
         conn,
         actor.operator_id,
@@ -410,51 +408,3 @@ async def _audit(  # noqa: PLR0913, PLR0917 - one line in each log
         f"channel:{hub.name}/{channel_id}",
         {"hub": hub.name, "channel_id": channel_id, "source": actor.source, **detail},
     )
-
-
-# ---- the key file ---------------------------------------------------------------------
-
-
-def parse_held_keys(text: str) -> list[HeldKey]:
-    """``channel_id,api_key`` lines (CSV, ``#`` comments, an optional header) or JSON: an
-    object ``{channel_id: api_key}`` or a list of ``{"channel_id", "api_key"}``. Errors
-    name the line or entry, never its content."""
-    stripped = text.strip()
-    if stripped.startswith(("{", "[")):
-        return _json_keys(stripped)
-    keys = []
-    for number, line in enumerate(stripped.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#") or line.replace(" ", "") == "channel_id,api_key":
-            continue
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) != 2 or not all(parts):
-            raise AdoptionRefused(
-                "bad_key_file", f"line {number}: expected 'channel_id,api_key'; nothing was done"
-            )
-        keys.append(HeldKey(parts[0], SecretStr(parts[1])))
-    if not keys:
-        raise AdoptionRefused("bad_key_file", "the key file names no channel")
-    return keys
-
-
-def _json_keys(text: str) -> list[HeldKey]:
-    import json  # noqa: PLC0415
-
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise AdoptionRefused("bad_key_file", "the key file is not valid JSON") from None
-    pairs = list(data.items()) if isinstance(data, dict) else data
-    keys = []
-    for n, pair in enumerate(pairs):
-        if isinstance(pair, dict) and set(pair) == {"channel_id", "api_key"}:
-            pair = (pair["channel_id"], pair["api_key"])
-        if not (isinstance(pair, tuple | list) and len(pair) == 2):
-            raise AdoptionRefused("bad_key_file", f"entry {n + 1}: expected a channel and a key")
-        if not all(isinstance(p, str) and p for p in pair):
-            raise AdoptionRefused("bad_key_file", f"entry {n + 1}: expected a channel and a key")
-        keys.append(HeldKey(pair[0], SecretStr(pair[1])))
-    if not keys:
-        raise AdoptionRefused("bad_key_file", "the key file names no channel")
-    return keys

@@ -73,9 +73,7 @@ def test_an_import_keeps_an_earlier_entitlement() -> None:
 
 @PROPERTY
 @given(st.sampled_from(Billing), st.lists(unentitling, max_size=30))
-def test_an_imported_key_never_leads_to_a_generation(
-    billing: Billing, items: list[Input]
-) -> None:
+def test_an_imported_key_never_leads_to_a_generation(billing: Billing, items: list[Input]) -> None:
     """Whatever webhooks, syncs or stale outcomes follow an import, no key is generated
     while the imported one is stored: only once the client took the number away (the key
     is discarded) may a later grant bring a new one (or an explicit rotation)."""

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.cli_process import run_onboard360
+from tests.integration.dashboard_http import FORM_RE, HIDDEN_RE, Dashboard
 from tests.integration.service_http import rows
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
@@ -331,3 +332,64 @@ def test_api_import_of_a_channel_360dialog_does_not_list_stores_nothing(stack: S
     assert rows(stack, "SELECT * FROM channels WHERE channel_id = 'NOTOURS0CH'") == []
     assert stack.api.get("/api/v1/hubs/dp/adoption").json()["counts"]["channels"] == 0
     assert stack.api.get("/api/v1/hubs/nope/adoption").status_code == 404
+
+
+# ---- the same from the operator dashboard -----------------------------------------------
+
+
+def test_dashboard_lists_imports_and_takes_over_with_csrf(
+    stack: Stack, dashboard: Dashboard
+) -> None:
+    held = old_system_channels(stack, 2)
+    stack.settle()
+    page = dashboard.get("/dashboard/hubs/pp/adopt")
+    assert page.status_code == 200, page.text
+    assert "2 left unkeyed (2 live)" in page.text
+    assert 'href="/dashboard/hubs/pp/adopt"' in dashboard.get("/dashboard").text
+    import_url = "/dashboard/hubs/pp/adopt/import"
+    (fields,) = [  # the first channel's import form
+        form
+        for action, body in FORM_RE.findall(page.text)
+        if action == import_url
+        and (form := dict(HIDDEN_RE.findall(body))).get("channel") == held[0].channel_id
+    ]
+
+    forged = dashboard.http.post(
+        import_url, data={"channel": held[0].channel_id, "api_key": held[0].api_key}
+    )
+    wrong = dashboard.http.post(import_url, data={**fields, "api_key": "wrong-" + "k" * 30})
+    assert forged.status_code == 403
+    assert wrong.status_code == 409
+    assert "360dialog refused the key" in wrong.text
+    assert rows(stack, "SELECT * FROM api_keys") == []
+
+    done = dashboard.http.post(import_url, data={**fields, "api_key": held[0].api_key})
+    assert done.status_code == 303, done.text
+    assert "Key(s) imported" in dashboard.get(done.headers["location"]).text
+    read = stack.api.get(f"/api/v1/channels/{held[0].channel_id}/api-key").json()
+    assert read["api_key"] == held[0].api_key
+
+    take_url = "/dashboard/hubs/pp/adopt/take-over"
+    token = dashboard.csrf_token()
+    choose = {"csrf_token": token, "channel": held[1].channel_id}
+    unconfirmed = dashboard.http.post(take_url, data={**choose, "live_channels": "2"})
+    stack.drain()
+    assert unconfirmed.status_code == 409
+    assert "stops working on 1 live channel(s)" in unconfirmed.text
+    assert generations(stack, held) == [1, 1]
+
+    taken = dashboard.http.post(take_url, data={**choose, "live_channels": "1"})
+    stack.drain()
+    assert taken.status_code == 303, taken.text
+    assert generations(stack, held) == [1, 2]
+    audit = rows(
+        stack,
+        "SELECT action, operator_id, detail FROM audit_log WHERE action LIKE %s ORDER BY id",
+        "adopt_%",
+    )
+    assert [(a["action"], a["detail"]["source"]) for a in audit] == [
+        ("adopt_key_imported", f"dashboard:operator-{audit[0]['operator_id']}"),
+        ("adopt_taken_over", f"dashboard:operator-{audit[0]['operator_id']}"),
+    ]
+    assert audit[0]["operator_id"] is not None
+    assert_no_secret(held, *(str(a["detail"]) for a in audit))

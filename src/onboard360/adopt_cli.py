@@ -115,7 +115,7 @@ def _ask(plan: object) -> int:
 
 
 def _print_survey(found: object) -> None:
-    from onboard360.services.adoption import Survey  # noqa: PLC0415
+    from onboard360.services.survey import Survey  # noqa: PLC0415
 
     assert isinstance(found, Survey)
     for c in found.channels:

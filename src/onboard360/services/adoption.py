@@ -5,8 +5,8 @@ a new key revokes the old one (docs/decisions/0006-entitlement.md). This is what
 operator (CLI, dashboard) or the product (API) does about them, one explicit step at a
 time (docs/decisions/0007-adoption.md):
 
-- ``survey``: the hub's clients and channels as 360dialog lists them (paged), and what
-  would happen to each; it changes nothing.
+- ``survey`` (survey.py): the hub's clients and channels as 360dialog lists them
+  (paged), and what would happen to each; it changes nothing.
 - ``import_keys``: store the key the partner already holds, after one read-only Messaging
   API call shows it works; no key is generated, the messaging webhook is left alone.
 - ``take_over``: entitle channels so onboard360 generates their keys, only when the
@@ -19,20 +19,17 @@ never in an error or a timeline line.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.db import codec, state_rows
-from onboard360.db import tables as t
+from onboard360.db import state_rows
 from onboard360.db.state_rows import CHANNELS
 from onboard360.domain import (
     ChannelId,
     ChannelSnapshot,
-    ChannelState,
     Entitled,
     Entitlement,
     Input,
@@ -44,14 +41,14 @@ from onboard360.domain import (
     may_import_key,
     statuses,
 )
-from onboard360.hub import ChannelInfo, ClientInfo, HubError, PartnerAPI
+from onboard360.hub import HubError
 from onboard360.hub.errors import HubAuthError, HubBadRequest
 from onboard360.hubs_config import HubConfig
 from onboard360.jobs.keys import store_key
 from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.service import Service
-from onboard360.web.dashboard.accounts import audit
+from onboard360.services.survey import local_states, survey
 
 MAX_BATCH = 1000
 # A list of named channels is read one Partner API call each up to this many; more are
@@ -77,134 +74,6 @@ class Actor:
     @classmethod
     def operator(cls, operator_id: int) -> Actor:
         return cls(f"dashboard:operator-{operator_id}", operator_id)
-
-
-# ---- the survey (dry run) ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChannelPlan:
-    """One channel of the hub and what adoption would do with it."""
-
-    client_id: str
-    client_name: str | None
-    channel_id: str
-    phone_number: str | None
-    status: str
-    live: bool
-    entitlement: str | None
-    api_key_stored: bool
-    outcome: str  # entitled | terminated | left
-    choices: tuple[str, ...]  # import, take_over: for a channel left as it is
-
-    @property
-    def says(self) -> str:
-        if self.outcome == "entitled":
-            return f"already onboard360's to key ({self.entitlement})"
-        if self.outcome == "terminated":
-            return "terminated: nothing to adopt"
-        dies = "its current key dies" if self.live else "not running yet"
-        return f"left unkeyed; can be imported, or taken over ({dies})"
-
-
-@dataclass
-class Survey:
-    hub: str
-    clients: int = 0
-    channels: list[ChannelPlan] = field(default_factory=list)
-
-    def count(self, outcome: str, *, live: bool | None = None) -> int:
-        return sum(
-            1 for c in self.channels if c.outcome == outcome and (live is None or c.live is live)
-        )
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "clients": self.clients,
-            "channels": len(self.channels),
-            "live": sum(1 for c in self.channels if c.live),
-            "entitled": self.count("entitled"),
-            "left": self.count("left"),
-            "left_live": self.count("left", live=True),
-            "terminated": self.count("terminated"),
-        }
-
-
-async def survey(service: Service, hub: HubConfig) -> Survey:
-    """The hub's clients and channels from the Partner API, each with its outcome."""
-    api = service.partner_api(hub)
-    names = {c.id: c.name async for c in _iter_clients(api)}
-    found = Survey(hub.name, clients=len(names))
-    page: list[ChannelInfo] = []
-    async for channel in api.iter_channels(page_size=DEFAULT_PAGE_SIZE):
-        page.append(channel)
-        if len(page) == DEFAULT_PAGE_SIZE:
-            found.channels.extend(await _plan_page(service, hub, page, names))
-            page = []
-    found.channels.extend(await _plan_page(service, hub, page, names))
-    return found
-
-
-async def _iter_clients(api: PartnerAPI) -> AsyncIterator[ClientInfo]:
-    offset = 0
-    while True:
-        page = await api.clients_page(limit=DEFAULT_PAGE_SIZE, offset=offset)
-        for client in page.items:
-            yield client
-        offset += len(page.items)
-        if not page.items or offset >= page.total:
-            return
-
-
-async def _plan_page(
-    service: Service, hub: HubConfig, page: list[ChannelInfo], names: dict[str, str | None]
-) -> list[ChannelPlan]:
-    if not page:
-        return []
-    async with service.engine.connect() as conn:
-        states = await _local_states(conn, hub, [c.id for c in page])
-    return [_plan(c, states.get(c.id), names.get(c.client_id)) for c in page]
-
-
-async def _local_states(
-    conn: AsyncConnection, hub: HubConfig, ids: Sequence[str]
-) -> dict[str, ChannelState]:
-    rows = await conn.execute(
-        select(t.channels.c.channel_id, t.channels.c.state).where(
-            t.channels.c.hub == hub.name, t.channels.c.channel_id.in_(list(ids))
-        )
-    )
-    return {row.channel_id: codec.channel_from_json(row.state) for row in rows}
-
-
-def _plan(channel: ChannelInfo, state: ChannelState | None, name: str | None) -> ChannelPlan:
-    status = _status(channel)
-    entitlement = state.entitlement if state else None
-    if entitlement is not None:
-        outcome, choices = "entitled", ()
-    elif statuses.is_terminal(status):
-        outcome, choices = "terminated", ()
-    else:
-        outcome, choices = "left", ("import", "take_over")
-    return ChannelPlan(
-        client_id=channel.client_id,
-        client_name=name,
-        channel_id=channel.id,
-        phone_number=channel.phone_number,
-        status=status,
-        live=status == statuses.RUNNING,
-        entitlement=entitlement.value if entitlement else None,
-        api_key_stored=state is not None and state.key is KeyStatus.STORED,
-        outcome=outcome,
-        choices=choices,
-    )
-
-
-def _status(channel: ChannelInfo) -> str:
-    try:
-        return ChannelSnapshot.from_api(channel.raw).status or channel.status
-    except SnapshotError:
-        return channel.status
 
 
 # ---- reading named channels -----------------------------------------------------------
@@ -269,8 +138,12 @@ async def import_keys(
     the hub, or one channel that may not take a key, and nothing is stored.
     """
     ids = _distinct([k.channel_id for k in keys])
-    if any(not k.api_key.get_secret_value().strip() for k in keys):
-        raise AdoptionRefused("empty_key", "a key is empty")
+    secrets = [k.api_key.get_secret_value().strip() for k in keys]
+    if not all(secrets):
+        raise AdoptionRefused("empty_key", "a key is empty; nothing was stored")
+    if len(set(secrets)) != len(secrets):
+        # A key opens one channel: the same one given twice is a mix-up in the file.
+        raise AdoptionRefused("duplicate_key", "the same key is given for two channels")
     snapshots = await _hub_channels(service, hub, ids)
     refused = [k.channel_id for k in keys if not await _key_works(service, hub, k.api_key)]
     if refused:
@@ -345,7 +218,7 @@ async def plan_take_over(
     ids = _distinct(channel_ids)
     snapshots = await _hub_channels(service, hub, ids)
     async with service.engine.connect() as conn:
-        states = await _local_states(conn, hub, ids)
+        states = await local_states(conn, hub, ids)
     for cid in ids:
         state = states.get(cid)
         if state is not None and state.entitlement is not None:
@@ -398,6 +271,9 @@ async def _audit(  # noqa: PLR0917 - one line in each log
     detail: dict[str, object],
 ) -> None:
     """A timeline line for the channel and an audit_log line for the actor."""
+    # The audit log's one writer; imported here because the dashboard imports this module.
+    from onboard360.web.dashboard.accounts import audit  # noqa: PLC0415
+
     await record(
         conn, hub, actor.source, kind, {**detail, "by": actor.source}, channel_id=channel_id
     )

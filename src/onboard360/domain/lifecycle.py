@@ -171,13 +171,18 @@ class ChannelState:
 
 def may_generate_key(state: ChannelState) -> KeyVerdict:
     """Whether the partner may generate this channel's key now (first provisioning)."""
+    return _no_first_key(state) or _may_replace_key(state)
+
+
+def _no_first_key(state: ChannelState) -> KeyVerdict | None:
+    """Why the channel cannot get a first key, whoever would bring it (None: it can)."""
     if statuses.is_terminal(state.status):
         return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
     if state.key is KeyStatus.STORED:
         return KeyVerdict(KeyBlocker.HAS_KEY, "the channel already has an API key")
     if state.key is KeyStatus.PROVISIONING:
         return KeyVerdict(KeyBlocker.PROVISIONING, "an API key is being generated")
-    return _may_replace_key(state)
+    return None
 
 
 def may_rotate_key(state: ChannelState, intent: int) -> KeyVerdict:
@@ -200,12 +205,9 @@ def may_import_key(state: ChannelState) -> KeyVerdict:
     refused only where a stored key would be wrong: the channel is gone, already has a
     key (or one is being generated), or the client took the number away from the partner.
     """
-    if statuses.is_terminal(state.status):
-        return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
-    if state.key is KeyStatus.STORED:
-        return KeyVerdict(KeyBlocker.HAS_KEY, "the channel already has an API key")
-    if state.key is KeyStatus.PROVISIONING:
-        return KeyVerdict(KeyBlocker.PROVISIONING, "an API key is being generated")
+    refused = _no_first_key(state)
+    if refused is not None:
+        return refused
     if state.shared is False:
         return KeyVerdict(
             KeyBlocker.PERMISSION_REVOKED,

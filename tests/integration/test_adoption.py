@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from onboard360.jobs.effects import MESSAGING_TASK
 from tests.cli_process import run_onboard360
 from tests.integration.dashboard_http import FORM_RE, HIDDEN_RE, Dashboard
 from tests.integration.service_http import rows
@@ -162,6 +163,7 @@ def test_existing_keys_survive_worker_and_sync_then_import_and_take_over(
         # The messaging webhook still points at the partner's current system.
         assert messaging_hook(stack, h.api_key).json()["url"] == OLD_SYSTEM_HOOK
     assert generations(stack, held) == [1, 1, 1]
+    assert not rows(stack, "SELECT 1 FROM procrastinate_jobs WHERE task_name = %s", MESSAGING_TASK)
     activated = [
         e
         for e in stack.product_events()

@@ -12,6 +12,7 @@ from psycopg import sql
 
 from onboard360.db.embedded import to_sqlalchemy_url
 from onboard360.db.migrate import upgrade
+from tests.pgbouncer import running_pgbouncer
 from tests.stack import Stack, running_stack
 
 # The machine's PostgreSQL (trust auth). Point elsewhere with ONBOARD360_TEST_ADMIN_URL.
@@ -65,3 +66,10 @@ def stack(database_url: str) -> Iterator[Stack]:
     a module that needs other settings defines its own ``stack``."""
     with running_stack(database_url) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Debian's PgBouncer in transaction mode in front of ADMIN_URL's server: its port."""
+    with running_pgbouncer(tmp_path_factory.mktemp("pgbouncer"), ADMIN_URL) as port:
+        yield port

@@ -132,6 +132,7 @@ class Stack:
             "ONBOARD360_HUBS": dump(self.settings.hubs),
             "ONBOARD360_PRODUCTS": dump(self.settings.products),
             "ONBOARD360_RECONCILE_CRON": self.settings.reconcile_cron,
+            "ONBOARD360_DATABASE_POOL_MODE": self.settings.database_pool_mode,
         }
 
     def product_events(self) -> list[dict[str, Any]]:
@@ -192,6 +193,7 @@ def running_stack(
     extra_products: Sequence[ProductConfig] = (),
     hub_options: Mapping[str, Any] | None = None,
     sandbox_port: int | None = None,
+    product_frame_ancestors: Sequence[str] = (),
     **setting_overrides: Any,
 ) -> Iterator[Stack]:
     """The whole stack; ``hub_overrides`` changes hub fields by hub name (e.g. its
@@ -226,6 +228,7 @@ def running_stack(
             webhook_secrets=[SecretStr(generate_secret())],
             api_tokens=[SecretStr(PRODUCT_TOKEN)],
             messaging_webhook_url=f"{product_url}/inbound" if messaging_webhook else None,
+            frame_ancestors=list(product_frame_ancestors),
         )
         settings = Settings(
             public_url=service_url,

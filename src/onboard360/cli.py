@@ -213,7 +213,7 @@ def sync(
     import asyncio  # noqa: PLC0415
 
     from onboard360.hub import HubError  # noqa: PLC0415
-    from onboard360.jobs.checkpoints import SyncAlreadyRunning  # noqa: PLC0415
+    from onboard360.jobs.checkpoints import SyncAlreadyRunning, SyncLockLost  # noqa: PLC0415
     from onboard360.jobs.reconcile import reconcile_hub  # noqa: PLC0415
     from onboard360.service import open_service  # noqa: PLC0415
 
@@ -262,6 +262,8 @@ def sync(
             f"360dialog: {exc} (the pages done so far are kept: run sync again to continue)",
             code=1,
         ) from None
+    except SyncLockLost as exc:
+        raise fail(str(exc), code=1) from None
     if skipped:
         raise typer.Exit(1)
 
@@ -350,8 +352,8 @@ def _register_subcommands() -> None:
     app.add_typer(endpoint_app, name="endpoint")
     app.add_typer(events_app, name="events")
     from onboard360.adopt_cli import adopt  # noqa: PLC0415
+    from onboard360.hubs_cli import hubs_app  # noqa: PLC0415
 
-    hubs_app = typer.Typer(help="The Partner Hubs onboard360 serves.", no_args_is_help=True)
     hubs_app.command("adopt")(adopt)
     app.add_typer(hubs_app, name="hubs")
 

@@ -40,6 +40,17 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL to use; unset starts a private embedded server in data_dir.",
     )
+    database_pool_mode: Literal["session", "transaction"] = Field(
+        "session",
+        description="how database_url reaches PostgreSQL: directly or through a session pool "
+        "(session), or through a pooler in transaction mode such as PgBouncer's "
+        "pool_mode=transaction (transaction: no prepared statements, no LISTEN through it)",
+    )
+    database_listen_url: PostgresDsn | None = Field(
+        default=None,
+        description="a direct or session-mode URL of the same database where workers LISTEN "
+        "for new jobs; unset: database_url, or in transaction mode no LISTEN (workers poll)",
+    )
     data_dir: Path = Field(default=Path(".onboard360"), description="Embedded database and state.")
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -89,8 +100,28 @@ class Settings(BaseSettings):
         max_length=100,
         description="when workers reconcile every hub with 360dialog (cron); empty: never",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="pooled database connections per web process (as many again on a burst)",
+    )
+    login_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="dashboard password checks (argon2) running at once in a web process",
+    )
+    login_concurrency_per_address: int = Field(
+        2, ge=1, le=64, description="dashboard logins in flight from one client address"
+    )
     metrics_token: SecretStr | None = Field(
-        None, description="when set, GET /metrics wants 'Authorization: Bearer <metrics_token>'"
+        None, description="GET /metrics is served to 'Authorization: Bearer <metrics_token>'"
+    )
+    metrics_public: bool = Field(
+        False,
+        description="serve GET /metrics without a token (only where the network keeps it "
+        "private); with neither, /metrics is off",
     )
 
     @field_validator("metrics_token")

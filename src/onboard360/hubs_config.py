@@ -18,6 +18,8 @@ SLUG = r"^[a-z0-9][a-z0-9-]{0,39}$"
 MIN_SECRET_LENGTH = 24
 # unverified: the production popup's origin (the official button's default env).
 HUB_URL = "https://hub.360dialog.com"
+# An origin for CSP: scheme://host[:port], the host's first label may be "*".
+_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
 
 
 def _strong(value: SecretStr | None, what: str) -> SecretStr | None:
@@ -82,6 +84,16 @@ class HubConfig(BaseModel):
         return self
 
 
+def partner_webhook_url(public_url: str, hub: HubConfig) -> str:
+    """Where 360dialog must send the hub's partner webhooks (it holds the path secret)."""
+    return f"{public_url}/hooks/360dialog/{hub.name}/{hub.webhook_secret.get_secret_value()}"
+
+
+def redirect_url(public_url: str, hub: HubConfig) -> str:
+    """The hub's Redirect URL: the hosted connect page, which hosts the button."""
+    return f"{public_url}/connect/{hub.name}"
+
+
 class ProductConfig(BaseModel):
     """The partner's product: where lifecycle events go and who may use the REST API."""
 
@@ -94,6 +106,9 @@ class ProductConfig(BaseModel):
     api_tokens: list[SecretStr] = Field(default_factory=list, max_length=10)
     # Point each activated channel's messaging webhook here (POST /v1/configs/webhook).
     messaging_webhook_url: str | None = None
+    # Origins whose pages may show our connect pages in a frame (CSP frame-ancestors);
+    # none by default: the pages are opened, not embedded, unless the partner says so.
+    frame_ancestors: list[str] = Field(default_factory=list, max_length=20)
 
     _urls = field_validator("webhook_url", "messaging_webhook_url")(_absolute_url)
 
@@ -102,6 +117,17 @@ class ProductConfig(BaseModel):
     def _strong_tokens(cls, value: list[SecretStr]) -> list[SecretStr]:
         for token in value:
             _strong(token, "api_tokens entries")
+        return value
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"frame_ancestors entries must be origins like https://app.example.com "
+                    f"(or https://*.example.com), not {origin[:80]!r}"
+                )
         return value
 
     @model_validator(mode="after")

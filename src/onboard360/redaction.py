@@ -11,7 +11,8 @@ handles, wherever they appear in it:
 - ``name: value`` / ``name=value`` pairs whose name says secret (``x-api-key``,
   ``D360-API-KEY``, ``password``, ``token``, ``"webhook_secret": "…"``);
 - the password in a URL (``postgresql://user:…@host``) and the secret segment of our
-  partner webhook URL (``/hooks/360dialog/{hub}/…``).
+  partner webhook URL (``/hooks/360dialog/{hub}/…``);
+- an onboarding's ``state=`` / ``start=`` in a URL.
 
 This is a safety net, not the first line: code must not log secrets in the first place.
 """
@@ -44,9 +45,10 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"(://[^/\s:@]+):[^/\s@]+@"), rf"\1:{REDACTED}@"),
     (re.compile(r"(/hooks/360dialog/[^/\s]+/)[^/\s?\"']+"), rf"\1{REDACTED}"),
-    # An onboarding's state in a URL (the popup's, the redirect's): it ties a redirect to
-    # its attempt, so it is as good as a one-time credential until the attempt completes.
-    (re.compile(r"([?&](?:amp;)?state=)[^&#\s\"']+"), rf"\1{REDACTED}"),
+    # An onboarding's state in a URL (the popup's and the redirect's ``state``, our connect
+    # page's ``start``): it ties a redirect to its attempt and opens its progress page, so
+    # it is as good as a one-time credential until the attempt completes.
+    (re.compile(r"([?&](?:amp;)?(?:state|start)=)[^&#\s\"']+"), rf"\1{REDACTED}"),
 )
 
 

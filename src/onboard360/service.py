@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from onboard360.config import ConfigError, Settings
 from onboard360.crypto import Keyring, KeyringError
+from onboard360.db.pooling import psycopg_kwargs
 from onboard360.hub import ApiKeyAuth, HubAuth, MessagingAPI, PartnerAPI, RetryPolicy, TokenAuth
 from onboard360.hubs_config import HubConfig, ProductConfig
 
@@ -83,7 +84,15 @@ async def open_service(
     settings: Settings, database_url: str, *, retry: RetryPolicy | None = None
 ) -> AsyncIterator[Service]:
     keyring = keyring_from(settings)
-    engine = create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(
+        database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        connect_args=psycopg_kwargs(settings),
+        # A failed statement is logged with its SQL; its values may be personal data.
+        hide_parameters=True,
+    )
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     try:
         yield Service(settings, engine, keyring, http, retry or RetryPolicy())

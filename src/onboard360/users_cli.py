@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from onboard360.cli import ConfigOption, fail, settings_or_exit
+from onboard360.db.pooling import NO_PREPARE
 
 users_app = typer.Typer(
     help="Operator accounts for the dashboard (/dashboard).", no_args_is_help=True
@@ -30,7 +31,7 @@ def _in_transaction(config: Path | None, work: Callable[[AsyncConnection], Await
         raise fail(describe_database_error(exc, url)) from None
 
     async def run() -> T:
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, connect_args=NO_PREPARE, hide_parameters=True)
         try:
             async with engine.begin() as conn:
                 return await work(conn)

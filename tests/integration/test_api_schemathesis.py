@@ -2,7 +2,9 @@
 invalid requests for every ``/api/v1`` operation and sends them over real HTTP to the
 service, on a real database holding onboardings, clients and channels, with a valid
 bearer token. Every answer must be no 5xx, a declared status code, the declared content
-type and a body that matches the declared schema (errors included)."""
+type and a body that matches the declared schema (errors included) — and every request
+that violates the schema must be refused (``negative_data_rejection``), also when it
+names a channel, client or event that exists, where accepting it would change things."""
 
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -35,9 +39,13 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    negative_data_rejection,
 ]
 AUTH = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
 EXAMPLES = 20  # per operation and generation mode: ~2 × 14 × 20 requests in all
+# What refusing a schema-violating request may answer: schemathesis's defaults, and 413
+# for a body over the size limit (a refusal too, before the schema is even looked at).
+REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 
 
 def seed(stack: Stack) -> dict[str, dict[str, Any]]:
@@ -95,6 +103,7 @@ def test_every_api_operation_conforms_to_the_openapi(stack: Stack) -> None:
     schema = schemathesis.openapi.from_url(f"{stack.service_url}/openapi.json").include(
         path_regex="^/api/v1/"
     )
+    schema.config.checks.negative_data_rejection.expected_statuses = REFUSALS
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 14
@@ -102,9 +111,12 @@ def test_every_api_operation_conforms_to_the_openapi(stack: Stack) -> None:
     answered: dict[str, set[int]] = {}
 
     def validated(case: Any) -> None:
-        response = case.call(base_url=stack.service_url, headers=AUTH, timeout=10)
+        # A case that leaves out the bearer token on purpose (an invalid header) is sent
+        # as it is; every other one with the product's token.
+        headers = None if _negative_at(case, ParameterLocation.HEADER) else AUTH
+        response = case.call(base_url=stack.service_url, headers=headers, timeout=10)
         answered.setdefault(case.operation.label, set()).add(response.status_code)
-        case.validate_response(response, checks=CHECKS, headers=AUTH)
+        case.validate_response(response, checks=CHECKS, headers=headers)
 
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -115,8 +127,17 @@ def test_every_api_operation_conforms_to_the_openapi(stack: Stack) -> None:
                 pass  # no invalid request exists (e.g. an operation without parameters)
             except Exception as exc:  # collect every operation's failure, then report all
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
-        # And with ids and bodies that exist, which random ones never hit.
+        # And with ids and bodies that exist, which random ones never hit: invalid
+        # bodies and parameters sent to a real channel, client, event.
         if operation.label in known:
+            at_known = _at_known(known[operation.label])
+            strategy = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+            try:
+                _fuzz(strategy.map(at_known), validated)()
+            except Unsatisfiable:
+                pass
+            except Exception as exc:
+                failures.append(f"{operation.label} (negative, known ids): {exc}")
             try:
                 validated(operation.Case(**known[operation.label]))
             except Exception as exc:
@@ -126,6 +147,23 @@ def test_every_api_operation_conforms_to_the_openapi(stack: Stack) -> None:
     assert {op.label for op in operations} == set(answered)
     never_succeeded = {label for label, codes in answered.items() if not codes & {200, 201, 202}}
     assert not never_succeeded, answered
+
+
+def _negative_at(case: Any, location: ParameterLocation) -> bool:
+    return case.meta is not None and bool(case.meta.is_negative_at(location))
+
+
+def _at_known(request: dict[str, Any]) -> Callable[[Any], Any]:
+    """A generated case aimed at existing things: its path parameters, unless they are
+    what the case made invalid, become the known ids."""
+    known_path = request.get("path_parameters")
+
+    def aim(case: Any) -> Any:
+        if known_path and not _negative_at(case, ParameterLocation.PATH):
+            case.path_parameters = {**(case.path_parameters or {}), **known_path}
+        return case
+
+    return aim
 
 
 def _fuzz(strategy: Any, check: Callable[[Any], None]) -> Callable[[], None]:

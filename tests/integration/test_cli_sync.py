@@ -48,8 +48,8 @@ def test_sync_killed_after_a_page_continues_from_the_next_one(stack: Stack) -> N
     assert sorted(r["channel_id"] for r in stored) == sorted(ids)
 
 
-def test_sync_of_a_hub_another_sync_holds_says_so_and_changes_nothing(stack: Stack) -> None:
-    lost_ready_channels(stack, 2)
+def sync_while_another_holds_the_hub(stack: Stack) -> subprocess.CompletedProcess[str]:
+    """`onboard360 sync --hub pp` while this process holds the hub's sync lock."""
 
     async def while_another_runs() -> subprocess.CompletedProcess[str]:
         async with (
@@ -58,7 +58,13 @@ def test_sync_of_a_hub_another_sync_holds_says_so_and_changes_nothing(stack: Sta
         ):
             return await asyncio.to_thread(cli, stack, "sync", "--hub", "pp")
 
-    refused = asyncio.run(while_another_runs())
+    return asyncio.run(while_another_runs())
+
+
+def test_sync_of_a_hub_another_sync_holds_says_so_and_changes_nothing(stack: Stack) -> None:
+    lost_ready_channels(stack, 2)
+
+    refused = sync_while_another_holds_the_hub(stack)
 
     assert refused.returncode == 1
     assert "pp: another sync of hub 'pp' is running" in refused.stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from onboard360.serving import running
@@ -11,10 +14,18 @@ from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
 
 METRICS_TOKEN = "metrics-token-" + "m" * 24
+BEARER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture
+def stack(database_url: str) -> Iterator[Stack]:
+    """The stack, with metrics on (they are off unless configured)."""
+    with running_stack(database_url, metrics_token=METRICS_TOKEN) as stack:
+        yield stack
 
 
 def scrape(base_url: str, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    answer = httpx.get(f"{base_url}/metrics", headers=headers)
+    answer = httpx.get(f"{base_url}/metrics", headers=headers or BEARER)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain")
     return {
@@ -77,7 +88,7 @@ def test_waiting_work_shows_as_inbox_lag_and_queued_jobs(stack: Stack) -> None:
 def test_no_label_carries_a_secret_or_a_channel_id(stack: Stack) -> None:
     channel = onboard_one_running_channel(stack)
     stack.settle()
-    text = httpx.get(f"{stack.service_url}/metrics").text
+    text = httpx.get(f"{stack.service_url}/metrics", headers=BEARER).text
     assert channel not in text
     assert stack.hub("pp").webhook_secret.get_secret_value() not in text
 
@@ -108,11 +119,20 @@ def test_metrics_token_guards_the_endpoint(database_url: str) -> None:
         assert value(samples, "onboard360_database_up") == 1
 
 
-def test_an_unreachable_database_is_a_zero_not_a_failed_scrape(database_url: str) -> None:
+def test_metrics_are_off_unless_configured(database_url: str) -> None:
     with running_stack(database_url) as stack:
+        answer = httpx.get(f"{stack.service_url}/metrics")
+        assert answer.status_code == 404
+        assert "metrics_token" in answer.json()["error"]["message"]
+    with running_stack(database_url, metrics_public=True) as stack:
+        assert value(scrape(stack.service_url, Accept="text/plain"), "onboard360_database_up") == 1
+
+
+def test_an_unreachable_database_is_a_zero_not_a_failed_scrape(database_url: str) -> None:
+    with running_stack(database_url, metrics_public=True) as stack:
         settings = stack.settings
     app = create_app(settings, "postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
     with running(app) as base_url:
-        samples = scrape(base_url)
+        samples = scrape(base_url, Accept="text/plain")
     assert value(samples, "onboard360_database_up") == 0
     assert ("onboard360_inbox_lag_seconds", ()) not in samples

@@ -120,6 +120,15 @@ def test_bound_job_ids_reach_structlog_and_stdlib_lines(captured: io.StringIO) -
             "Location: http://hub/dashboard/app/PA?state=[redacted]",
         ),
         ('{"state": "running"}', '{"state": "running"}'),
+        (
+            "GET /connect/pp/progress?start=s7Kq_3x-Z HTTP/1.1",
+            "GET /connect/pp/progress?start=[redacted] HTTP/1.1",
+        ),
+        (
+            "GET /connect/pp/popup?x=1&amp;start=s7Kq_3x-Z",
+            "GET /connect/pp/popup?x=1&amp;start=[redacted]",
+        ),
+        ("restart=now start=12", "restart=now start=12"),
     ],
 )
 def test_scrub_keeps_what_is_not_secret(text: str, expected: str) -> None:

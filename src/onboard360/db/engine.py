@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from onboard360.config import Settings
 from onboard360.db.embedded import start_embedded, to_sqlalchemy_url
 from onboard360.db.migrate import known_revisions, upgrade
+from onboard360.db.pooling import NO_PREPARE
 
 
 def database_url(settings: Settings) -> str:
@@ -27,7 +28,9 @@ def database_url(settings: Settings) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+    )
 
 
 def describe_database_error(exc: Exception, url: str) -> str:
@@ -49,7 +52,11 @@ def check_database(url: str, timeout_seconds: int = 5) -> None:
     A revision this code does not know is accepted: a newer version migrated the database
     and this one is being rolled back or is still rolling out.
     """
-    engine = create_engine(url, connect_args={"connect_timeout": timeout_seconds})
+    engine = create_engine(
+        url,
+        connect_args={"connect_timeout": timeout_seconds, **NO_PREPARE},
+        hide_parameters=True,
+    )
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
+from onboard360.db.pooling import NO_PREPARE
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -35,7 +37,7 @@ def known_revisions() -> tuple[str | None, set[str]]:
 
 
 def current_revision(url: str) -> str | None:
-    engine = create_engine(url)
+    engine = create_engine(url, connect_args=NO_PREPARE, hide_parameters=True)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

@@ -253,6 +253,13 @@ class PartnerAPI:
             raise e.HubBadRequest("POST api_keys answered without an api_key")
         return GeneratedKey.model_validate(data)
 
+    async def get_partner(self) -> dict[str, Any]:
+        """The partner object: ``id``, ``webhook_url``, ``partner_redirect_url``, … (doc)."""
+        data = await self._http.request("GET", self._partner_path)
+        if not isinstance(data, dict):
+            raise e.HubBadRequest("GET partner answered something that is not an object")
+        return data
+
     async def update_partner(
         self, *, webhook_url: str | None = None, redirect_url: str | None = None
     ) -> dict[str, Any]:

@@ -1,15 +1,22 @@
 """One reconciliation of a hub at a time, and where it got to.
 
-A sync holds a PostgreSQL session advisory lock on its hub for the whole run, on a
-connection of its own: a second sync of the same hub (another `onboard360 sync`, the
-periodic job on another worker) is told so and does nothing. The lock goes with the
-session, so a killed process releases it. Each page's transaction also moves the hub's
-checkpoint (``sync_checkpoints``) to the next offset; a run that never finished is
-continued by the next one from there, a finished one is followed by a run from 0.
+A sync holds a transaction-scoped advisory lock on its hub for the whole run, in a
+transaction of its own that does nothing else: a second sync of the same hub (another
+`onboard360 sync`, the periodic job on another worker) is told so and does nothing. The
+lock ends with that transaction, so a killed process releases it, also through a pooler
+in transaction mode (a session lock would stay on a server connection the pooler hands to
+someone else; db/pooling.py). The transaction takes no snapshot while it waits, so it
+holds back no vacuum; a statement every ``KEEPALIVE_SECONDS`` keeps idle-transaction
+timeouts away, and a sync whose lock transaction died stops at its next page. Each
+page's transaction also moves the hub's checkpoint (``sync_checkpoints``) to the next
+offset; a run that never finished is continued by the next one from there, a finished
+one is followed by a run from 0.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,8 +32,9 @@ from onboard360.db import tables as t
 # First key of the two-int advisory lock form: our namespace, so hubs never collide with
 # another application's locks (the second key is the hub name's hash).
 _LOCK_SPACE = 360_005
-_TRY_LOCK = text("SELECT pg_try_advisory_lock(:space, hashtext(:hub))")
-_UNLOCK = text("SELECT pg_advisory_unlock(:space, hashtext(:hub))")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:space, hashtext(:hub))")
+_KEEPALIVE = text("SELECT 1")
+KEEPALIVE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -56,25 +64,52 @@ class SyncAlreadyRunning(Exception):
         self.hub = hub
 
 
+class SyncLockLost(Exception):
+    """The transaction holding this hub's sync lock ended (the database or a pooler closed
+    it); the sync stopped at its last committed page: run it again to continue."""
+
+
+@dataclass
+class HubSyncLock:
+    """A held sync lock: ``check()`` before committing a page."""
+
+    hub: str
+    lost: BaseException | None = None
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise SyncLockLost(f"hub {self.hub!r}: {SyncLockLost.__doc__}")
+
+
 @asynccontextmanager
-async def hub_sync_lock(engine: AsyncEngine, hub: str) -> AsyncIterator[None]:
+async def hub_sync_lock(engine: AsyncEngine, hub: str) -> AsyncIterator[HubSyncLock]:
     """Hold the hub's sync lock for the block, or raise SyncAlreadyRunning at once."""
-    params = {"space": _LOCK_SPACE, "hub": hub}
     async with engine.connect() as conn:
-        got = (await conn.execute(_TRY_LOCK, params)).scalar_one()
-        await conn.commit()  # a session lock: no transaction stays open meanwhile
+        got = (await conn.execute(_TRY_LOCK, {"space": _LOCK_SPACE, "hub": hub})).scalar_one()
         if not got:
+            await conn.rollback()
             raise SyncAlreadyRunning(hub, await read_checkpoint(conn, hub))
+        lock = HubSyncLock(hub)
+        keepalive = asyncio.create_task(_keep_alive(conn, lock), name=f"sync lock {hub}")
         try:
-            yield
+            yield lock
         finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
             try:
-                await conn.execute(_UNLOCK, params)
-                await conn.commit()
-            except BaseException:
-                # The lock must not stay on a pooled connection: closing the session ends it.
-                await conn.invalidate()
-                raise
+                await conn.rollback()  # ends the transaction, and the lock with it
+            except Exception:
+                await conn.invalidate()  # closing the connection ends them as well
+
+
+async def _keep_alive(conn: AsyncConnection, lock: HubSyncLock) -> None:
+    try:
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            await conn.execute(_KEEPALIVE)
+    except Exception as exc:
+        lock.lost = exc
 
 
 async def read_checkpoint(conn: AsyncConnection, hub: str) -> Checkpoint | None:

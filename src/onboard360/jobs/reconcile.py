@@ -81,11 +81,11 @@ async def reconcile_hub(
     progress: Progress | None = None,
 ) -> SyncReport:
     """Reconcile one hub; raises checkpoints.SyncAlreadyRunning if another sync has it."""
-    async with checkpoints.hub_sync_lock(service.engine, hub.name):
+    async with checkpoints.hub_sync_lock(service.engine, hub.name) as lock:
         async with service.engine.begin() as conn:
             run = await checkpoints.start_run(conn, hub.name)
         report = SyncReport(hub.name, run.run_id.hex, run.next_offset, resumed=run.resumed)
-        await _pages(service, hub, run, report, page_size=page_size, progress=progress)
+        await _pages(service, hub, run, report, lock, page_size=page_size, progress=progress)
         report.keys_requeued = await requeue_stranded_keys(service, hub)
         async with service.engine.begin() as conn:
             await checkpoints.finish(conn, hub.name, run.run_id)
@@ -106,6 +106,7 @@ async def _pages(
     hub: HubConfig,
     run: checkpoints.Checkpoint,
     report: SyncReport,
+    lock: checkpoints.HubSyncLock,
     *,
     page_size: int,
     progress: Progress | None,
@@ -132,6 +133,7 @@ async def _pages(
             async with service.engine.begin() as conn:
                 report.channels_changed += await _apply_page(conn, hub, product, snapshots)
                 await checkpoints.advance(conn, hub.name, run.run_id, offset)
+                lock.check()
             failpoints.hit(failpoints.SYNC_PAGE_COMMITTED)
             report.channels_seen += len(page.items)
             if progress is not None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from onboard360.config import Settings
+from onboard360.db.pooling import listen_conninfo
 from onboard360.hub import RetryPolicy
 from onboard360.jobs.observe import observe_job
 from onboard360.jobs.stalled import keep_recovering, recover_stalled_jobs
@@ -39,6 +40,7 @@ async def run_worker(
     stalled_after = settings.stalled_worker_seconds
     async with open_service(settings, database_url, retry=retry) as service:
         app = build_app(service, database_url, tuning)
+        listens = listen_conninfo(settings, database_url) is not None
         async with (
             serving_metrics(service.engine, metrics_host, metrics_port),
             app.open_async(),
@@ -56,12 +58,13 @@ async def run_worker(
                     concurrency=concurrency,
                     wait=not until_idle,
                     install_signal_handlers=install_signal_handlers,
-                    listen_notify=not until_idle,
+                    listen_notify=listens and not until_idle,
                     update_heartbeat_interval=settings.worker_heartbeat_seconds,
                     stalled_worker_timeout=stalled_after,
                     worker_middleware=[observe_job],
                     # procrastinate 3.10 can lose a NOTIFY that lands while it is fetching
                     # (it clears the event after the fetch); a short poll bounds that wait.
+                    # It is also how a worker that cannot LISTEN (db/pooling.py) finds jobs.
                     fetch_job_polling_interval=FETCH_POLL_SECONDS,
                 )
             finally:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import procrastinate
 from procrastinate import JobContext, RetryStrategy
 
-from onboard360.db.embedded import to_libpq_uri
 from onboard360.jobs import handoff_jobs, inbox, keys
 from onboard360.jobs.backoff import DeliveryBackoff
 from onboard360.jobs.checkpoints import SyncAlreadyRunning
+from onboard360.jobs.connector import connector_for
 from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.jobs.reconcile import reconcile_hub
 from onboard360.service import Service
@@ -46,9 +46,7 @@ def build_app(
     service: Service, database_url: str, tuning: RetryTuning | None = None
 ) -> procrastinate.App:
     tuning = tuning or RetryTuning()
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=to_libpq_uri(database_url))
-    )
+    app = procrastinate.App(connector=connector_for(service.settings, database_url))
     hub_retry = RetryStrategy(
         max_attempts=tuning.hub_attempts, exponential_wait=tuning.exponential_wait
     )

@@ -84,7 +84,8 @@ class Hub:
         return self.billing == "direct"
 
     def public(self) -> dict[str, Any]:
-        """The partner object as PATCH /partners/{pid} answers it (no secrets; platform.py)."""
+        """The partner object as GET and PATCH /partners/{pid} answer it (no secrets;
+        platform.py)."""
         return {
             "id": self.partner_id,
             "name": self.name,

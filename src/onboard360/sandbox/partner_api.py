@@ -231,6 +231,12 @@ class PartnerUpdate(BaseModel):
         return check_http_url(value)
 
 
+@router.get("/partners/{pid}")
+async def get_partner(hub: PartnerHub) -> dict[str, Any]:
+    """The partner object: its id, Partner Webhook URL and Redirect URL (platform.py)."""
+    return hub.public()
+
+
 @router.patch("/partners/{pid}")
 async def update_partner(hub: PartnerHub, body: PartnerUpdate) -> dict[str, Any]:
     """Set the hub's Partner Webhook URL and Redirect URL; answers the partner object."""

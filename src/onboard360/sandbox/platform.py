@@ -67,6 +67,9 @@ SIGNATURE_HEADER: Final = "x-360dialog-signature"
 # listed, so the sandbox sends this one unless told otherwise.
 DEFAULT_VIOLATION_TYPE: Final = "SPAM"
 
+# GET /partners/{pid} answers the partner object with `id`, `webhook_url` and
+# `partner_redirect_url` (doc: Partner API reference, "Retrieve partner"); PATCH answers it
+# too (code).
 # unverified: shapes of the objects inside payloads and lists (entities.py): the partner
 # object names its billing model `billing_model`; a client carries `contact_info: {"email"}`,
 # `status` (always this one) and `partner_payload: null`; a channel's `waba_account.status`

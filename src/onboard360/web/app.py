@@ -27,6 +27,7 @@ from onboard360.web.errors import (
 )
 from onboard360.web.observe import RequestObservability
 from onboard360.web.partner_webhooks import WebhookFastPath
+from onboard360.web.text_guard import RefuseNulText
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -91,6 +92,8 @@ def create_app(
     app.include_router(metrics_route.router)
     # Innermost: the partner webhook receiver, answered before FastAPI's routing.
     app.add_middleware(WebhookFastPath)
+    # Text PostgreSQL cannot store (a NUL) in a URL or a form: a precise 4xx, here.
+    app.add_middleware(RefuseNulText)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, error_body=_transport_error)
     # Outermost: every answer, refusals included, carries a request id and is counted.
     app.add_middleware(RequestObservability)

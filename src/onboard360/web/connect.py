@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from onboard360.config import Settings
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.hubs_config import HubConfig
 from onboard360.web import onboardings
@@ -27,13 +28,29 @@ STATIC = Path(__file__).parent / "static"
 
 # No Cross-Origin-Opener-Policy: same-origin here — it would cut the popup off from its
 # opener and break the flow silently.
-PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
+
+
+def page_headers(settings: Settings, hub_name: str | None) -> dict[str, str]:
+    """The page's headers: framed only by the origins the hub's product allows."""
+    hub = settings.hub(hub_name) if hub_name else None
+    product = settings.product(hub.product) if hub is not None else None
+    if product is None or not product.frame_ancestors:
+        return PAGE_HEADERS
+    policy = "frame-ancestors " + " ".join(product.frame_ancestors)
+    return {**PAGE_HEADERS, "Content-Security-Policy": policy}
 
 
 def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, context, status_code=status, headers=PAGE_HEADERS
-    )
+    # Links are built from public_url, never from the request's Host header.
+    settings: Settings = request.app.state.settings
+    headers = page_headers(settings, request.path_params.get("hub_name"))
+    context = {"public_url": settings.public_url, **context}
+    return templates.TemplateResponse(request, name, context, status_code=status, headers=headers)
 
 
 def _refusal(request: Request, status: int, message: str) -> HTMLResponse:

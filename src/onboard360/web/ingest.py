@@ -30,6 +30,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from onboard360.db.embedded import to_libpq_uri
+from onboard360.db.pooling import psycopg_kwargs
 from onboard360.jobs.defer import DEFAULT_QUEUE
 from onboard360.jobs.worker import INBOX_TASK
 from onboard360.logging import get_logger
@@ -182,16 +183,19 @@ def _fail(batch: list[_Waiting], exc: Exception) -> None:
 
 @asynccontextmanager
 async def open_inbox_writer(
-    database_url: str, limits: BatchLimits | None = None
+    database_url: str,
+    limits: BatchLimits | None = None,
+    connect_kwargs: dict[str, Any] | None = None,
 ) -> AsyncIterator[InboxWriter]:
-    """A writer with its own small pool on ``database_url``, closed on the way out."""
+    """A writer with its own small pool on ``database_url``, closed on the way out;
+    ``connect_kwargs`` go to each psycopg connection (db/pooling.py)."""
     limits = limits or BatchLimits()
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
         to_libpq_uri(database_url),
         # Connected on first use, like the engine: an app that gets no webhook holds none.
         min_size=0,
         max_size=limits.max_in_flight,
-        kwargs={"autocommit": True},
+        kwargs={**(connect_kwargs or {}), "autocommit": True},
         name="inbox",
         open=False,
     )
@@ -209,7 +213,9 @@ async def inbox_writer(app: Any) -> AsyncIterator[None]:
     Runs inside the app's own lifespan (FastAPI nests a router's lifespan in the app's),
     so the service exists already and outlives the writer.
     """
-    url = app.state.service.engine.url.render_as_string(hide_password=False)
-    async with open_inbox_writer(url, getattr(app.state, LIMITS_STATE, None)) as writer:
+    service = app.state.service
+    url = service.engine.url.render_as_string(hide_password=False)
+    limits = getattr(app.state, LIMITS_STATE, None)
+    async with open_inbox_writer(url, limits, psycopg_kwargs(service.settings)) as writer:
         app.state.inbox_writer = writer
         yield

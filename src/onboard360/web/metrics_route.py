@@ -1,8 +1,10 @@
 """``GET /metrics``: Prometheus text exposition of this web process and the database.
 
-Open unless ``metrics_token`` is set, then Prometheus must send
+Off unless configured: with ``metrics_token`` set, Prometheus must send
 ``Authorization: Bearer <metrics_token>`` (``authorization.credentials`` in its scrape
-config). Either way, nothing in it is secret: counts by route template, hub and product.
+config); ``metrics_public = true`` serves it to anyone (only where the network keeps it
+private). Otherwise it answers 404. Nothing in it is secret — counts by route template,
+hub and product — but it tells an outsider how busy the service is and what fails.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ router = APIRouter(include_in_schema=False)
 @router.get("/metrics")
 async def scrape(request: Request, service: ServiceDep) -> Response:
     wanted = service.settings.metrics_token
+    if wanted is None and not service.settings.metrics_public:
+        raise ApiError(
+            404, "not_found", "metrics are off: set metrics_token (or metrics_public = true)"
+        )
     if wanted is not None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         expected = wanted.get_secret_value().encode()

@@ -27,11 +27,12 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.web.errors import ApiError
+from onboard360.web.strict import QueryInt, storable_text
 
 T = TypeVar("T")
 MAX_CURSOR = 512
 
-Limit = Annotated[int, Query(ge=1, le=500, description="items per page (1–500)")]
+Limit = Annotated[QueryInt, Query(ge=1, le=500, description="items per page (1–500)")]
 Cursor = Annotated[
     str | None,
     Query(
@@ -106,8 +107,10 @@ def decode_cursor(keyset: Keyset, cursor: str) -> list[Any]:
                 raise refusal
             if kind is int and not -(2**63) <= value < 2**63:
                 raise refusal
-            if isinstance(value, str) and ("\x00" in value or len(value) > MAX_CURSOR):
-                raise refusal
+            if isinstance(value, str):
+                if len(value) > MAX_CURSOR:
+                    raise refusal
+                storable_text(value)  # ValueError: a NUL or a lone surrogate
             parsed = _PARSE[tag](value)
             if isinstance(parsed, datetime) and parsed.tzinfo is None:
                 raise refusal

@@ -3,8 +3,12 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from onboard360.db.pooling import NO_PREPARE
+
 url = context.config.attributes["url"]
-engine = create_engine(url, poolclass=pool.NullPool)
+# One connection, a transaction per migration: through a transaction pooler each may run
+# on another server connection (db/pooling.py).
+engine = create_engine(url, poolclass=pool.NullPool, connect_args=NO_PREPARE)
 with engine.connect() as connection:
     context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():

@@ -16,7 +16,7 @@ every refusal is ``{"error": {"type", "code", "message"}}`` (``web/errors.py``).
 | ``common.py`` | the product's hubs, declared errors, parameter types |
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from onboard360.web.api import (
     adoption,
@@ -28,8 +28,9 @@ from onboard360.web.api import (
     overview,
 )
 from onboard360.web.api.common import NO_STORE, hub_names, product_hub, product_hubs
+from onboard360.web.strict import no_unknown_query
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(no_unknown_query)])
 for _module in (onboardings, channels, clients, overview, events, deliveries, adoption):
     router.include_router(_module.router)
 

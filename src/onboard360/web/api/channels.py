@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import Select, select, tuple_
 
 from onboard360.db import tables as t
@@ -30,6 +30,7 @@ from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import channel_view
 from onboard360.web.queries.overview import attention_items
+from onboard360.web.strict import RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["channels"], responses=ERRORS)
 
@@ -37,9 +38,7 @@ _C = t.channels.c
 BY_CHANNEL_ID = Keyset("channels", [_C.channel_id, _C.hub], [str, str])
 
 
-class RotateKeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RotateKeyRequest(RequestBody):
     key_version: int = Field(
         ge=1,
         le=2**31 - 1,

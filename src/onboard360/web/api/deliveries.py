@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,6 +43,7 @@ from onboard360.web.dashboard.accounts import audit
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, fetch_page, page
+from onboard360.web.strict import DateTimeText, RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=ERRORS)
 
@@ -73,18 +74,19 @@ class ReplayQueued(BaseModel):
     queued: bool = Field(description="false: its delivery was queued already (not twice)")
 
 
-class BulkReplayRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BulkReplayRequest(RequestBody):
     status: ReplayStatus = Field(
         ReplayStatus.FAILED,
+        strict=False,  # the enum's value, as text
         description="failed: dead events; undelivered: not delivered yet; all: delivered too",
     )
-    since: AwareDatetime | None = Field(
-        None, description="events created at or after (default: until - 7 days)"
+    since: DateTimeText | None = Field(
+        None, strict=False, description="events created at or after (default: until - 7 days)"
     )
-    until: AwareDatetime | None = Field(None, description="events created before (default: now)")
-    event_type: ProductEvent | None = None
+    until: DateTimeText | None = Field(
+        None, strict=False, description="events created before (default: now)"
+    )
+    event_type: ProductEvent | None = Field(None, strict=False)
     channel_id: str | None = Field(None, pattern=f"^{ID_PATTERN}$")
     client_id: str | None = Field(None, pattern=f"^{ID_PATTERN}$")
     limit: int = Field(MAX_BULK, ge=1, le=MAX_BULK, description="at most this many are queued")
@@ -97,9 +99,7 @@ class BulkReplayQueued(BaseModel):
     until: datetime
 
 
-class DisableRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DisableRequest(RequestBody):
     reason: str = Field(
         "disabled by the product through the API",
         min_length=1,

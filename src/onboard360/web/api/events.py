@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from onboard360.db import tables as t
 from onboard360.jobs.replay import delivery_state
-from onboard360.web.api.common import ERRORS, Text
+from onboard360.web.api.common import ERRORS, PRINTABLE, Text
 from onboard360.web.api.models import Event
 from onboard360.web.dashboard.pages import redact
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+from onboard360.web.strict import QueryBool
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERRORS)
 
@@ -31,10 +32,13 @@ async def list_events(
     limit: Limit = 100,
     cursor: Cursor = None,
     type: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="e.g. channel.activated")
+        str | None,
+        Query(
+            min_length=1, max_length=100, pattern=PRINTABLE, description="e.g. channel.activated"
+        ),
     ] = None,
     delivered: Annotated[
-        bool | None, Query(description="true: accepted by the product; false: not yet")
+        QueryBool | None, Query(description="true: accepted by the product; false: not yet")
     ] = None,
     channel_id: Text = None,
 ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import literal_column, select
 
 from onboard360.db import tables as t
@@ -31,6 +31,7 @@ from onboard360.web.onboardings import OnboardingRefused, Prefill
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import onboarding_view, onboarding_views
 from onboard360.web.queries.overview import STAGE_SQL
+from onboard360.web.strict import PathUUID, RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["onboardings"], responses=ERRORS)
 
@@ -39,9 +40,7 @@ _STAGE = literal_column(f"({STAGE_SQL})")
 NEWEST_FIRST = Keyset("onboardings", [_O.c.created_at, _O.c.id], [datetime, UUID], descending=True)
 
 
-class OnboardingRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OnboardingRequest(RequestBody):
     hub: str = Field(max_length=40, description="the hub's name in onboard360's settings")
     external_user_id: str = Field(
         min_length=1, max_length=200, pattern=PRINTABLE, description="your own user or account id"
@@ -51,9 +50,7 @@ class OnboardingRequest(BaseModel):
     name: str | None = Field(None, max_length=200, pattern=PRINTABLE)
 
 
-class RedirectForward(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RedirectForward(RequestBody):
     query: str = Field(
         max_length=8192,
         description="location.search as the official button's page received it",
@@ -117,7 +114,7 @@ async def list_onboardings(
 
 @router.get("/onboardings/{onboarding_id}", response_model=Onboarding)
 async def get_onboarding(
-    onboarding_id: UUID, product: ProductDep, service: ServiceDep
+    onboarding_id: PathUUID, product: ProductDep, service: ServiceDep
 ) -> dict[str, Any]:
     async with service.engine.connect() as conn:
         row = (

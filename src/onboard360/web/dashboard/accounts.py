@@ -18,7 +18,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onboard360.db import tables as t
 
@@ -111,36 +111,50 @@ async def disable_operator(conn: AsyncConnection, email: str) -> bool:
     return True
 
 
-async def authenticate(conn: AsyncConnection, email: str, password: str) -> Operator | None:
+async def authenticate(engine: AsyncEngine, email: str, password: str) -> Operator | None:
     """The operator these credentials belong to, or None (for any reason at all).
 
-    Counts failures on the account; the fifth in a row locks it for ``LOCKOUT``.
+    Counts failures on the account; the fifth in a row locks it for ``LOCKOUT``. The
+    password is checked (argon2: slow on purpose) holding no database connection and no
+    lock: the account is read, the password checked, then the outcome written in a short
+    transaction that re-reads the account — whatever changed meanwhile (disabled, locked,
+    a new password) decides.
     """
     try:
         email = normalize_email(email)
     except AccountError:
         email = ""
-    row = (
-        await conn.execute(
-            select(t.operators).where(t.operators.c.email == email).with_for_update()
-        )
-    ).first()
-    now = datetime.now(UTC)
-    locked = row is not None and row.locked_until is not None and row.locked_until > now
-    usable = row is not None and not row.disabled and not locked
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(t.operators).where(t.operators.c.email == email))).first()
+    usable = row is not None and _usable(row, datetime.now(UTC))
     checked = row.password_hash if usable and row is not None else None
-    # argon2 is slow on purpose (tens of milliseconds, more on a busy host): off the loop.
+    # Off the event loop, and outside any transaction (see above).
     matches = await asyncio.to_thread(_verify, checked, password)
-    if row is None:
+    if row is None or not usable:
         return None
-    if usable and matches:
-        values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None}
-        if _HASHER.check_needs_rehash(row.password_hash):
-            values["password_hash"] = await hash_password(password)
-        await conn.execute(t.operators.update().where(t.operators.c.id == row.id).values(values))
-        return Operator(row.id, row.email)
-    if usable:
-        failures = row.failed_attempts + 1
+    new_hash = None
+    if matches and _HASHER.check_needs_rehash(row.password_hash):
+        new_hash = await hash_password(password)
+    async with engine.begin() as conn:
+        current = (
+            await conn.execute(
+                select(t.operators).where(t.operators.c.id == row.id).with_for_update()
+            )
+        ).first()
+        now = datetime.now(UTC)
+        if current is None or not _usable(current, now):
+            return None
+        if current.password_hash != row.password_hash:
+            return None  # the password changed while this one was checked: try again
+        if matches:
+            values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None}
+            if new_hash is not None:
+                values["password_hash"] = new_hash
+            await conn.execute(
+                t.operators.update().where(t.operators.c.id == row.id).values(values)
+            )
+            return Operator(current.id, current.email)
+        failures = current.failed_attempts + 1
         lock = failures >= MAX_FAILED_LOGINS
         await conn.execute(
             t.operators.update()
@@ -154,6 +168,11 @@ async def authenticate(conn: AsyncConnection, email: str, password: str) -> Oper
             conn, row.id, "login_locked" if lock else "login_failed", f"operator:{email}", {}
         )
     return None
+
+
+def _usable(row: Any, now: datetime) -> bool:
+    locked = row.locked_until is not None and row.locked_until > now
+    return not row.disabled and not locked
 
 
 async def hash_password(password: str) -> str:

@@ -1,8 +1,9 @@
 """Logging in and out, and the dashboard's static files.
 
 Every refusal of a login says the same thing and redirects to the same page, whether the
-email is unknown, the password wrong, the account disabled or locked, or the email over
-its rate limit: nothing tells an attacker which emails are operators.
+email is unknown, the password wrong, the account disabled or locked, or the login over
+a limit of the login gate (login_gate.py): nothing tells an attacker which emails are
+operators.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from onboard360.web.dashboard.sessions import (
     check_csrf,
     current_session,
     end_session,
-    rate_limit,
+    login_gate,
     set_cookie,
     start_session,
 )
@@ -80,9 +81,10 @@ async def login(request: Request, service: ServiceDep) -> Response:
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))
     operator = None
-    if rate_limit(request).allow(email):
-        async with service.engine.begin() as conn:
-            operator = await authenticate(conn, email, password)
+    address = request.client.host if request.client is not None else "unknown"
+    async with login_gate(request).admit(address, email) as admitted:
+        if admitted:
+            operator = await authenticate(service.engine, email, password)
     if operator is None:
         failed = "/dashboard/login?" + urlencode({"failed": 1, "next": target})
         return RedirectResponse(failed, status_code=303, headers=PAGE_HEADERS)

@@ -1,4 +1,4 @@
-"""Operator sessions, CSRF tokens, the login rate limit, and the dashboard's route class.
+"""Operator sessions, CSRF tokens, the login gate, and the dashboard's route class.
 
 A session is a random token in an HttpOnly, SameSite=Lax cookie (Secure when the service
 is reached over https); the database keeps only its sha256, with an absolute expiry and
@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
+from onboard360.web.dashboard.login_gate import GateLimits, LoginGate
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render_error
 from onboard360.web.deps import ServiceDep
 
@@ -138,38 +137,17 @@ def check_csrf(expected: str, form: Any) -> None:
         raise CsrfRefused
 
 
-class LoginRateLimit:
-    """At most ``limit`` login attempts per email per ``window`` seconds, in this process.
-
-    Applies to every email, known or not, so it reveals nothing; the account lockout
-    (accounts.py) is the durable limit shared by every web process.
-    """
-
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._seen: dict[str, deque[float]] = {}
-
-    def allow(self, email: str) -> bool:
-        now = time.monotonic()
-        key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-        recent = self._seen.setdefault(key, deque())
-        while recent and recent[0] <= now - self.window:
-            recent.popleft()
-        if len(recent) >= self.limit:
-            return False
-        recent.append(now)
-        if len(self._seen) > 10_000:  # forget idle emails; never grow without bound
-            for stale in [k for k, v in self._seen.items() if not v]:
-                del self._seen[stale]
-        return True
-
-
-def rate_limit(request: Request) -> LoginRateLimit:
-    limiter: LoginRateLimit | None = getattr(request.app.state, "dashboard_login_limit", None)
-    if limiter is None:
-        limiter = request.app.state.dashboard_login_limit = LoginRateLimit()
-    return limiter
+def login_gate(request: Request) -> LoginGate:
+    """This web process's login gate (login_gate.py), made from the settings on first use."""
+    gate: LoginGate | None = getattr(request.app.state, "dashboard_login_gate", None)
+    if gate is None:
+        settings = request.app.state.settings
+        limits = GateLimits(
+            concurrent=settings.login_concurrency,
+            per_address=settings.login_concurrency_per_address,
+        )
+        gate = request.app.state.dashboard_login_gate = LoginGate(limits)
+    return gate
 
 
 def login_redirect(request: Request) -> RedirectResponse:

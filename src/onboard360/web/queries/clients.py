@@ -63,7 +63,7 @@ _PRODUCT_EVENTS = text(
 # Everything, newest first: one row per thing that happened, from every table that
 # records something about the client or its channels. Keys are never selected.
 # ``ref`` is unique per row (with ``at``, the order a page of the API resumes from).
-TIMELINE_SQL = """
+_TIMELINE_SQL = """
       SELECT l.at, l.source, l.kind, l.channel_id, l.detail, NULL::text AS note,
         'timeline/' || l.id AS ref
       FROM timeline l
@@ -101,12 +101,20 @@ TIMELINE_SQL = """
       WHERE e.hub = :hub AND (e.client_id = :client OR e.channel_id = ANY(:channels))
     UNION ALL
       SELECT a.at, 'operator', a.action, a.detail->>'channel_id',
-        a.detail - 'hub' - 'client_id' - 'channel_id' || jsonb_build_object('by', op.email),
+        a.detail - 'hub' - 'client_id' - 'channel_id'
+          || jsonb_build_object('by', CASE WHEN a.operator_id IS NULL
+               THEN coalesce(a.detail->>'by', 'system') ELSE {operator} END),
         NULL, 'operator/' || a.id
       FROM audit_log a LEFT JOIN operators op ON op.id = a.operator_id
       WHERE a.detail->>'hub' = :hub
         AND (a.detail->>'client_id' = :client OR a.detail->>'channel_id' = ANY(:channels))
 """
+# Who did an operator's action: the dashboard (operators among themselves) names the
+# operator's login email; the product API says only that an operator did it — an
+# operator's login is none of the product's business. Actions without an operator keep
+# their own "by" (api, cli).
+TIMELINE_SQL = _TIMELINE_SQL.format(operator="op.email")
+PRODUCT_TIMELINE_SQL = _TIMELINE_SQL.format(operator="'operator'")
 _TIMELINE = text(
     f"SELECT * FROM ({TIMELINE_SQL}) AS everything "  # noqa: S608 - fixed SQL
     "ORDER BY at DESC, ref DESC LIMIT :limit"
@@ -138,10 +146,11 @@ async def subject_context(
 
 
 def timeline_items(hub: str, client_id: str | None, channel_ids: list[str]) -> Subquery:
-    """The whole timeline of a client (and its channels) as a subquery, for paging."""
+    """The whole timeline of a client (and its channels) as a subquery, for the product
+    API's pages: operators appear as ``"by": "operator"``, never by their login."""
     params = {"hub": hub, "client": client_id, "channels": channel_ids}
     return (
-        text(TIMELINE_SQL)
+        text(PRODUCT_TIMELINE_SQL)
         .bindparams(**params)
         .columns(
             at=DateTime(timezone=True),

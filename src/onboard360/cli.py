@@ -382,8 +382,10 @@ def _register_subcommands() -> None:
 
     app.add_typer(endpoint_app, name="endpoint")
     app.add_typer(events_app, name="events")
+    from onboard360.adopt_cli import adopt  # noqa: PLC0415
     from onboard360.hubs_cli import hubs_app  # noqa: PLC0415
 
+    hubs_app.command("adopt")(adopt)
     app.add_typer(hubs_app, name="hubs")
 
 

@@ -31,6 +31,7 @@ from tests.integration.service_http import (
     sandbox_channels,
     state_of,
 )
+from tests.integration.test_adoption import old_system_channels
 from tests.stack import PRODUCT_TOKEN, Stack
 
 CHECKS = [
@@ -59,6 +60,7 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
     assert answer.status_code == 200, answer.text
     open_onboarding = stack.start_onboarding("pp", "never-came-back")
     stack.settle()
+    imported, taken = old_system_channels(stack, 2)
     forwarded = stack.start_onboarding("pp", "official-button-user")
     button_client, button_channels = sandbox_channels(stack, "pp")
     events = httpx.get(f"{stack.service_url}/api/v1/events", headers=AUTH, timeout=10).json()
@@ -81,6 +83,15 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
         "GET /api/v1/events/{event_id}/attempts": {"path_parameters": ids},
         "POST /api/v1/events/{event_id}/replay": {"path_parameters": ids},
         "POST /api/v1/onboardings": {"body": {"hub": "pp", "external_user_id": "new-user"}},
+        "GET /api/v1/hubs/{hub}/adoption": {"path_parameters": {"hub": "pp"}},
+        "POST /api/v1/hubs/{hub}/adoption/import": {
+            "path_parameters": {"hub": "pp"},
+            "body": {"keys": [{"channel_id": imported.channel_id, "api_key": imported.api_key}]},
+        },
+        "POST /api/v1/hubs/{hub}/adoption/take-over": {
+            "path_parameters": {"hub": "pp"},
+            "body": {"channel_ids": [taken.channel_id], "live_channels": 1},
+        },
         "POST /api/v1/redirects": {
             "body": {
                 "query": redirect_query(None, button_client, button_channels),

@@ -7,6 +7,7 @@ This module is the package's public surface.
 
 from onboard360.domain.clients import ClientState, apply_client, channels_touched, client_of
 from onboard360.domain.effects import (
+    KEY_IMPORTED,
     DiscardKey,
     Effect,
     NotifyProduct,
@@ -37,6 +38,7 @@ from onboard360.domain.inputs import (
     ChannelSnapshot,
     Entitled,
     Input,
+    KeyImported,
     KeyRefused,
     KeyRotationRequested,
     KeyStored,
@@ -53,6 +55,7 @@ from onboard360.domain.lifecycle import (
     apply_all,
     concerns,
     may_generate_key,
+    may_import_key,
     may_rotate_key,
 )
 from onboard360.domain.permission import Billing, Entitlement, KeyPermission, Permission
@@ -68,6 +71,7 @@ from onboard360.domain.redirect import (
 
 __all__ = [
     "ID_PATTERN",
+    "KEY_IMPORTED",
     "MAX_IDS",
     "MAX_ID_LENGTH",
     "MAX_QUERY_LENGTH",
@@ -86,6 +90,7 @@ __all__ = [
     "IdError",
     "Input",
     "KeyBlocker",
+    "KeyImported",
     "KeyPermission",
     "KeyRefused",
     "KeyRotationRequested",
@@ -116,6 +121,7 @@ __all__ = [
     "format_redirect",
     "is_valid_id",
     "may_generate_key",
+    "may_import_key",
     "may_rotate_key",
     "normalize_phone",
     "parse_event",

@@ -23,7 +23,8 @@ class ProductEvent(StrEnum):
     CLIENT_CREATED = "client.created"
     CHANNEL_CREATED = "channel.created"
     CHANNEL_RUNNING = "channel.running"
-    # A key was generated and stored: the product can start messaging.
+    # A key was generated and stored, or the partner's own key imported (detail
+    # KEY_IMPORTED): the product can start messaging.
     CHANNEL_ACTIVATED = "channel.activated"
     KEY_ROTATED = "channel.key_rotated"
     # A redirect listed the number (new, or again after a refusal): shared with the
@@ -42,6 +43,11 @@ class ProductEvent(StrEnum):
     # An onboarding attempt was created (API or dashboard link), and its redirect consumed.
     ONBOARDING_STARTED = "onboarding.started"
     ONBOARDING_COMPLETED = "onboarding.completed"
+
+
+# The detail of a channel.activated whose key was imported, not generated: the channel's
+# messaging webhook still points where the partner's current system set it.
+KEY_IMPORTED = "key_imported"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,20 @@ class Entitled:
     how: Entitlement
 
 
+@dataclass(frozen=True)
+class KeyImported:
+    """The partner handed onboard360 the key its current system holds for this channel.
+
+    The edge checked it with one read-only Messaging API call and stored it encrypted as
+    the key of ``intent`` (the channel's next one) in the same transaction: no key was
+    generated, so nothing was revoked. Accept it only when ``lifecycle.may_import_key``
+    allows it; an import that names any other intent changes nothing.
+    """
+
+    channel_id: ChannelId
+    intent: int
+
+
 class SnapshotError(ValueError):
     """The Partner API channel object is not usable."""
 
@@ -114,6 +128,7 @@ Input: TypeAlias = (
     | Redirected
     | PermissionConfirmed
     | Entitled
+    | KeyImported
     | ChannelSnapshot
     | KeyStored
     | KeyRefused

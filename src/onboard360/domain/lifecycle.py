@@ -3,7 +3,8 @@
 ``apply(state, input) -> (state, effects)``: the input is anything that tells us about a
 channel — a partner webhook (PartnerEvent), the popup's redirect (Redirected), a Partner
 API read (ChannelSnapshot), an operator's PermissionConfirmed, or the outcome of a key job
-(KeyStored, KeyRefused) and KeyRotationRequested. An input about another channel is a
+(KeyStored, KeyRefused), KeyRotationRequested, an adoption's Entitled or KeyImported (the
+partner's own key, stored without a generation). An input about another channel is a
 no-op, so a job can hand one input to every state it might concern.
 
 Rules, because the platform gives no ordering and no event ids:
@@ -39,13 +40,21 @@ from enum import StrEnum
 from typing import TypeAlias
 
 from onboard360.domain import statuses
-from onboard360.domain.effects import DiscardKey, Effect, NotifyProduct, ProductEvent, ProvisionKey
+from onboard360.domain.effects import (
+    KEY_IMPORTED,
+    DiscardKey,
+    Effect,
+    NotifyProduct,
+    ProductEvent,
+    ProvisionKey,
+)
 from onboard360.domain.events import CHANNEL_ENTITY_EVENTS, EventKind, PartnerEvent
 from onboard360.domain.ids import ChannelId, ClientId
 from onboard360.domain.inputs import (
     ChannelSnapshot,
     Entitled,
     Input,
+    KeyImported,
     KeyRefused,
     KeyRotationRequested,
     KeyStored,
@@ -170,6 +179,11 @@ class ChannelState:
 
 def may_generate_key(state: ChannelState) -> KeyVerdict:
     """Whether the partner may generate this channel's key now (first provisioning)."""
+    return _no_first_key(state) or _may_replace_key(state)
+
+
+def _no_first_key(state: ChannelState) -> KeyVerdict | None:
+    """Why the channel cannot get a first key, whoever would bring it (None: it can)."""
     if statuses.is_terminal(state.status):
         return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
     if statuses.is_unknown(state.status):  # like terminated: whatever key it has
@@ -178,7 +192,7 @@ def may_generate_key(state: ChannelState) -> KeyVerdict:
         return KeyVerdict(KeyBlocker.HAS_KEY, "the channel already has an API key")
     if state.key is KeyStatus.PROVISIONING:
         return KeyVerdict(KeyBlocker.PROVISIONING, "an API key is being generated")
-    return _may_replace_key(state)
+    return None
 
 
 def may_rotate_key(state: ChannelState, intent: int) -> KeyVerdict:
@@ -192,6 +206,24 @@ def may_rotate_key(state: ChannelState, intent: int) -> KeyVerdict:
     if state.key is not KeyStatus.STORED or intent != state.key_intent:
         return KeyVerdict(KeyBlocker.NO_KEY, "that key is not the channel's current key")
     return _may_replace_key(state)
+
+
+def may_import_key(state: ChannelState) -> KeyVerdict:
+    """Whether the key the partner already holds may be stored as this channel's key.
+
+    Needs no entitlement (importing one is how a channel gets it) and revokes nothing;
+    refused only where a stored key would be wrong: the channel is gone, already has a
+    key (or one is being generated), or the client took the number away from the partner.
+    """
+    refused = _no_first_key(state)
+    if refused is not None:
+        return refused
+    if state.shared is False:
+        return KeyVerdict(
+            KeyBlocker.PERMISSION_REVOKED,
+            "the client took the partner's permission for this number away",
+        )
+    return KeyVerdict(None, "the key the partner holds may be imported")
 
 
 NOT_ENTITLED_MESSAGE = (
@@ -263,6 +295,8 @@ def apply(state: ChannelState, item: Input) -> Transition:
     elif isinstance(item, Entitled):
         if state.entitlement is None:
             state = replace(state, entitlement=item.how)
+    elif isinstance(item, KeyImported):
+        state = _on_import(state, item, effects)
     elif isinstance(item, PermissionConfirmed):
         if item.sequence > state.permission_sequence:
             state = _share(state, True, KeyPermission.GRANTED, item.sequence, effects)
@@ -384,6 +418,22 @@ def _on_key_outcome(
     else:
         effects.append(state.notify(ProductEvent.CHANNEL_ACTIVATED))
     return replace(state, key=KeyStatus.STORED, key_rotating=False)
+
+
+def _on_import(state: ChannelState, item: KeyImported, effects: list[Effect]) -> ChannelState:
+    # The edge stores the key under the next intent; any other is a replay or a race lost.
+    if item.intent != state.key_intent + 1 or not may_import_key(state).allowed:
+        return state
+    state = replace(
+        state,
+        key=KeyStatus.STORED,
+        key_intent=item.intent,
+        key_intent_sequence=state.permission_sequence,
+        key_rotating=False,
+        entitlement=state.entitlement or Entitlement.IMPORTED,
+    )
+    effects.append(state.notify(ProductEvent.CHANNEL_ACTIVATED, KEY_IMPORTED))
+    return state
 
 
 def _on_rotation(

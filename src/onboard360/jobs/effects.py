@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onboard360.db import tables as t
 from onboard360.db.batch import recordset, rows_param
 from onboard360.domain import (
+    KEY_IMPORTED,
     ChannelId,
     ChannelState,
     DiscardKey,
@@ -314,7 +315,14 @@ def _notice_jobs(hub: HubConfig, product: ProductConfig, row: _Notice) -> list[J
     if product.webhook_url:
         jobs.append(deliver_job(product.name, row.event_id, row.subject))
     activated = effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED)
-    if activated and product.messaging_webhook_url and effect.channel_id:
+    # An imported key is the partner's current system's: its messaging webhook stays where
+    # that system set it until someone asks to move it.
+    if (
+        activated
+        and effect.detail != KEY_IMPORTED
+        and product.messaging_webhook_url
+        and effect.channel_id
+    ):
         args = {"hub": hub.name, "channel_id": effect.channel_id}
         jobs.append(Job(MESSAGING_TASK, args, lock=key_lock(hub, effect.channel_id)))
     return jobs

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -112,15 +113,7 @@ async def _store(  # noqa: PLR0917 - one key, and where it belongs
     intent: int,
     key: GeneratedKey,
 ) -> None:
-    await conn.execute(
-        t.api_keys.insert().values(
-            hub=hub.name,
-            channel_id=cid,
-            intent=intent,
-            ciphertext=service.keyring.encrypt(key.api_key),
-            hub_key_id=key.id,
-        )
-    )
+    await store_key(conn, service, hub, cid, intent, key.api_key, hub_key_id=key.id)
     await _mark(conn, hub, cid, intent, status="stored", error=None)
     # 360dialog revoked every earlier key of the channel when it made this one.
     await conn.execute(
@@ -270,6 +263,28 @@ async def _note_failure(
         await record(conn, hub, "job", kind, {"intent": intent, "why": str(exc)}, channel_id=cid)
     log.warning(
         "api key attempt failed", hub=hub.name, channel_id=cid, error=str(exc), outcome=kind
+    )
+
+
+async def store_key(  # noqa: PLR0917 - one row's columns
+    conn: AsyncConnection,
+    service: Service,
+    hub: HubConfig,
+    cid: str,
+    intent: int,
+    api_key: SecretStr,
+    *,
+    hub_key_id: str | None = None,
+) -> None:
+    """Store a channel's key of ``intent``, encrypted: generated here, or imported."""
+    await conn.execute(
+        t.api_keys.insert().values(
+            hub=hub.name,
+            channel_id=cid,
+            intent=intent,
+            ciphertext=service.keyring.encrypt(api_key),
+            hub_key_id=hub_key_id,
+        )
     )
 
 

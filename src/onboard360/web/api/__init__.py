@@ -13,12 +13,14 @@ every refusal is ``{"error": {"type", "code", "message"}}`` (``web/errors.py``).
 | ``overview.py`` | per-hub counts, the needs-attention lists, search |
 | ``events.py`` | the events sent to the product, with their delivery status |
 | ``deliveries.py`` | an event's delivery log, replays, the endpoint's state |
+| ``adoption.py`` | adopt a hub's existing channels: dry run, import keys, take over |
 | ``common.py`` | the product's hubs, declared errors, parameter types |
 """
 
 from fastapi import APIRouter, Depends
 
 from onboard360.web.api import (
+    adoption,
     button,
     channels,
     clients,
@@ -31,7 +33,7 @@ from onboard360.web.api.common import NO_STORE, hub_names, product_hub, product_
 from onboard360.web.strict import no_unknown_query
 
 router = APIRouter(dependencies=[Depends(no_unknown_query)])
-for _module in (onboardings, button, channels, clients, overview, events, deliveries):
+for _module in (onboardings, button, channels, clients, overview, events, deliveries, adoption):
     router.include_router(_module.router)
 
 __all__ = ["NO_STORE", "hub_names", "product_hub", "product_hubs", "router"]

@@ -11,12 +11,14 @@
 | ``actions.py`` | retry provisioning, rotate a key, resend an event, reconcile a client |
 | ``deliveries.py`` | a product's endpoint (disable, enable), replays, an event's attempts |
 | ``links.py`` | the re-permission link |
+| ``adoption.py`` | adopt a hub's existing clients: dry run, import keys, take over |
 
 See docs/dashboard.md.
 """
 
 from onboard360.web.dashboard import (
     actions,
+    adoption,
     auth,
     clients,
     deliveries,
@@ -33,6 +35,7 @@ ROUTERS = [
     actions.router,
     deliveries.router,
     links.router,
+    adoption.router,
 ]
 
 __all__ = ["ROUTERS"]

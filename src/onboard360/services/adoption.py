@@ -1,0 +1,286 @@
+"""Adopting a Partner Hub that already has clients: survey, import, take over, leave.
+
+A hub connected to onboard360 has channels whose keys the partner's current system holds;
+a new key revokes the old one (docs/decisions/0006-entitlement.md). This is what an
+operator (CLI, dashboard) or the product (API) does about them, one explicit step at a
+time (docs/decisions/0007-adoption.md):
+
+- ``survey`` (survey.py): the hub's clients and channels as 360dialog lists them
+  (paged), and what would happen to each; it changes nothing.
+- ``import_keys``: store the key the partner already holds, after one read-only Messaging
+  API call shows it works; no key is generated, the messaging webhook is left alone.
+- ``take_over``: entitle channels so onboard360 generates their keys, only when the
+  caller confirmed how many live channels lose the key they use now.
+- leaving a channel is doing nothing: it stays visible and unkeyed.
+
+The keys handed in are ``SecretStr`` from the edge to the encrypted row: never logged,
+never in an error or a timeline line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import state_rows
+from onboard360.db.state_rows import CHANNELS
+from onboard360.domain import (
+    ChannelId,
+    ChannelSnapshot,
+    Entitled,
+    Entitlement,
+    Input,
+    KeyImported,
+    KeyStatus,
+    ProvisionKey,
+    SnapshotError,
+    is_valid_id,
+    may_import_key,
+    statuses,
+)
+from onboard360.hub import HubError
+from onboard360.hub.errors import HubAuthError, HubBadRequest
+from onboard360.hubs_config import HubConfig
+from onboard360.jobs.keys import store_key
+from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
+from onboard360.jobs.transition import apply_inputs, record
+from onboard360.service import Service
+from onboard360.services.survey import local_states, survey
+
+MAX_BATCH = 1000
+# A list of named channels is read one Partner API call each up to this many; more are
+# found by paging through the whole hub.
+_BY_ID_LIMIT = 20
+
+
+class AdoptionRefused(Exception):
+    """Nothing was done; ``code`` says why (the message names no key)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who adopts: ``cli``, ``api`` or ``dashboard:operator-<id>`` (timeline and audit)."""
+
+    source: str
+    operator_id: int | None = None
+
+    @classmethod
+    def operator(cls, operator_id: int) -> Actor:
+        return cls(f"dashboard:operator-{operator_id}", operator_id)
+
+
+# ---- reading named channels -----------------------------------------------------------
+
+
+async def _hub_channels(
+    service: Service, hub: HubConfig, ids: Sequence[str]
+) -> dict[str, ChannelSnapshot]:
+    """The named channels as 360dialog lists them under this hub; refuses unknown ids."""
+    bad = [i for i in ids if not is_valid_id(i)]
+    if bad:
+        raise AdoptionRefused("invalid_channel_id", f"not a channel id: {bad[0][:40]!r}")
+    api = service.partner_api(hub)
+    wanted = set(ids)
+    if len(wanted) <= _BY_ID_LIMIT:
+        infos = [c for i in wanted if (c := await api.get_channel(i)) is not None]
+    else:
+        infos = [c async for c in api.iter_channels(page_size=DEFAULT_PAGE_SIZE) if c.id in wanted]
+    found: dict[str, ChannelSnapshot] = {}
+    for info in infos:
+        try:
+            found[info.id] = ChannelSnapshot.from_api(info.raw)
+        except SnapshotError:
+            continue
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise AdoptionRefused(
+            "unknown_channel",
+            f"360dialog lists no channel {missing[0]} under hub {hub.name} "
+            f"({len(missing)} of {len(ids)} not found); nothing was done",
+        )
+    return found
+
+
+def _distinct(ids: Sequence[str]) -> list[str]:
+    if not ids:
+        raise AdoptionRefused("no_channels", "name at least one channel")
+    if len(ids) > MAX_BATCH:
+        raise AdoptionRefused("too_many", f"at most {MAX_BATCH} channels at once")
+    if len(set(ids)) != len(ids):
+        raise AdoptionRefused("duplicate_channel", "a channel is named twice")
+    return list(ids)
+
+
+# ---- import ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """A key the partner's current system holds for a channel (never shown)."""
+
+    channel_id: str
+    api_key: SecretStr = field(repr=False)
+
+
+async def import_keys(
+    service: Service, hub: HubConfig, keys: Sequence[HeldKey], actor: Actor
+) -> dict[str, int]:
+    """Store each key after one Messaging API call shows it works: channel → key version.
+
+    All or nothing: one key refused (401/403), one channel 360dialog does not list under
+    the hub, or one channel that may not take a key, and nothing is stored.
+    """
+    ids = _distinct([k.channel_id for k in keys])
+    secrets = [k.api_key.get_secret_value().strip() for k in keys]
+    if not all(secrets):
+        raise AdoptionRefused("empty_key", "a key is empty; nothing was stored")
+    if len(set(secrets)) != len(secrets):
+        # A key opens one channel: the same one given twice is a mix-up in the file.
+        raise AdoptionRefused("duplicate_key", "the same key is given for two channels")
+    snapshots = await _hub_channels(service, hub, ids)
+    refused = [k.channel_id for k in keys if not await _key_works(service, hub, k.api_key)]
+    if refused:
+        raise AdoptionRefused(
+            "key_refused",
+            f"360dialog refused the key given for {', '.join(refused[:10])}"
+            f"{' …' if len(refused) > 10 else ''} (401/403 on GET /v1/configs/webhook): "
+            "check it is the channel's current key; nothing was stored",
+        )
+    product = service.product_of(hub)
+    async with service.engine.begin() as conn:
+        before = await state_rows.lock(conn, hub.name, CHANNELS, ids)
+        intents = {cid: before[cid].key_intent + 1 if cid in before else 1 for cid in ids}
+        items: list[Input] = [snapshots[cid] for cid in ids]
+        items += [KeyImported(ChannelId(cid), intents[cid]) for cid in ids]
+        outcome = await apply_inputs(conn, hub, product, items, source=actor.source)
+        for key in keys:
+            cid = key.channel_id
+            state = outcome.channels[ChannelId(cid)]
+            if state.key is not KeyStatus.STORED or state.key_intent != intents[cid]:
+                verdict = may_import_key(before.get(cid) or state)
+                raise AdoptionRefused(
+                    "cannot_import", f"channel {cid}: {verdict.message}; nothing was stored"
+                )
+            await store_key(conn, service, hub, cid, intents[cid], key.api_key)
+            await _audit(conn, hub, actor, "key_imported", cid, {"key_version": intents[cid]})
+    return intents
+
+
+async def _key_works(service: Service, hub: HubConfig, api_key: SecretStr) -> bool:
+    """One read-only Messaging API call with the key; False when 360dialog refuses it."""
+    try:
+        await service.messaging_api(hub).get_webhook(api_key.get_secret_value())
+    except (HubAuthError, HubBadRequest) as exc:
+        if exc.status in (401, 403):
+            return False
+        raise _unchecked(exc) from None
+    except HubError as exc:
+        raise _unchecked(exc) from None
+    return True
+
+
+def _unchecked(exc: HubError) -> AdoptionRefused:
+    return AdoptionRefused(
+        "key_not_checked",
+        f"the key could not be checked at 360dialog ({type(exc).__name__}); "
+        "nothing was stored, try again",
+    )
+
+
+# ---- take over ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    """Channels a take-over would entitle, and how many of them are live."""
+
+    channel_ids: tuple[str, ...]
+    live: int
+    snapshots: dict[str, ChannelSnapshot] = field(repr=False)
+
+
+async def plan_take_over(
+    service: Service, hub: HubConfig, channel_ids: Sequence[str] | None
+) -> TakeOver:
+    """What taking over these channels (None: every channel left unkeyed) would touch."""
+    if channel_ids is None:
+        found = await survey(service, hub)
+        channel_ids = [c.channel_id for c in found.channels if c.outcome == "left"]
+        if not channel_ids:
+            return TakeOver((), 0, {})
+    ids = _distinct(channel_ids)
+    snapshots = await _hub_channels(service, hub, ids)
+    async with service.engine.connect() as conn:
+        states = await local_states(conn, hub, ids)
+    for cid in ids:
+        state = states.get(cid)
+        if state is not None and state.entitlement is not None:
+            raise AdoptionRefused(
+                "already_entitled",
+                f"channel {cid} is onboard360's to key already ({state.entitlement.value}): "
+                "rotate its key instead; nothing was done",
+            )
+        if statuses.is_terminal(snapshots[cid].status):
+            raise AdoptionRefused("terminated", f"channel {cid} is terminated; nothing was done")
+    live = sum(1 for cid in ids if snapshots[cid].status == statuses.RUNNING)
+    return TakeOver(tuple(ids), live, snapshots)
+
+
+def confirmation_needed(plan: TakeOver) -> str:
+    return (
+        f"taking over {len(plan.channel_ids)} channel(s) generates new keys: the key the "
+        f"partner's current system uses stops working on {plan.live} live channel(s)"
+    )
+
+
+async def take_over(
+    service: Service, hub: HubConfig, plan: TakeOver, confirmed_live: int | None, actor: Actor
+) -> int:
+    """Entitle the planned channels (keys follow through the usual exactly-once jobs),
+    only when ``confirmed_live`` names the live channels affected; keys asked for."""
+    if confirmed_live != plan.live:
+        raise AdoptionRefused(
+            "confirmation_mismatch",
+            f"{confirmation_needed(plan)}; confirm with that number ({plan.live}) to go ahead. "
+            "Nothing was done",
+        )
+    if not plan.channel_ids:
+        return 0
+    items: list[Input] = [plan.snapshots[cid] for cid in plan.channel_ids]
+    items += [Entitled(ChannelId(cid), Entitlement.TAKEN_OVER) for cid in plan.channel_ids]
+    async with service.engine.begin() as conn:
+        outcome = await apply_inputs(conn, hub, service.product_of(hub), items, source=actor.source)
+        for cid in plan.channel_ids:
+            await _audit(conn, hub, actor, "taken_over", cid, {"live_confirmed": plan.live})
+    return sum(1 for e in outcome.effects if isinstance(e, ProvisionKey))
+
+
+async def _audit(  # noqa: PLR0917 - one line in each log
+    conn: AsyncConnection,
+    hub: HubConfig,
+    actor: Actor,
+    kind: str,
+    channel_id: str,
+    detail: dict[str, object],
+) -> None:
+    """A timeline line for the channel and an audit_log line for the actor."""
+    # The audit log's one writer; imported here because the dashboard imports this module.
+    from onboard360.web.dashboard.accounts import audit  # noqa: PLC0415
+
+    await record(
+        conn, hub, actor.source, kind, {**detail, "by": actor.source}, channel_id=channel_id
+    )
+    await audit(
+        conn,
+        actor.operator_id,
+        f"adopt_{kind}",
+        f"channel:{hub.name}/{channel_id}",
+        {"hub": hub.name, "channel_id": channel_id, "source": actor.source, **detail},
+    )

@@ -44,9 +44,11 @@ def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
         ),
     ] = None,
 ) -> None:
-    """List the hub's existing clients and channels and what would happen to each (dry
-    run); then import their keys or take them over. Channels not named are left as they
-    are: visible, unkeyed."""
+    """List the hub's existing channels and what would happen to each (a dry run).
+
+    Then import their held keys or take them over; channels not named are left as they
+    are: visible, unkeyed.
+    """
     from onboard360.service import open_service  # noqa: PLC0415
     from onboard360.services import adoption  # noqa: PLC0415
     from onboard360.services.key_file import parse_held_keys  # noqa: PLC0415

@@ -55,6 +55,10 @@ onboardings = Table(
     Column("client_id", Text),
     Column("channels", ARRAY(Text)),
     Column("revoked", ARRAY(Text)),
+    Column("verification", Text),
+    _at("verified_at"),
+    Column("ignored", ARRAY(Text)),
+    Column("conflict", JSONB),
 )
 
 clients = Table(

@@ -16,6 +16,8 @@ from fastapi.templating import Jinja2Templates
 
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.hubs_config import HubConfig
+from onboard360.services import redirects
+from onboard360.services.redirects import Outcome, RedirectRefused
 from onboard360.web import onboardings
 from onboard360.web.deps import ServiceDep
 from onboard360.web.onboardings import OnboardingRefused
@@ -61,6 +63,18 @@ async def connect_page(hub_name: str, request: Request, service: ServiceDep) -> 
     return _page(request, "connect.html", hub=hub, start=start, hub_name=hub.name)
 
 
+# What the person reads once the popup came back, by what became of the redirect.
+_RESULT = {
+    Outcome.APPLIED: "Your numbers are being connected. You can close this window.",
+    Outcome.PENDING: "Confirming with 360dialog… Your numbers are connected as soon as "
+    "360dialog confirms them. You can close this window.",
+    Outcome.CONFLICT: "We could not confirm that this WhatsApp account is yours, so nothing "
+    "was connected yet: the partner checks it and finishes connecting it. You can close "
+    "this window.",
+    Outcome.RECORDED: "Your number is being connected. You can close this window.",
+}
+
+
 async def _consume_redirect(
     request: Request, service: ServiceDep, hub: HubConfig, query: str
 ) -> Response:
@@ -69,11 +83,29 @@ async def _consume_redirect(
     except RedirectError as exc:
         return _refusal(request, 400, f"This redirect is malformed: {exc}")
     try:
-        async with service.engine.begin() as conn:
-            await onboardings.complete(conn, service, hub, redirect, query)
+        attempt = None
+        if redirect.state is not None:
+            async with service.engine.connect() as conn:
+                attempt = await onboardings.find(conn, hub, redirect.state)
+        done = await redirects.complete(service.engine, service, hub, attempt, redirect, query)
     except OnboardingRefused as exc:
         return _refusal(request, exc.status, str(exc))
-    return _page(request, "connect_result.html", hub_name=hub.name, start=redirect.state)
+    except RedirectRefused as exc:
+        return _refusal(request, exc.status, str(exc))
+    if done.outcome is Outcome.UNKNOWN_CLIENT:
+        return _refusal(
+            request,
+            400,
+            "360dialog does not know the account this window named: start again "
+            "from the partner's page.",
+        )
+    return _page(
+        request,
+        "connect_result.html",
+        hub_name=hub.name,
+        start=redirect.state if done.attempt is not None else None,
+        message=_RESULT[done.outcome],
+    )
 
 
 @router.get("/connect/{hub_name}/popup")

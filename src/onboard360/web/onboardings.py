@@ -1,4 +1,7 @@
-"""Onboarding attempts: created for the product, opened as the popup, closed by a redirect."""
+"""Onboarding attempts: created for the product, opened as the popup, found for a redirect.
+
+What a redirect then does is services/redirects.py.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +19,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
-from onboard360.domain import (
-    NotifyProduct,
-    OnboardingFacts,
-    ProductEvent,
-    Redirected,
-    RedirectResult,
-)
+from onboard360.domain import NotifyProduct, OnboardingFacts, ProductEvent
 from onboard360.hubs_config import HubConfig
 from onboard360.jobs.effects import notify_product
-from onboard360.jobs.transition import apply_inputs, record
+from onboard360.jobs.transition import record
 from onboard360.service import Service
 from onboard360.signatures import io_signature
 
@@ -136,76 +133,6 @@ async def find(
         raise OnboardingRefused(
             410, "This onboarding has expired: start again from the partner's page."
         )
-    return row
-
-
-def _same(row: Row[Any], redirect: RedirectResult) -> bool:
-    return (
-        row.client_id == redirect.client_id
-        and set(row.channels) == set(redirect.channels)
-        and set(row.revoked) == set(redirect.revoked)
-    )
-
-
-async def complete(
-    conn: AsyncConnection, service: Service, hub: HubConfig, redirect: RedirectResult, query: str
-) -> Row[Any]:
-    """Record the popup's redirect for its attempt and apply it, once.
-
-    The official button (and a reload) delivers the same redirect more than once: a
-    repeat is answered as the first was and changes nothing. A different redirect for a
-    state already used is refused.
-    """
-    row = await find(conn, hub, redirect.state, lock=True)
-    if row.redirected_at is not None:
-        if _same(row, redirect):
-            return row
-        raise OnboardingRefused(
-            409, "This onboarding was already completed: start a new one from the partner's page."
-        )
-    row = (
-        await conn.execute(
-            t.onboardings.update()
-            .where(t.onboardings.c.id == row.id)
-            .values(
-                redirected_at=datetime.now(UTC),
-                redirect_query=query[:8192],
-                client_id=redirect.client_id,
-                channels=list(redirect.channels),
-                revoked=list(redirect.revoked),
-            )
-            .returning(*t.onboardings.c)
-        )
-    ).one()
-    await apply_inputs(
-        conn,
-        hub,
-        service.product_of(hub),
-        [Redirected(redirect, row.sequence)],
-        source="redirect",
-        external_user_id=row.external_user_id,
-    )
-    await record(
-        conn,
-        hub,
-        "redirect",
-        "onboarding_completed",
-        {
-            "onboarding_id": str(row.id),
-            "channels": list(redirect.channels),
-            "revoked": list(redirect.revoked),
-        },
-        client_id=redirect.client_id,
-    )
-    # Only a first redirect gets here (a repeat returned above), and the event's dedupe
-    # key is the onboarding's: the button calling back twice sends it once.
-    facts = OnboardingFacts(
-        str(row.id), row.external_user_id, channels=redirect.channels, revoked=redirect.revoked
-    )
-    completed = NotifyProduct(
-        ProductEvent.ONBOARDING_COMPLETED, client_id=redirect.client_id, onboarding=facts
-    )
-    await _notify(conn, service, hub, completed)
     return row
 
 

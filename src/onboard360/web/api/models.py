@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-Stage = Literal["waiting_for_popup", "connecting", "action_needed", "live", "expired"]
+Stage = Literal["waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired"]
 AttentionKind = Literal[
     "waiting_for_permission", "stuck", "provisioning_failed", "handoff_failing", "violations"
 ]
@@ -39,6 +39,11 @@ class Onboarding(BaseModel):
     created_at: str
     expires_at: str
     redirected_at: str | None
+    verification: str | None = Field(
+        description="what became of the redirect once checked with 360dialog: pending "
+        "(360dialog not reachable yet, a job retries), applied, conflict (the client is "
+        "someone else's or older than the onboarding: claim it), unknown_client, resolved"
+    )
 
 
 class OnboardingCreated(BaseModel):

@@ -12,6 +12,8 @@ from sqlalchemy import literal_column, select
 
 from onboard360.db import tables as t
 from onboard360.domain import RedirectError, parse_redirect
+from onboard360.services import redirects
+from onboard360.services.redirects import RedirectRefused
 from onboard360.web import onboardings
 from onboard360.web.api.common import (
     CONFLICT,
@@ -137,7 +139,13 @@ async def get_onboarding(
 async def forward_redirect(
     body: RedirectForward, product: ProductDep, service: ServiceDep
 ) -> dict[str, Any]:
-    """For pages using the official React button: forward what its callback received."""
+    """For pages using the official React button: forward what its callback received.
+
+    Nothing in it is trusted: 360dialog is asked about the client first, and only what it
+    lists under a client of this onboarding's user is applied (``verification`` says what
+    became of it: ``pending`` while 360dialog cannot be asked, ``conflict`` when the
+    client is someone else's or older than the onboarding — settle it with
+    ``POST /api/v1/clients/{id}/claim``)."""
     try:
         redirect = parse_redirect(body.query)
     except RedirectError as exc:
@@ -145,13 +153,21 @@ async def forward_redirect(
     refusals: list[OnboardingRefused] = []
     for hub in product_hubs(service, product):
         try:
-            async with service.engine.begin() as conn:
-                row = await onboardings.complete(conn, service, hub, redirect, body.query)
-                return await onboarding_view(conn, row)
+            async with service.engine.connect() as conn:
+                attempt = await onboardings.find(conn, hub, redirect.state)
         except OnboardingRefused as exc:
             refusals.append(exc)
-    # A state is unknown (400) to every hub but its own: the owning hub's refusal (expired,
-    # already completed) is the one that explains what happened.
+            continue
+        try:
+            done = await redirects.complete(
+                service.engine, service, hub, attempt, redirect, body.query
+            )
+        except RedirectRefused as exc:
+            raise ApiError(exc.status, "invalid_state", str(exc)) from None
+        async with service.engine.connect() as conn:
+            return await onboarding_view(conn, done.attempt or attempt)
+    # A state is unknown (400) to every hub but its own: the owning hub's refusal (expired)
+    # is the one that explains what happened.
     known = [exc for exc in refusals if exc.status != 400]
     reason = (known or refusals or [OnboardingRefused(400, "unknown onboarding state")])[0]
     raise ApiError(reason.status, "invalid_state", str(reason))

@@ -17,6 +17,7 @@ from onboard360.jobs.effects import PROVISION_TASK
 STAGE_SQL = """CASE
   WHEN o.redirected_at IS NULL AND o.expires_at <= now() THEN 'expired'
   WHEN o.redirected_at IS NULL THEN 'waiting_for_popup'
+  WHEN o.verification = 'pending' THEN 'confirming'
   WHEN EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub AND c.channel_id = ANY(o.channels))
     AND NOT EXISTS (SELECT 1 FROM channels c WHERE c.hub = o.hub
       AND c.channel_id = ANY(o.channels) AND c.key_status <> 'stored') THEN 'live'
@@ -24,7 +25,7 @@ STAGE_SQL = """CASE
       AND (c.key_status = 'stored' OR c.blocker IS NULL OR c.blocker NOT IN
         ('waiting_for_permission', 'permission_revoked', 'terminated'))) THEN 'connecting'
   ELSE 'action_needed' END"""
-STAGES = ("waiting_for_popup", "connecting", "action_needed", "live", "expired")
+STAGES = ("waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired")
 
 _STAGES = text(
     f"SELECT {STAGE_SQL} AS stage, count(*) AS n FROM onboardings o "  # noqa: S608 - fixed SQL

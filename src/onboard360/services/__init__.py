@@ -1,0 +1,1 @@
+"""Command logic shared by the web edges, the CLI and the jobs (one module per command group)."""

@@ -142,14 +142,21 @@ async def settle(  # noqa: PLR0917 - one decision's inputs
     redirect: RedirectResult,
     query: str,
     learnt: Learnt,
+    *,
+    conflict_settled: bool = False,
 ) -> Completed:
-    """Decide and write under the client's lock, in the caller's transaction."""
+    """Decide and write under the client's lock, in the caller's transaction.
+
+    An attempt already redirected is decided again only while ``pending`` (the job) or,
+    with ``conflict_settled``, while a ``conflict`` a claim just settled.
+    """
     await lock_client(conn, hub, redirect.client_id)
     if attempt is not None:
         attempt = await _attempt(conn, attempt.id, lock=True)
         if attempt is None:
             raise LookupError("the attempt disappeared")
-        if attempt.redirected_at is not None and attempt.verification != Outcome.PENDING:
+        again = {Outcome.PENDING, *([Outcome.CONFLICT] if conflict_settled else [])}
+        if attempt.redirected_at is not None and attempt.verification not in again:
             return _repeat(attempt, redirect)
     owner = await client_owner(conn, hub, redirect.client_id)
     now = datetime.now(UTC)

@@ -53,20 +53,30 @@ def checkpoint(stack: Stack, hub: str) -> dict[str, Any]:
     return found[0]
 
 
-def lost_channels(stack: Stack, hub: str, count: int, *, status: str = "running") -> list[str]:
-    """Channels whose webhooks were all dropped on the way to us."""
+def lost_channels(
+    stack: Stack, hub: str, count: int, *, status: str = "running", onboarded: bool = False
+) -> list[str]:
+    """Channels whose webhooks were all dropped on the way to us.
+
+    ``onboarded``: the client came through one of our onboardings (its redirect arrived,
+    so onboard360 may key the numbers); otherwise they are a client from before
+    onboard360 or from a direct link, whose keys someone else holds.
+    """
     stack.sandbox_hub(hub).faults.webhook_drop_rate = 1.0
+    state = state_of(stack.start_onboarding(hub)) if onboarded else None
     client = stack.sandbox.create_client(stack.hub(hub).partner_id, "Lost", "lost@example.test")
     ids = [stack.sandbox.create_channel(client.id, f"+4917{n:09d}").id for n in range(count)]
     for channel_id in ids:
         stack.sandbox.set_status(channel_id, status)
+    if state is not None:
+        assert get_redirect(stack, hub, redirect_query(state, client.id, ids)).status_code == 200
     return ids
 
 
 def test_sync_finds_channels_whose_webhooks_were_lost_and_provisions_them(stack: Stack) -> None:
-    ids = lost_channels(stack, "pp", 5)
+    ids = lost_channels(stack, "pp", 5, onboarded=True)
     stack.settle()
-    assert stack.api.get(f"/api/v1/channels/{ids[0]}").status_code == 404
+    assert stack.api.get(f"/api/v1/channels/{ids[0]}").json()["status"] is None
 
     report = sync(stack, "pp", page_size=2)
     stack.drain()
@@ -77,8 +87,28 @@ def test_sync_finds_channels_whose_webhooks_were_lost_and_provisions_them(stack:
         assert stack.sandbox.channel(channel_id).keys_generated == 1
 
 
+@pytest.mark.parametrize("hub", ["pp", "dp"])
+def test_sync_never_keys_a_channel_onboard360_did_not_onboard(stack: Stack, hub: str) -> None:
+    """A client from before onboard360: its running numbers are recorded, not keyed (a new
+    key would revoke the one the partner's current system holds)."""
+    ids = lost_channels(stack, hub, 2)
+    sync(stack, hub)
+    stack.drain()
+    assert sync(stack, hub).channels_changed == 0
+    stack.drain()
+    assert all(stack.sandbox.channel(c).keys_generated == 0 for c in ids)
+    assert rows(stack, "SELECT * FROM key_generations") == []
+    seen = stack.api.get(f"/api/v1/channels/{ids[0]}").json()
+    assert (seen["status"], seen["api_key_available"], seen["blocker"]) == (
+        "running",
+        False,
+        "not_entitled",
+    )
+    assert "not onboarded through onboard360" in seen["reason"]
+
+
 def test_sync_twice_changes_nothing_the_second_time(stack: Stack) -> None:
-    ids = lost_channels(stack, "pp", 3)
+    ids = lost_channels(stack, "pp", 3, onboarded=True)
     sync(stack, "pp")
     stack.drain()
     again = sync(stack, "pp")
@@ -87,17 +117,8 @@ def test_sync_twice_changes_nothing_the_second_time(stack: Stack) -> None:
     assert all(stack.sandbox.channel(c).keys_generated == 1 for c in ids)
 
 
-def test_sync_does_not_provision_direct_payment_without_permission(stack: Stack) -> None:
-    ids = lost_channels(stack, "dp", 2)
-    sync(stack, "dp")
-    stack.drain()
-    assert all(stack.sandbox.channel(c).keys_generated == 0 for c in ids)
-    reason = stack.api.get(f"/api/v1/channels/{ids[0]}").json()["reason"]
-    assert "Direct Payment" in reason
-
-
 def test_sync_requeues_a_key_job_that_gave_up(stack: Stack) -> None:
-    ids = lost_channels(stack, "pp", 1)
+    ids = lost_channels(stack, "pp", 1, onboarded=True)
     sync(stack, "pp")
     stack.sandbox_hub("pp").faults.api_5xx_rate = 1.0
     stack.drain()  # every attempt fails: the job gives up
@@ -172,7 +193,7 @@ def test_sync_applies_a_change_the_stored_state_has_not_settled(stack: Stack) ->
     """A stored state a key may be generated for (written by an older version, say) is
     not "unchanged" for the sync: the snapshot goes through the transition, which
     provisions it."""
-    ids = lost_channels(stack, "pp", 1)
+    ids = lost_channels(stack, "pp", 1, onboarded=True)
     sync(stack, "pp")
     stack.sandbox_hub("pp").faults.api_5xx_rate = 1.0
     stack.drain()  # the key job gives up; now make the stored state look unprovisioned

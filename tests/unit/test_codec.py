@@ -12,6 +12,7 @@ from onboard360.domain import (
     ChannelId,
     ChannelState,
     ClientId,
+    Entitlement,
     KeyBlocker,
     KeyPermission,
     KeyRefused,
@@ -58,9 +59,11 @@ def test_state_reads_back_as_written() -> None:
         key_intent=2,
         key_intent_sequence=1,
         announced=frozenset({ProductEvent.CHANNEL_CREATED}),
+        entitlement=Entitlement.CLAIMED,
     )
     written = codec.channel_to_json(state)
-    assert written["v"] == 2
+    assert written["v"] == 3
+    assert written["entitlement"] == "claimed"
     assert written["key_intent_sequence"] == 1
     assert (written["shared"], written["key_permission"]) == (True, "refused")
     assert "permission" not in written
@@ -70,8 +73,15 @@ def test_state_reads_back_as_written() -> None:
 @pytest.mark.parametrize(
     ("row", "shared", "key_permission", "permission", "blocker"),
     [
-        # Partner Payment: nothing heard yet, a key may be generated.
-        (v1_row("partner", "unknown", 0), None, KeyPermission.UNKNOWN, Permission.UNKNOWN, None),
+        # Partner Payment, nothing heard but webhooks: someone else's channel (no key ever
+        # generated, no redirect applied), so no key may be generated.
+        (
+            v1_row("partner", "unknown", 0),
+            None,
+            KeyPermission.UNKNOWN,
+            Permission.UNKNOWN,
+            KeyBlocker.NOT_ENTITLED,
+        ),
         (v1_row("partner", "granted", 1), True, KeyPermission.UNKNOWN, Permission.GRANTED, None),
         # Direct Payment: a redirect alone never proved API-key permission ...
         (
@@ -104,7 +114,7 @@ def test_state_reads_back_as_written() -> None:
             KeyBlocker.WAITING_FOR_PERMISSION,
         ),
         (
-            v1_row("partner", "refused", 0),
+            v1_row("partner", "refused", 0, key_intent=1),
             None,
             KeyPermission.REFUSED,
             Permission.REFUSED,
@@ -161,3 +171,24 @@ def test_row_written_before_key_intent_sequence_keeps_its_refusal() -> None:
     assert decoded == state
     after, _ = apply(decoded, KeyRefused(CH, 1))
     assert after.key_permission is KeyPermission.REFUSED
+
+
+@pytest.mark.parametrize(
+    ("more", "entitlement"),
+    [
+        # Only webhooks or sync saw it: someone else's, never keyed on its own.
+        ({}, None),
+        # A redirect or an operator's confirmation was applied.
+        ({"permission_sequence": 2, "shared": True}, Entitlement.ONBOARDING),
+        ({"permission_sequence": 3, "shared": False}, Entitlement.ONBOARDING),
+        # onboard360 generated a key: the one held elsewhere, if any, is dead already.
+        ({"key": "stored", "key_intent": 1}, Entitlement.ONBOARDING),
+    ],
+)
+def test_version_2_rows_decode_their_entitlement_from_what_they_prove(
+    more: dict[str, Any], entitlement: Entitlement | None
+) -> None:
+    row = {**v1_row("partner", "unknown", 0), "v": 2, "shared": None, "key_permission": "unknown"}
+    row.pop("permission")
+    state = codec.channel_from_json({**row, **more})
+    assert state.entitlement is entitlement

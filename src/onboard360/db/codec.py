@@ -8,9 +8,11 @@ from onboard360.domain import ChannelId, ClientId
 from onboard360.domain.clients import ClientState
 from onboard360.domain.effects import ProductEvent
 from onboard360.domain.lifecycle import Billing, ChannelState, KeyPermission, KeyStatus
+from onboard360.domain.permission import Entitlement
 
 # 2: `permission` split into `shared` and `key_permission` (version 1 rows still decode).
-STATE_VERSION = 2
+# 3: `entitlement` kept (older rows decode it from what they prove: _legacy_entitlement).
+STATE_VERSION = 3
 
 
 def channel_to_json(state: ChannelState) -> dict[str, Any]:
@@ -34,6 +36,7 @@ def channel_to_json(state: ChannelState) -> dict[str, Any]:
         "template_messaging": state.template_messaging,
         "account_mode": state.account_mode,
         "fb_account_status": state.fb_account_status,
+        "entitlement": state.entitlement.value if state.entitlement else None,
     }
 
 
@@ -43,6 +46,7 @@ _BILLING = {member.value: member for member in Billing}
 _KEY_PERMISSION = {member.value: member for member in KeyPermission}
 _KEY_STATUS = {member.value: member for member in KeyStatus}
 _PRODUCT_EVENT = {member.value: member for member in ProductEvent}
+_ENTITLEMENT = {member.value: member for member in Entitlement}
 
 
 def channel_from_json(data: dict[str, Any]) -> ChannelState:
@@ -55,6 +59,10 @@ def channel_from_json(data: dict[str, Any]) -> ChannelState:
         shared, key_permission = data["shared"], _KEY_PERMISSION[data["key_permission"]]
     else:
         shared, key_permission = _split_v1_permission(data, billing, key)
+    if "entitlement" in data:
+        entitlement = _ENTITLEMENT.get(data["entitlement"]) if data["entitlement"] else None
+    else:
+        entitlement = _legacy_entitlement(shared, permission_sequence, int(data["key_intent"]))
     return ChannelState(
         channel_id=ChannelId(data["channel_id"]),
         billing=billing,
@@ -76,7 +84,22 @@ def channel_from_json(data: dict[str, Any]) -> ChannelState:
         template_messaging=get("template_messaging"),
         account_mode=get("account_mode"),
         fb_account_status=get("fb_account_status"),
+        entitlement=entitlement,
     )
+
+
+def _legacy_entitlement(
+    shared: bool | None, permission_sequence: int, key_intent: int
+) -> Entitlement | None:
+    """Rows written before entitlement was kept: what they prove about it.
+
+    A redirect or confirmation was applied (a sequence), or onboard360 generated a key
+    (an intent: the key held elsewhere, if any, is dead already): onboard360's to key.
+    Anything else was only seen through webhooks or sync: someone else's.
+    """
+    if shared is not None or permission_sequence > 0 or key_intent > 0:
+        return Entitlement.ONBOARDING
+    return None
 
 
 def _split_v1_permission(

@@ -45,6 +45,7 @@ from onboard360.domain.ids import (
 )
 from onboard360.domain.inputs import (
     ChannelSnapshot,
+    Entitled,
     Input,
     KeyRefused,
     KeyRotationRequested,
@@ -64,7 +65,7 @@ from onboard360.domain.lifecycle import (
     may_generate_key,
     may_rotate_key,
 )
-from onboard360.domain.permission import Billing, KeyPermission, Permission
+from onboard360.domain.permission import Billing, Entitlement, KeyPermission, Permission
 from onboard360.domain.redirect import (
     MAX_IDS,
     MAX_QUERY_LENGTH,
@@ -92,6 +93,8 @@ __all__ = [
     "ClientState",
     "DiscardKey",
     "Effect",
+    "Entitled",
+    "Entitlement",
     "EventError",
     "EventKind",
     "IdError",

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 from onboard360.domain import statuses
 from onboard360.domain.events import PartnerEvent, normalize_phone, normalize_word
 from onboard360.domain.ids import ChannelId, ClientId, IdError, channel_id, client_id, excerpt
+from onboard360.domain.permission import Entitlement
 from onboard360.domain.redirect import RedirectResult
 
 
@@ -33,6 +34,16 @@ class PermissionConfirmed:
 
     channel_id: ChannelId
     sequence: int
+
+
+@dataclass(frozen=True)
+class Entitled:
+    """onboard360 may now key this channel: its client was claimed, or an operator took
+    it over or imported its key (permission.Entitlement says which). A channel's first
+    entitlement is kept; a later one changes nothing."""
+
+    channel_id: ChannelId
+    how: Entitlement
 
 
 class SnapshotError(ValueError):
@@ -102,6 +113,7 @@ Input: TypeAlias = (
     PartnerEvent
     | Redirected
     | PermissionConfirmed
+    | Entitled
     | ChannelSnapshot
     | KeyStored
     | KeyRefused

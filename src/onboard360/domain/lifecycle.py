@@ -44,6 +44,7 @@ from onboard360.domain.events import CHANNEL_ENTITY_EVENTS, EventKind, PartnerEv
 from onboard360.domain.ids import ChannelId, ClientId
 from onboard360.domain.inputs import (
     ChannelSnapshot,
+    Entitled,
     Input,
     KeyRefused,
     KeyRotationRequested,
@@ -53,6 +54,7 @@ from onboard360.domain.inputs import (
 )
 from onboard360.domain.permission import (
     Billing,
+    Entitlement,
     KeyPermission,
     Permission,
     after_redirect,
@@ -70,6 +72,7 @@ class KeyBlocker(StrEnum):
     """Why a key may not be generated now."""
 
     TERMINATED = "terminated"
+    NOT_ENTITLED = "not_entitled"
     HAS_KEY = "has_key"
     PROVISIONING = "provisioning"
     PERMISSION_REVOKED = "permission_revoked"
@@ -142,6 +145,8 @@ class ChannelState:
     key_rotating: bool = False
     announced: frozenset[ProductEvent] = frozenset()
     violations: frozenset[str] = frozenset()
+    # Why onboard360 may key this channel; None: it is someone else's (Entitlement).
+    entitlement: Entitlement | None = None
     template_messaging: bool | None = None
     account_mode: str | None = None
     fb_account_status: str | None = None
@@ -179,10 +184,23 @@ def may_rotate_key(state: ChannelState, intent: int) -> KeyVerdict:
     return _may_replace_key(state)
 
 
+NOT_ENTITLED_MESSAGE = (
+    "not onboarded through onboard360: claim its client, import its key, or take it over "
+    "(a new key would revoke the one its current integration uses)"
+)
+
+
 def _may_replace_key(state: ChannelState) -> KeyVerdict:
     """The rules that hold whether or not a key exists (for rotation too)."""
     if statuses.is_terminal(state.status):
         return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
+    if state.entitlement is None:
+        return KeyVerdict(KeyBlocker.NOT_ENTITLED, NOT_ENTITLED_MESSAGE)
+    return _client_allows(state)
+
+
+def _client_allows(state: ChannelState) -> KeyVerdict:
+    """What the client and 360dialog allow on a live channel onboard360 may key."""
     if state.shared is False:
         return KeyVerdict(
             KeyBlocker.PERMISSION_REVOKED,
@@ -233,6 +251,9 @@ def apply(state: ChannelState, item: Input) -> Transition:
         state = _observe(state, item.status, item.client_id, item.phone_number)
     elif isinstance(item, Redirected):
         state = _on_redirect(state, item, effects)
+    elif isinstance(item, Entitled):
+        if state.entitlement is None:
+            state = replace(state, entitlement=item.how)
     elif isinstance(item, PermissionConfirmed):
         if item.sequence > state.permission_sequence:
             state = _share(state, True, KeyPermission.GRANTED, item.sequence, effects)
@@ -296,6 +317,9 @@ def _on_redirect(state: ChannelState, item: Redirected, effects: list[Effect]) -
         return state  # the button's second callback, a reload, or an older popup
     state = _observe(state, None, item.redirect.client_id)
     listed = state.channel_id in item.redirect.channels
+    if listed and state.entitlement is None:
+        # Only a verified redirect of one of our own attempts is applied (services decide).
+        state = replace(state, entitlement=Entitlement.ONBOARDING)
     key = after_redirect(listed, state.key_permission)
     return _share(state, listed, key, item.sequence, effects)
 

@@ -29,6 +29,25 @@ class Billing(StrEnum):
     DIRECT_PAYMENT = "direct"
 
 
+class Entitlement(StrEnum):
+    """Why onboard360 may generate this channel's key at all (docs/decisions/0006).
+
+    A hub connected to onboard360 has clients from before, whose keys another system
+    holds, and a new key revokes the old one: so a channel found by webhooks or sync is
+    never keyed on its own. It becomes onboard360's to key only through one of these.
+    """
+
+    # A verified redirect of one of onboard360's own attempts listed it (or it was keyed
+    # by onboard360 before entitlement was kept: that key is the live one already).
+    ONBOARDING = "onboarding"
+    # Its client was claimed for a product user (an operator or the product said so).
+    CLAIMED = "claimed"
+    # An operator took it over, knowing the key held elsewhere dies.
+    TAKEN_OVER = "taken_over"
+    # The partner handed onboard360 the key it already holds: no generation needed.
+    IMPORTED = "imported"
+
+
 class KeyPermission(StrEnum):
     """Has the client granted the partner API-key permission (Direct Payment)?
 

@@ -13,6 +13,7 @@ from onboard360.domain import (
     ChannelState,
     ClientId,
     DiscardKey,
+    Entitlement,
     Input,
     KeyBlocker,
     KeyPermission,
@@ -41,7 +42,9 @@ CL = ClientId("C1CL")
 
 
 def new(billing: Billing = Billing.PARTNER_PAYMENT) -> ChannelState:
-    return ChannelState(CH, billing)
+    """A channel onboard360 may key (its own onboarding listed it): the rules below are
+    about such channels; test_entitlement.py is about the others."""
+    return ChannelState(CH, billing, entitlement=Entitlement.ONBOARDING)
 
 
 def event(name: str, channel: str = CH, **fields: Any) -> PartnerEvent:

@@ -21,6 +21,7 @@ from onboard360.domain import (
     ChannelState,
     ClientId,
     Effect,
+    Entitlement,
     Input,
     KeyPermission,
     KeyRefused,
@@ -45,6 +46,8 @@ from tests.unit.domain.strategies import PROPERTY
 
 CH = ChannelId("A1CH")
 CL = ClientId("C1CL")
+# The properties below are about channels onboard360 may key (test_entitlement.py: others).
+OURS = Entitlement.ONBOARDING
 STATUSES = ["pending", "ready", "running", "terminated", "suspended", "pending_review"]
 ONCE = {ProductEvent.CHANNEL_CREATED, ProductEvent.CHANNEL_RUNNING, ProductEvent.CHANNEL_TERMINATED}
 BY_SEQUENCE = {
@@ -144,7 +147,7 @@ def notified(effects: tuple[Effect, ...]) -> list[ProductEvent]:
 def play(
     billing: Billing, plan: list[Input | Act]
 ) -> tuple[ChannelState, list[Input], list[tuple[ChannelState, Input, tuple[Effect, ...]]]]:
-    state = ChannelState(CH, billing)
+    state = ChannelState(CH, billing, entitlement=OURS)
     history: list[Input] = []
     steps = []
     for action in plan:
@@ -183,7 +186,7 @@ def test_each_input_delivered_twice_is_the_same_as_once(
     plan: tuple[Billing, list[Input | Act]],
 ) -> None:
     final, history, _ = play(*plan)
-    state = ChannelState(CH, plan[0])
+    state = ChannelState(CH, plan[0], entitlement=OURS)
     for item in history:
         state, _ = apply(state, item)
         state, effects = apply(state, item)
@@ -390,10 +393,10 @@ def test_sharing_converges_whatever_the_order(
     items = [_permission(kind, n) for n, kind in enumerate(kinds, start=1)]
     if running:
         items.append(RUNNING)
-    forward, _ = apply_all(ChannelState(CH, billing), items)
+    forward, _ = apply_all(ChannelState(CH, billing, entitlement=OURS), items)
     shuffled = list(items)
     rnd.shuffle(shuffled)
-    other, _ = apply_all(ChannelState(CH, billing), shuffled)
+    other, _ = apply_all(ChannelState(CH, billing, entitlement=OURS), shuffled)
     assert other.shared == forward.shared
     assert other.permission_sequence == forward.permission_sequence
     assert may_generate_key(other).blocker == may_generate_key(forward).blocker
@@ -403,10 +406,10 @@ def test_sharing_converges_whatever_the_order(
 @PROPERTY
 @given(st.sampled_from(Billing), st.lists(status_inputs(), max_size=12), st.randoms())
 def test_status_converges_whatever_the_order(billing: Billing, items: list[Input], rnd) -> None:
-    forward, _ = apply_all(ChannelState(CH, billing), items)
+    forward, _ = apply_all(ChannelState(CH, billing, entitlement=OURS), items)
     shuffled = list(items)
     rnd.shuffle(shuffled)
-    other, _ = apply_all(ChannelState(CH, billing), shuffled)
+    other, _ = apply_all(ChannelState(CH, billing, entitlement=OURS), shuffled)
     assert other.status == forward.status
     assert other.statuses_seen == forward.statuses_seen
     assert may_generate_key(other) == may_generate_key(forward)
@@ -418,7 +421,7 @@ def test_status_converges_whatever_the_order(billing: Billing, items: list[Input
 @PROPERTY
 @given(st.lists(status_inputs(), max_size=12))
 def test_a_running_channel_never_moves_back(items: list[Input]) -> None:
-    state, _ = apply_all(ChannelState(CH, Billing.PARTNER_PAYMENT), [RUNNING])
+    state, _ = apply_all(ChannelState(CH, Billing.PARTNER_PAYMENT, entitlement=OURS), [RUNNING])
     for item in items:
         state, _ = apply(state, item)
         assert statuses.rank(state.status) >= statuses.rank(statuses.RUNNING)

@@ -18,7 +18,6 @@ operator (the dashboard) claims it for an ``external_user_id``:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +28,9 @@ from onboard360.db.state_rows import CLIENTS
 from onboard360.domain import (
     ClientId,
     ClientState,
+    Entitled,
+    Entitlement,
+    Input,
     NotifyProduct,
     ProductEvent,
     may_claim,
@@ -118,8 +120,11 @@ async def _bind(
     learnt: Learnt,
     source: str,
 ) -> None:
-    """Record 360dialog's channels of the client, then bind it."""
-    inputs: list[Any] = list(learnt.snapshots.values())
+    """Record 360dialog's channels of the client, entitle them, then bind it."""
+    inputs: list[Input] = [
+        *learnt.snapshots.values(),
+        *(Entitled(c, Entitlement.CLAIMED) for c in learnt.snapshots),
+    ]
     if inputs:
         await apply_inputs(conn, hub, service.product_of(hub), inputs, source=source)
     else:  # a client without channels yet: its row, so it can be bound

@@ -24,6 +24,7 @@ from onboard360.domain import (
     ClientId,
     DiscardKey,
     Input,
+    ProvisionKey,
     Redirected,
     RedirectResult,
     apply,
@@ -321,5 +322,8 @@ def test_no_forged_redirect_changes_an_owner_a_permission_or_a_key(script: list[
                 assert actor is not None, (kind, args, channel)
                 assert owner == actor, (kind, args, channel)
         for effect in effects:
+            # A key only for a channel a bound client's verified redirect entitled.
+            if isinstance(effect, ProvisionKey):
+                assert world.client_of(effect.channel_id) in world.owners
             if isinstance(effect, DiscardKey) and actor != "360dialog":
                 assert world.owners.get(world.client_of(effect.channel_id)) == actor  # type: ignore[arg-type]

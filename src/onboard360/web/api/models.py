@@ -42,7 +42,8 @@ class Onboarding(BaseModel):
     verification: str | None = Field(
         description="what became of the redirect once checked with 360dialog: pending "
         "(360dialog not reachable yet, a job retries), applied, conflict (the client is "
-        "someone else's or older than the onboarding: claim it), unknown_client, resolved"
+        "someone else's or older than the onboarding: claim it), unknown_client; null: "
+        "no redirect yet"
     )
 
 

@@ -1,13 +1,13 @@
 """Redirects are verified against 360dialog before they change anything.
 
-Revision ID: 0007_redirect_trust
-Revises: 0006
+Revision ID: 0008_redirect_trust
+Revises: 0007
 
 An onboarding attempt records how its redirect was verified (docs/decisions/
-0006-redirect-trust.md): ``verification`` is ``pending`` (360dialog could not be asked
-yet), ``applied``, ``conflict`` (the client is someone else's, or older than the
-attempt), ``unknown_client`` (360dialog knows no such client) or ``resolved`` (a claim
-settled a conflict); ``ignored`` holds the channel ids the redirect named that 360dialog
+0007-redirect-trust.md): ``verification`` is ``pending`` (360dialog could not be asked
+yet), ``applied`` (also once a claim settled a conflict), ``conflict`` (the client is
+someone else's, or older than the attempt) or ``unknown_client`` (360dialog knows no such
+client); ``ignored`` holds the channel ids the redirect named that 360dialog
 does not list under its client, ``conflict`` what was claimed and why it was not bound.
 Attempts redirected before this version were applied unverified: they stay NULL.
 
@@ -18,8 +18,8 @@ writes go on while they build.
 
 from alembic import op
 
-revision = "0007_redirect_trust"
-down_revision = "0006"
+revision = "0008_redirect_trust"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

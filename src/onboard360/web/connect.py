@@ -72,6 +72,9 @@ _RESULT = {
     "was connected yet: the partner checks it and finishes connecting it. You can close "
     "this window.",
     Outcome.RECORDED: "Your number is being connected. You can close this window.",
+    # No attempt of ours and a client 360dialog does not know (yet): nothing is recorded,
+    # and the person is not the one to act on it.
+    Outcome.UNKNOWN_CLIENT: "Your number is being connected. You can close this window.",
 }
 
 
@@ -92,7 +95,7 @@ async def _consume_redirect(
         return _refusal(request, exc.status, str(exc))
     except RedirectRefused as exc:
         return _refusal(request, exc.status, str(exc))
-    if done.outcome is Outcome.UNKNOWN_CLIENT:
+    if done.outcome is Outcome.UNKNOWN_CLIENT and done.attempt is not None:
         return _refusal(
             request,
             400,

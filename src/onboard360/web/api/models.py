@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 
 Stage = Literal["waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired"]
 AttentionKind = Literal[
-    "waiting_for_permission", "stuck", "provisioning_failed", "handoff_failing", "violations"
+    "waiting_for_permission",
+    "stuck",
+    "provisioning_failed",
+    "handoff_failing",
+    "violations",
+    "unclaimed_clients",
+    "redirect_unconfirmed",
 ]
 
 

@@ -9,6 +9,7 @@
 | ``search.py`` | by phone number, client id, channel id, the partner's user id |
 | ``clients.py`` | a client's channels and timeline |
 | ``actions.py`` | retry provisioning, rotate a key, resend an event, reconcile a client |
+| ``claims.py`` | claim a client for a product user, or re-assign it (audited) |
 | ``deliveries.py`` | a product's endpoint (disable, enable), replays, an event's attempts |
 | ``links.py`` | the re-permission link |
 
@@ -18,6 +19,7 @@ See docs/dashboard.md.
 from onboard360.web.dashboard import (
     actions,
     auth,
+    claims,
     clients,
     deliveries,
     links,
@@ -31,6 +33,7 @@ ROUTERS = [
     search.router,
     clients.router,
     actions.router,
+    claims.router,
     deliveries.router,
     links.router,
 ]

@@ -54,6 +54,10 @@ async def connect_page(hub_name: str, request: Request, service: ServiceDep) -> 
     query = request.url.query
     if "client" in request.query_params:
         return await _consume_redirect(request, service, hub, query)
+    if not query:
+        # The page a partner who shares a link instead of a button sends people to.
+        link = onboardings.direct_link(service, hub)
+        return _page(request, "connect_direct.html", hub=hub, hub_name=hub.name, link=link)
     start = request.query_params.get("start")
     try:
         async with service.engine.connect() as conn:
@@ -125,6 +129,17 @@ async def open_popup(hub_name: str, request: Request, service: ServiceDep) -> Re
         return _refusal(request, exc.status, str(exc))
     target = onboardings.popup_url(hub, start or "", row.prefill or {})
     return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+
+
+@router.get("/connect/{hub_name}/direct")
+async def open_direct_link(hub_name: str, request: Request, service: ServiceDep) -> Response:
+    """The hub's direct link: 360dialog's popup for the partner, no attempt behind it."""
+    hub = _hub(service, hub_name)
+    if hub is None:
+        return _refusal(request, 404, "There is no such connect page.")
+    return RedirectResponse(
+        onboardings.popup_url(hub, None, {}), status_code=303, headers=PAGE_HEADERS
+    )
 
 
 @router.get("/connect/{hub_name}/progress")

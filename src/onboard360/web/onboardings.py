@@ -56,17 +56,27 @@ def connect_url(service: Service, hub: HubConfig, state: str) -> str:
     return f"{service.settings.public_url}/connect/{hub.name}?{urlencode({'start': state})}"
 
 
+def direct_link(service: Service, hub: HubConfig) -> str:
+    """The hub's shareable link: our URL that opens 360dialog's popup for the partner with
+    no attempt behind it (signed at click time when IO Signature is on). Its redirect is
+    verified and recorded as an unclaimed client (services/redirects.py)."""
+    return f"{service.settings.public_url}/connect/{hub.name}/direct"
+
+
 def opener_url(service: Service, hub: HubConfig, state: str) -> str:
     """Our URL that sends the browser on to the 360dialog popup, signed at click time."""
     return f"{service.settings.public_url}/connect/{hub.name}/popup?{urlencode({'start': state})}"
 
 
-def popup_url(hub: HubConfig, state: str, prefill: dict[str, Any], now: int | None = None) -> str:
-    """The 360dialog popup URL for this attempt, with a fresh IO Signature when needed.
+def popup_url(
+    hub: HubConfig, state: str | None, prefill: dict[str, Any], now: int | None = None
+) -> str:
+    """The 360dialog popup URL for this attempt (no ``state``: the hub's direct link), with
+    a fresh IO Signature when needed.
 
     Never cached: the IO Signature must be made for each opening (doc).
     """
-    params: dict[str, str] = {"state": state}
+    params: dict[str, str] = {"state": state} if state else {}
     params.update({k: str(v) for k, v in prefill.items() if k in ("number", "email", "name")})
     if prefill.get("login") is True:
         params["next"] = "login"

@@ -36,7 +36,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 AUTH = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
-EXAMPLES = 20  # per operation and generation mode: ~2 × 14 × 20 requests in all
+EXAMPLES = 20  # per operation and generation mode: ~2 × 15 × 20 requests in all
 
 
 def seed(stack: Stack) -> dict[str, dict[str, Any]]:
@@ -50,6 +50,7 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
     answer = httpx.get(f"{stack.service_url}/connect/dp?{query}", timeout=10)
     assert answer.status_code == 200, answer.text
     stack.start_onboarding("pp", "never-came-back")
+    unclaimed, _ = sandbox_channels(stack, "pp")  # known from webhooks only: nobody's
     stack.settle()
     forwarded = stack.start_onboarding("pp", "official-button-user")
     button_client, button_channels = sandbox_channels(stack, "pp")
@@ -70,6 +71,10 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
         },
         "GET /api/v1/clients/{client_id}": {"path_parameters": ids},
         "GET /api/v1/clients/{client_id}/timeline": {"path_parameters": ids},
+        "POST /api/v1/clients/{client_id}/claim": {
+            "path_parameters": {"client_id": unclaimed},
+            "body": {"external_user_id": "claimed-user", "hub": "pp"},
+        },
         "GET /api/v1/events/{event_id}/attempts": {"path_parameters": ids},
         "POST /api/v1/events/{event_id}/replay": {"path_parameters": ids},
         "POST /api/v1/onboardings": {"body": {"hub": "pp", "external_user_id": "new-user"}},

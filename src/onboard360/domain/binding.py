@@ -9,7 +9,9 @@ redirect came back to:
 
 - **bind** the client to the attempt's user only when it is already that user's
   (``RETURNING``), or nobody's and 360dialog created it after the attempt began, allowing
-  ``skew`` for two clocks (``NEW``);
+  ``skew`` for two clocks (``NEW``) — unless its signup's redirect already came back
+  without an attempt of ours (a direct link): a signup returns once, so a second claim
+  on it is not that signup's;
 - anything else binds nothing and changes no channel: a client bound to another user
   (``OTHER_USER``), an unbound client created before the attempt or of unknown age
   (``OLD_CLIENT``), a client 360dialog does not know (``UNKNOWN_CLIENT``). The first two
@@ -66,6 +68,8 @@ class ClientFacts:
     exists: bool
     created_at: datetime | None = None
     channels: frozenset[ChannelId] = frozenset()
+    # A redirect for this client already came back with no attempt of ours behind it.
+    returned_without_attempt: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,8 @@ def claim_of(
         return Claim.NO_ATTEMPT
     if owner is not None:
         return Claim.RETURNING if owner == attempt.external_user_id else Claim.OTHER_USER
-    if facts.created_at is None:
-        return Claim.OLD_CLIENT  # of unknown age: never assume it is new
+    if facts.created_at is None or facts.returned_without_attempt:
+        return Claim.OLD_CLIENT  # of unknown age, or its signup already came back
     if attempt.began_at - skew <= facts.created_at <= now + skew:
         return Claim.NEW
     return Claim.OLD_CLIENT

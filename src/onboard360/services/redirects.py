@@ -57,7 +57,7 @@ from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.service import Service
-from onboard360.services.verification import Learnt, Unverifiable, learn
+from onboard360.services.verification import DIRECT_LINK_KIND, Learnt, Unverifiable, learn
 
 VERIFY_TASK = "verify_redirect"
 
@@ -261,7 +261,7 @@ async def _record_direct(
         conn,
         hub,
         "redirect",
-        "direct_link_redirect",
+        DIRECT_LINK_KIND,
         {"channels": list(kept.channels), "ignored": list(verdict.ignored)},
         client_id=kept.client_id,
     )

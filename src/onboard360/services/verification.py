@@ -26,6 +26,8 @@ from onboard360.service import Service
 # A client with more channels than this is listed no further: a redirect names at most
 # MAX_IDS (100) of them, and what is not listed is only ignored, never trusted.
 MAX_CHANNELS_READ = 1000
+# The timeline line a redirect with no attempt of ours leaves (services/redirects.py).
+DIRECT_LINK_KIND = "direct_link_redirect"
 
 
 class Unverifiable(Exception):
@@ -56,13 +58,14 @@ async def learn(
         raise Unverifiable(str(exc)) from None
     info = next((c for c in found.items if c.id == client), None)
     snapshots = _snapshots(client, listed)
-    known = await _webhook_channels(db, hub, client)
+    known, returned = await _recorded(db, hub, client)
     created = info.created_at if info is not None else _embedded_created_at(listed)
     facts = ClientFacts(
         client_id=client,
         exists=info is not None or bool(snapshots),
         created_at=created,
         channels=frozenset(snapshots) | known,
+        returned_without_attempt=returned,
     )
     return Learnt(facts, snapshots)
 
@@ -92,15 +95,27 @@ def _embedded_created_at(listed: list[ChannelInfo]) -> datetime | None:
     return None
 
 
-async def _webhook_channels(
+async def _recorded(
     db: AsyncEngine | AsyncConnection, hub: HubConfig, client: ClientId
-) -> frozenset[ChannelId]:
-    """Channels signed webhooks (or syncs) already placed under ``client``."""
-    query = select(t.channels.c.channel_id).where(
-        t.channels.c.hub == hub.name, t.channels.c.client_id == client
-    )
+) -> tuple[frozenset[ChannelId], bool]:
+    """The channels signed webhooks (or syncs) already placed under ``client``, and whether
+    a redirect for it already came back with no attempt of ours (a direct link)."""
     if isinstance(db, AsyncEngine):
         async with db.connect() as conn:
-            ids = await conn.scalars(query)
-            return frozenset(channel_id(i) for i in ids)
-    return frozenset(channel_id(i) for i in await db.scalars(query))
+            return await _recorded(conn, hub, client)
+    ids = await db.scalars(
+        select(t.channels.c.channel_id).where(
+            t.channels.c.hub == hub.name, t.channels.c.client_id == client
+        )
+    )
+    channels = frozenset(channel_id(i) for i in ids)
+    direct = await db.scalar(
+        select(t.timeline.c.id)
+        .where(
+            t.timeline.c.hub == hub.name,
+            t.timeline.c.client_id == client,
+            t.timeline.c.kind == DIRECT_LINK_KIND,
+        )
+        .limit(1)
+    )
+    return channels, direct is not None

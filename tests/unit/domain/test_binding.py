@@ -91,6 +91,13 @@ def test_clock_skew_is_allowed_both_ways_and_no_more() -> None:
         assert claim is Claim.OLD_CLIENT
 
 
+def test_a_new_client_whose_signup_already_came_back_by_direct_link_is_a_conflict() -> None:
+    came_back = ClientFacts(CL, True, T0, frozenset({A}), returned_without_attempt=True)
+    assert verify(redirect(), came_back, alice(), None, now=T0).claim is Claim.OLD_CLIENT
+    # Its own user, later, is still a returning client once claimed.
+    assert verify(redirect(), came_back, alice(), "alice", now=T0).claim is Claim.RETURNING
+
+
 def test_a_client_360dialog_does_not_know_keeps_nothing() -> None:
     verdict = verify(redirect((A, JUNK)), facts(None, exists=False), alice(), "alice", now=T0)
     assert verdict.claim is Claim.UNKNOWN_CLIENT

@@ -168,7 +168,7 @@ async def settle(  # noqa: PLR0917 - one decision's inputs
         return Completed(outcome)
     row = await _write_attempt(conn, attempt, redirect, verdict, query)
     if outcome is Outcome.APPLIED:
-        await _apply(conn, service, hub, row, verdict, learnt)
+        await _apply(conn, service, hub, row, verdict)
     else:
         await record(
             conn,
@@ -202,19 +202,13 @@ def snapshots_of(learnt: Learnt, ids: tuple[str, ...] | list[str]) -> list[Input
     return [learnt.snapshots[c] for c in ids if c in learnt.snapshots]  # type: ignore[index]
 
 
-async def _apply(  # noqa: PLR0917 - one decision's inputs
-    conn: AsyncConnection,
-    service: Service,
-    hub: HubConfig,
-    row: Row[Any],
-    verdict: Verdict,
-    learnt: Learnt,
+async def _apply(
+    conn: AsyncConnection, service: Service, hub: HubConfig, row: Row[Any], verdict: Verdict
 ) -> None:
     kept = verdict.redirect
-    inputs: list[Input] = [
-        *snapshots_of(learnt, [*kept.channels, *kept.revoked]),
-        Redirected(kept, row.sequence),
-    ]
+    # The redirect alone, as before verification: statuses still come from webhooks and
+    # syncs, so what the redirect applies does not depend on when 360dialog was asked.
+    inputs: list[Input] = [Redirected(kept, row.sequence)]
     await apply_inputs(conn, hub, service.product_of(hub), inputs, source="redirect")
     await conn.execute(
         t.clients.update()

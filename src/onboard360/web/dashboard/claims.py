@@ -74,7 +74,7 @@ async def claim_client(request: Request, session: SessionDep, service: ServiceDe
                 {**detail, "outcome": f"refused:{exc.code}"},
             )
         back = "/dashboard/claim?" + urlencode(
-            {"hub": hub.name, "client": client, "error": str(exc)}
+            {"hub": hub.name, "client": client, "error": exc.code}
         )
         return RedirectResponse(back, status_code=303, headers=PAGE_HEADERS)
     outcome = "reassigned" if done.previous else ("claimed" if done.changed else "unchanged")

@@ -161,14 +161,24 @@ def sandbox_channels(
     return client.id, [stack.sandbox.create_channel(client.id, phone).id for phone in phones]
 
 
+def onboarded_channels(
+    stack: Stack, hub: str, numbers: int = 1, *, permission: bool | None = None
+) -> tuple[dict[str, Any], str, list[str]]:
+    """A client that signed up through one of our onboardings, its numbers shared in the
+    popup's redirect (so onboard360 may key them), not yet running: (created, client,
+    channels)."""
+    created = stack.start_onboarding(hub)
+    client, channels = sandbox_channels(stack, hub, numbers, permission=permission)
+    answer = get_redirect(stack, hub, redirect_query(state_of(created), client, channels))
+    assert answer.status_code == 200, answer.text
+    return created, client, channels
+
+
 def live_channel(stack: Stack, hub: str = "pp") -> tuple[dict[str, Any], str, str]:
     """An onboarding whose one channel is running with its key stored: (created, client,
     channel)."""
-    created = stack.start_onboarding(hub)
-    client, (channel,) = sandbox_channels(stack, hub, permission=True)
+    created, client, (channel,) = onboarded_channels(stack, hub, permission=True)
     stack.sandbox.set_status(channel, "running")
-    answer = get_redirect(stack, hub, redirect_query(state_of(created), client, [channel]))
-    assert answer.status_code == 200, answer.text
     stack.settle()
     assert stack.sandbox.channel(channel).keys_generated == 1
     return created, client, channel

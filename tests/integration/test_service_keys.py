@@ -8,7 +8,13 @@ import json
 import threading
 
 from onboard360.sandbox.models import Faults
-from tests.integration.service_http import execute, live_channel, messaging_status, rows
+from tests.integration.service_http import (
+    execute,
+    live_channel,
+    messaging_status,
+    onboarded_channels,
+    rows,
+)
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack
 
@@ -57,10 +63,7 @@ def test_many_channels_running_at_once_get_exactly_one_key_each(stack: Stack) ->
     hub = stack.sandbox_hub("pp")
     # Every webhook twice, shuffled: more copies of each event for the workers to race on.
     hub.faults = Faults(webhook_duplicate_rate=1.0, webhook_reorder=True)
-    client = stack.sandbox.create_client(hub.partner_id, "Bulk", "bulk@example.test")
-    channels = [
-        stack.sandbox.create_channel(client.id, f"+4917{n:08d}").id for n in range(CHANNELS)
-    ]
+    _created, _client, channels = onboarded_channels(stack, "pp", CHANNELS)
     for channel in channels:
         stack.sandbox.set_status(channel, "running")
     # Every webhook stored before any worker starts: processing and key jobs all race.

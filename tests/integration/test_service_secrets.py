@@ -15,6 +15,7 @@ from onboard360.sandbox.models import Faults
 from tests.integration.service_http import (
     get_redirect,
     live_channel,
+    onboarded_channels,
     post_webhook,
     redirect_query,
     rows,
@@ -84,7 +85,7 @@ def run_flows_with_failures(stack: Stack) -> list[str]:
     hub = stack.sandbox_hub("pp")
     for faults in (Faults(api_5xx_rate=1.0), Faults(api_429_rate=1.0, api_retry_after_seconds=0)):
         hub.faults = faults
-        _client, (failing,) = sandbox_channels(stack, "pp")
+        _created, _client, (failing,) = onboarded_channels(stack, "pp")
         stack.sandbox.set_status(failing, "running")
         stack.settle()
         seen.append(stack.api.get(f"/api/v1/channels/{failing}").text)

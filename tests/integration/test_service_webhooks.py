@@ -18,10 +18,10 @@ from tests.integration.service_http import (
     count,
     event_body,
     inbox_rows,
+    onboarded_channels,
     post_webhook,
     quiet_sandbox,
     rows,
-    sandbox_channels,
     snapshot,
     webhook_url,
 )
@@ -209,7 +209,7 @@ def test_the_row_and_its_job_exist_when_the_2xx_arrives(stack: Stack) -> None:
 
 def test_replayed_webhook_changes_nothing(stack: Stack) -> None:
     quiet_sandbox(stack, "pp")
-    _client, (channel,) = sandbox_channels(stack, "pp")
+    _created, _client, (channel,) = onboarded_channels(stack, "pp")
     stack.sandbox.set_status(channel, "running")
     created = channel_event(stack, "channel_created", channel, "pending")
     running = channel_event(stack, "channel_running", channel, "running")
@@ -322,7 +322,7 @@ def test_unusable_event_is_kept_with_its_error(stack: Stack, body: bytes) -> Non
 
 def test_running_before_created_ends_running_with_one_key(stack: Stack) -> None:
     quiet_sandbox(stack, "pp")
-    _client, (channel,) = sandbox_channels(stack, "pp")
+    _created, _client, (channel,) = onboarded_channels(stack, "pp")
     stack.sandbox.set_status(channel, "running")
     for event, status in (
         ("channel_running", "running"),

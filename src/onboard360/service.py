@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -27,7 +27,8 @@ class Service:
     keyring: Keyring
     http: httpx.AsyncClient
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    _partner_apis: dict[str, PartnerAPI] = field(default_factory=dict, repr=False)
+    _partner_apis: dict[tuple[str, bool], PartnerAPI] = field(default_factory=dict, repr=False)
+    _auths: dict[str, HubAuth] = field(default_factory=dict, repr=False)
 
     def hub(self, name: str) -> HubConfig:
         hub = self.settings.hub(name)
@@ -41,22 +42,40 @@ class Service:
             raise UnknownHub(hub.product)
         return product
 
-    def partner_api(self, hub: HubConfig) -> PartnerAPI:
-        """One client per hub, so a bearer token is fetched once and shared."""
-        api = self._partner_apis.get(hub.name)
+    def partner_api(self, hub: HubConfig, *, quick: bool = False) -> PartnerAPI:
+        """One client per hub, so a bearer token is fetched once and shared.
+
+        ``quick``: for a person's request (a redirect being verified), few short retries;
+        what cannot be answered quickly is left to a job.
+        """
+        api = self._partner_apis.get((hub.name, quick))
         if api is None:
+            auth = self._auths.get(hub.name)
+            if auth is None:
+                auth = self._auths[hub.name] = hub_auth(hub)
             api = PartnerAPI(
                 hub.partner_id,
-                hub_auth(hub),
+                auth,
                 base_url=hub.partner_api_url,
                 client=self.http,
-                retry=self.retry,
+                retry=quick_retry(self.retry) if quick else self.retry,
             )
-            self._partner_apis[hub.name] = api
+            self._partner_apis[hub.name, quick] = api
         return api
 
     def messaging_api(self, hub: HubConfig) -> MessagingAPI:
         return MessagingAPI(base_url=hub.messaging_api_url, client=self.http, retry=self.retry)
+
+
+def quick_retry(retry: RetryPolicy) -> RetryPolicy:
+    """At most two tries within eight seconds, never slower than ``retry``."""
+    return replace(
+        retry,
+        attempts=min(retry.attempts, 2),
+        timeout=min(retry.timeout, 8.0),
+        wait_max=min(retry.wait_max, 1.0),
+        wait_jitter=min(retry.wait_jitter, 0.2),
+    )
 
 
 def hub_auth(hub: HubConfig) -> HubAuth:

@@ -91,8 +91,7 @@ def test_operator_retries_a_failed_provisioning_once_the_fault_is_gone(
     stack: Stack, operator_page: Page, device: str
 ) -> None:
     shots = Shots("retry", device)
-    stack.sandbox_hub("pp").faults.api_5xx_rate = 1.0
-    _, (channel,) = off_thread(onboarded, stack, "pp")
+    _, (channel,) = off_thread(onboarded, stack, "pp", hub_down_after_redirect=True)
     page = operator_page
 
     log_in(page, stack, shots)

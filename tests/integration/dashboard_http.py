@@ -130,9 +130,13 @@ def onboarded(
     permission: bool | None = None,
     numbers: int = 1,
     running: bool = True,
+    hub_down_after_redirect: bool = False,
 ) -> tuple[str, list[str]]:
     """A client that went through the popup (the redirect came back), its channels moved to
-    running and every job run: the client id and its channel ids."""
+    running and every job run: the client id and its channel ids.
+
+    ``hub_down_after_redirect``: the Partner API fails from right after the redirect was
+    verified, so the key jobs give up (the test turns the fault off again)."""
     created = stack.start_onboarding(hub, user)
     state = httpx.URL(created["connect_url"]).params["start"]
     partner_id = stack.hub(hub).partner_id
@@ -146,6 +150,8 @@ def onboarded(
     query = {"client": client.id, "channels": f"[{','.join(channels)}]", "state": state}
     answer = httpx.get(f"{stack.service_url}/connect/{hub}", params=query)
     assert answer.status_code == 200, answer.text
+    if hub_down_after_redirect:
+        stack.sandbox_hub(hub).faults.api_5xx_rate = 1.0
     if running:
         for channel in channels:
             stack.sandbox.set_status(channel, "running")

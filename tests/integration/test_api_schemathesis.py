@@ -42,7 +42,7 @@ CHECKS = [
     negative_data_rejection,
 ]
 AUTH = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
-EXAMPLES = 20  # per operation and generation mode: ~2 × 14 × 20 requests in all
+EXAMPLES = 20  # per operation and generation mode: ~2 × 15 × 20 requests in all
 # What refusing a schema-violating request may answer: schemathesis's defaults, and 413
 # for a body over the size limit (a refusal too, before the schema is even looked at).
 REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
@@ -59,6 +59,7 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
     answer = httpx.get(f"{stack.service_url}/connect/dp?{query}", timeout=10)
     assert answer.status_code == 200, answer.text
     open_onboarding = stack.start_onboarding("pp", "never-came-back")
+    unclaimed, _ = sandbox_channels(stack, "pp")  # known from webhooks only: nobody's
     stack.settle()
     imported, taken = old_system_channels(stack, 2)
     forwarded = stack.start_onboarding("pp", "official-button-user")
@@ -80,6 +81,10 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
         },
         "GET /api/v1/clients/{client_id}": {"path_parameters": ids},
         "GET /api/v1/clients/{client_id}/timeline": {"path_parameters": ids},
+        "POST /api/v1/clients/{client_id}/claim": {
+            "path_parameters": {"client_id": unclaimed},
+            "body": {"external_user_id": "claimed-user", "hub": "pp"},
+        },
         "GET /api/v1/events/{event_id}/attempts": {"path_parameters": ids},
         "POST /api/v1/events/{event_id}/replay": {"path_parameters": ids},
         "POST /api/v1/onboardings": {"body": {"hub": "pp", "external_user_id": "new-user"}},

@@ -25,8 +25,7 @@ def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: St
     _, (violated_channel,) = onboarded(stack, "pp", user="flagged")
     trigger(stack, violated_channel, "account_violation", violation_type="SCAM")
     onboarded(stack, "dp", user="refused", permission=False)  # waiting for permission
-    stack.sandbox_hub("pp").faults.api_5xx_rate = 1.0
-    onboarded(stack, "pp", user="failing")  # the key job gives up
+    onboarded(stack, "pp", user="failing", hub_down_after_redirect=True)  # key job gives up
     stack.sandbox_hub("pp").faults.api_5xx_rate = 0.0
     onboarded(stack, "pp", user="slow", running=False)  # not running yet...
     sql(
@@ -42,6 +41,7 @@ def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: St
     assert page.status_code == 200
     assert stage_counts(page, "pp") == {
         "waiting_for_popup": 1,
+        "confirming": 0,
         "connecting": 2,  # the failing one and the slow one
         "action_needed": 0,
         "live": 2,
@@ -53,6 +53,8 @@ def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: St
         "provisioning_failed": 1,
         "handoff_failing": 1,
         "endpoint_disabled": 0,
+        "unclaimed_clients": 0,
+        "redirect_unconfirmed": 0,
         "violations": 1,
     }
     assert attention_counts(page, "dp")["waiting_for_permission"] == 1

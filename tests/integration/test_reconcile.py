@@ -274,14 +274,14 @@ def test_a_refusal_asked_before_a_newer_redirect_is_followed_by_one_more_attempt
     stack: Stack,
 ) -> None:
     hub = stack.sandbox_hub("dp")
-    hub.faults.api_5xx_rate = 1.0
     channel = shared_running_channel(stack, "dp", permission=False)
+    hub.faults.api_5xx_rate = 1.0  # after the redirect was verified
     stack.settle()  # every attempt of intent 1 fails: the job gives up, the intent is wanted
+    hub.faults.api_5xx_rate = 0.0
     assert generations(stack, channel) == [(1, "pending")]
     # The client visits the popup again (denying API-key permission once more); then the
     # job of intent 1, asked before that visit, is requeued and 360dialog refuses it.
     popup_visit(stack, "dp", channel, share=True)
-    hub.faults.api_5xx_rate = 0.0
 
     assert sync(stack, "dp").keys_requeued == 1
     stack.drain()
@@ -295,11 +295,11 @@ def test_a_refusal_asked_before_a_newer_redirect_is_followed_by_one_more_attempt
 
 def test_a_key_job_requeued_after_a_revoking_redirect_makes_no_key(stack: Stack) -> None:
     hub = stack.sandbox_hub("dp")
-    hub.faults.api_5xx_rate = 1.0
     channel = shared_running_channel(stack, "dp", permission=True)
+    hub.faults.api_5xx_rate = 1.0  # after the redirect was verified
     stack.settle()  # the job of intent 1 gives up
-    popup_visit(stack, "dp", channel, share=False)
     hub.faults.api_5xx_rate = 0.0
+    popup_visit(stack, "dp", channel, share=False)
 
     sync(stack, "dp")
     stack.drain()

@@ -141,6 +141,7 @@ def test_lists_and_filters_show_what_the_dashboard_shows(stack: Stack) -> None:
     assert hub["hub"] == "pp"
     assert hub["onboardings"] == {
         "waiting_for_popup": 1,
+        "confirming": 0,
         "connecting": 0,
         "action_needed": 1,
         "live": 1,

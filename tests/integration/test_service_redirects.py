@@ -128,11 +128,14 @@ def test_unknown_state_is_refused_and_records_nothing(stack: Stack) -> None:
     assert snapshot(stack) == before
 
 
-def test_missing_state_is_refused(stack: Stack) -> None:
+def test_a_redirect_without_state_is_a_direct_link_recorded_unbound(stack: Stack) -> None:
     client, channels = sandbox_channels(stack, "pp")
     answer = get_redirect(stack, "pp", redirect_query(None, client, channels))
-    assert answer.status_code == 400
-    assert count(stack, "channels") == 0
+    assert answer.status_code == 200
+    assert "being connected" in answer.text
+    (row,) = rows(stack, "SELECT external_user_id FROM clients")
+    assert row["external_user_id"] is None
+    assert count(stack, "key_generations") == 0
 
 
 def test_a_state_of_another_hub_is_unknown_here(stack: Stack) -> None:

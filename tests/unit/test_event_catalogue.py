@@ -105,6 +105,8 @@ def real_body(event: ProductEvent) -> dict[str, Any]:
         effect = ONBOARDING[event]
     elif event is ProductEvent.CLIENT_CREATED:
         effect = NotifyProduct(event, client_id=ClientId("AbC1ClientCL"))
+    elif event is ProductEvent.CLIENT_CLAIMED:
+        effect = NotifyProduct(event, client_id=ClientId("AbC1ClientCL"), detail="crm-user-42")
     else:
         state = replace(CHANNEL, **WHEN_SENT[event])
         detail = "account_violation:scam" if event is ProductEvent.CHANNEL_VIOLATION else None

@@ -58,6 +58,10 @@ onboardings = Table(
     # The browser that last opened the popup (web/attempts.py): its cookie's sha256.
     Column("attempt_cookie_sha256", LargeBinary),
     _at("popup_opened_at"),
+    Column("verification", Text),
+    _at("verified_at"),
+    Column("ignored", ARRAY(Text)),
+    Column("conflict", JSONB),
 )
 
 clients = Table(

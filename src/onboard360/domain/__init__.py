@@ -5,6 +5,16 @@ Edges parse what arrives (``parse_redirect``, ``parse_event``), jobs feed the re
 This module is the package's public surface.
 """
 
+from onboard360.domain.binding import (
+    DEFAULT_CLOCK_SKEW,
+    Attempt,
+    Claim,
+    ClientFacts,
+    Verdict,
+    claim_of,
+    may_claim,
+    verify,
+)
 from onboard360.domain.clients import ClientState, apply_client, channels_touched, client_of
 from onboard360.domain.effects import (
     KEY_IMPORTED,
@@ -70,15 +80,19 @@ from onboard360.domain.redirect import (
 )
 
 __all__ = [
+    "DEFAULT_CLOCK_SKEW",
     "ID_PATTERN",
     "KEY_IMPORTED",
     "MAX_IDS",
     "MAX_ID_LENGTH",
     "MAX_QUERY_LENGTH",
+    "Attempt",
     "Billing",
     "ChannelId",
     "ChannelSnapshot",
     "ChannelState",
+    "Claim",
+    "ClientFacts",
     "ClientId",
     "ClientState",
     "DiscardKey",
@@ -110,16 +124,19 @@ __all__ = [
     "RedirectResult",
     "Redirected",
     "SnapshotError",
+    "Verdict",
     "apply",
     "apply_all",
     "apply_client",
     "channel_id",
     "channels_touched",
+    "claim_of",
     "client_id",
     "client_of",
     "concerns",
     "format_redirect",
     "is_valid_id",
+    "may_claim",
     "may_generate_key",
     "may_import_key",
     "may_rotate_key",
@@ -127,4 +144,5 @@ __all__ = [
     "parse_event",
     "parse_redirect",
     "partner_id",
+    "verify",
 ]

@@ -21,6 +21,9 @@ class ProductEvent(StrEnum):
     """Events handed to the partner's product (signed, Standard Webhooks)."""
 
     CLIENT_CREATED = "client.created"
+    # A client was bound to one of the product's users by an explicit claim (the product's
+    # or an operator's); ``detail`` is that user's external_user_id.
+    CLIENT_CLAIMED = "client.claimed"
     CHANNEL_CREATED = "channel.created"
     CHANNEL_RUNNING = "channel.running"
     # A key was generated and stored, or the partner's own key imported (detail

@@ -182,7 +182,13 @@ _BY_SEQUENCE = frozenset(
 )
 
 
+# Once per violation, and once per user a client is claimed for.
+_BY_DETAIL = frozenset({ProductEvent.CHANNEL_VIOLATION, ProductEvent.CLIENT_CLAIMED})
+
+
 def _dedupe_suffix(effect: NotifyProduct, state: ChannelState | None) -> str:
+    if effect.event in _BY_DETAIL:
+        return f":{effect.detail}"
     if state is None:
         return ""
     if effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED):
@@ -191,8 +197,6 @@ def _dedupe_suffix(effect: NotifyProduct, state: ChannelState | None) -> str:
         return f":{state.permission_sequence}"
     if effect.event is ProductEvent.PERMISSION_REFUSED:
         return f":{state.key_intent}"
-    if effect.event is ProductEvent.CHANNEL_VIOLATION:
-        return f":{effect.detail}"
     return ""
 
 
@@ -226,7 +230,9 @@ def product_payload(
         "client_id": effect.client_id,
         "channel_id": effect.channel_id,
     }
-    if effect.detail:
+    if effect.event is ProductEvent.CLIENT_CLAIMED:
+        payload["external_user_id"] = effect.detail
+    elif effect.detail:
         payload["detail"] = effect.detail
     if state is not None:
         verdict = may_generate_key(state)

@@ -78,7 +78,6 @@ async def apply_inputs(
     items: Sequence[Input],
     *,
     source: str,
-    external_user_id: str | None = None,
 ) -> Outcome:
     by_phone = await _channels_by_phone(conn, hub, items)
     client_ids = list(dict.fromkeys(c for item in items if (c := client_of(item))))
@@ -113,13 +112,6 @@ async def apply_inputs(
         return decided
 
     clients, _ = await _transition(conn, hub, CLIENTS, client_ids, ClientState, decide_clients)
-    if client_ids and external_user_id is not None:
-        await conn.execute(
-            t.clients.update()
-            .where(t.clients.c.hub == hub.name, t.clients.c.client_id.in_(client_ids))
-            .where(t.clients.c.external_user_id.is_(None))
-            .values(external_user_id=external_user_id)
-        )
     billing = Billing(hub.billing)
     channels, changed_channels = await _transition(
         conn, hub, CHANNELS, channel_ids, lambda cid: ChannelState(cid, billing), decide_channels

@@ -18,6 +18,8 @@ from onboard360.jobs.connector import connector_for
 from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.jobs.reconcile import reconcile_hub
 from onboard360.service import Service
+from onboard360.services import redirects
+from onboard360.services.redirects import VERIFY_TASK
 
 # One job per group-committed batch of partner webhooks (web/ingest.py, jobs/inbox.py).
 INBOX_TASK = "process_inbox_events"
@@ -80,6 +82,10 @@ def build_app(
                     continue
                 done.append(f"{hub.name}: {report.channels_changed} changed")
             return ", ".join(done)
+
+    @app.task(name=VERIFY_TASK, retry=hub_retry)
+    async def verify_redirect(hub: str, onboarding_id: str | None, query: str) -> str:
+        return await redirects.verify_pending(service, hub, onboarding_id, query)
 
     @app.task(name=MESSAGING_TASK, retry=hub_retry)
     async def configure_messaging(hub: str, channel_id: str) -> str:

@@ -1,4 +1,5 @@
-"""One module per command group: the work behind the CLI, with no Typer in it.
+"""One module per command group: the work behind the web edges, the CLI and the jobs,
+with no HTTP or Typer in it.
 
 | module | what |
 | --- | --- |
@@ -6,4 +7,7 @@
 | ``adoption.py`` | adopt a hub that already has clients: import keys, take over |
 | ``survey.py`` | adoption's dry run: the hub's channels and what would happen to each |
 | ``key_file.py`` | the file of keys a partner's current system holds (CSV or JSON) |
+| ``redirects.py`` | a popup redirect: verified against 360dialog, then applied or recorded |
+| ``verification.py`` | what 360dialog says about a client and its channels |
+| ``claims.py`` | claim a client for a product user (settles conflicts, direct links) |
 """

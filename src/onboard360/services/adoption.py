@@ -3,7 +3,7 @@
 A hub connected to onboard360 has channels whose keys the partner's current system holds;
 a new key revokes the old one (docs/decisions/0006-entitlement.md). This is what an
 operator (CLI, dashboard) or the product (API) does about them, one explicit step at a
-time (docs/decisions/0007-adoption.md):
+time (docs/decisions/0009-adoption.md):
 
 - ``survey`` (survey.py): the hub's clients and channels as 360dialog lists them
   (paged), and what would happen to each; it changes nothing.

@@ -41,7 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onboard360.db import tables as t
 from onboard360.domain import RedirectResult
 from onboard360.hubs_config import HubConfig
-from onboard360.web.onboardings import OnboardingRefused, recorded, state_digest
+from onboard360.services.redirects import is_repeat
+from onboard360.web.onboardings import OnboardingRefused, state_digest
 
 COOKIE_PREFIX: Final = "onboard360_attempt_"
 # A browser that opened more popups than this within an attempt's lifetime is not a person.
@@ -194,7 +195,7 @@ def _holds(row: Row[Any], cookies: Mapping[str, str]) -> bool:
 def _choose(held: list[Row[Any]], redirect: RedirectResult) -> Row[Any] | None:
     if not held:
         return None
-    replayed = [row for row in held if row.redirected_at is not None and recorded(row, redirect)]
+    replayed = [row for row in held if is_repeat(row, redirect)]
     if replayed:
         return replayed[0]
     now = datetime.now(UTC)

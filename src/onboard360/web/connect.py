@@ -17,6 +17,8 @@ from fastapi.templating import Jinja2Templates
 from onboard360.config import Settings
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.hubs_config import HubConfig
+from onboard360.services import redirects
+from onboard360.services.redirects import Outcome, RedirectRefused
 from onboard360.web import attempts, onboardings
 from onboard360.web.deps import ServiceDep
 from onboard360.web.onboardings import OnboardingRefused
@@ -69,6 +71,10 @@ async def connect_page(hub_name: str, request: Request, service: ServiceDep) -> 
     query = request.url.query
     if "client" in request.query_params:
         return await _consume_redirect(request, service, hub, query)
+    if not query:
+        # The page a partner who shares a link instead of a button sends people to.
+        link = onboardings.direct_link(service, hub)
+        return _page(request, "connect_direct.html", hub=hub, hub_name=hub.name, link=link)
     start = request.query_params.get("start")
     try:
         async with service.engine.connect() as conn:
@@ -76,6 +82,21 @@ async def connect_page(hub_name: str, request: Request, service: ServiceDep) -> 
     except OnboardingRefused as exc:
         return _refusal(request, exc.status, str(exc))
     return _page(request, "connect.html", hub=hub, start=start, hub_name=hub.name)
+
+
+# What the person reads once the popup came back, by what became of the redirect.
+_RESULT = {
+    Outcome.APPLIED: "Your numbers are being connected. You can close this window.",
+    Outcome.PENDING: "Confirming with 360dialog… Your numbers are connected as soon as "
+    "360dialog confirms them. You can close this window.",
+    Outcome.CONFLICT: "We could not confirm that this WhatsApp account is yours, so nothing "
+    "was connected yet: the partner checks it and finishes connecting it. You can close "
+    "this window.",
+    Outcome.RECORDED: "Your number is being connected. You can close this window.",
+    # No attempt of ours and a client 360dialog does not know (yet): nothing is recorded,
+    # and the person is not the one to act on it.
+    Outcome.UNKNOWN_CLIENT: "Your number is being connected. You can close this window.",
+}
 
 
 async def _consume_redirect(
@@ -87,13 +108,31 @@ async def _consume_redirect(
         return _refusal(request, 400, f"This redirect is malformed: {exc}")
     try:
         async with service.engine.begin() as conn:
-            row = await attempts.identify(conn, hub, request.cookies, redirect)
-            row = await onboardings.complete(conn, service, hub, row, redirect, query)
-    except OnboardingRefused as exc:
+            attempt = await attempts.identify(conn, hub, request.cookies, redirect)
+        done = await redirects.complete(
+            service.engine, service, hub, attempt and onboardings.live(attempt), redirect, query
+        )
+    except (OnboardingRefused, RedirectRefused) as exc:
         return _refusal(request, exc.status, str(exc))
-    # Watched by the state when it came back, else by the attempt's cookie.
-    watch = {"start": redirect.state} if redirect.state else {"attempt": row.id.hex}
-    return _page(request, "connect_result.html", hub_name=hub.name, watch=watch)
+    if done.outcome is Outcome.UNKNOWN_CLIENT and done.attempt is not None:
+        return _refusal(
+            request,
+            400,
+            "360dialog does not know the account this window named: start again "
+            "from the partner's page.",
+        )
+    # Watched by the state when it came back, else by the attempt's cookie; a redirect
+    # with no attempt of ours (a direct link) has nothing to watch.
+    watch: dict[str, str] = {}
+    if done.attempt is not None:
+        watch = {"start": redirect.state} if redirect.state else {"attempt": done.attempt.id.hex}
+    return _page(
+        request,
+        "connect_result.html",
+        hub_name=hub.name,
+        watch=watch,
+        message=_RESULT[done.outcome],
+    )
 
 
 @router.get("/connect/{hub_name}/popup")
@@ -124,6 +163,16 @@ async def open_popup(hub_name: str, request: Request, service: ServiceDep) -> Re
         secure=service.settings.public_url.startswith("https://"),
     )
     return response
+
+
+@router.get("/connect/{hub_name}/direct")
+async def open_direct_link(hub_name: str, request: Request, service: ServiceDep) -> Response:
+    """The hub's direct link: 360dialog's popup for the partner, no attempt behind it."""
+    hub = _hub(service, hub_name)
+    if hub is None:
+        return _refusal(request, 404, "There is no such connect page.")
+    target = onboardings.popup_url(hub, onboardings.popup_parameters(hub, None, {}))
+    return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
 
 
 @router.get("/connect/{hub_name}/progress")

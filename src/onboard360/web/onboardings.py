@@ -1,4 +1,7 @@
-"""Onboarding attempts: created for the product, opened as the popup, closed by a redirect."""
+"""Onboarding attempts: created for the product, opened as the popup, found for a redirect.
+
+What a redirect then does is services/redirects.py.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +19,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
-from onboard360.domain import (
-    NotifyProduct,
-    OnboardingFacts,
-    ProductEvent,
-    Redirected,
-    RedirectResult,
-)
+from onboard360.domain import NotifyProduct, OnboardingFacts, ProductEvent
 from onboard360.hubs_config import HubConfig
 from onboard360.jobs.effects import notify_product
-from onboard360.jobs.transition import apply_inputs, record
+from onboard360.jobs.transition import record
 from onboard360.service import Service
 from onboard360.signatures import io_signature
 
@@ -60,20 +57,27 @@ def connect_url(service: Service, hub: HubConfig, state: str) -> str:
     return f"{service.settings.public_url}/connect/{hub.name}?{urlencode({'start': state})}"
 
 
+def direct_link(service: Service, hub: HubConfig) -> str:
+    """The hub's shareable link: our URL that opens 360dialog's popup for the partner with
+    no attempt behind it (signed at click time when IO Signature is on). Its redirect is
+    verified and recorded as an unclaimed client (services/redirects.py)."""
+    return f"{service.settings.public_url}/connect/{hub.name}/direct"
+
+
 def opener_url(service: Service, hub: HubConfig, state: str) -> str:
     """Our URL that sends the browser on to the 360dialog popup, signed at click time."""
     return f"{service.settings.public_url}/connect/{hub.name}/popup?{urlencode({'start': state})}"
 
 
 def popup_parameters(
-    hub: HubConfig, state: str, prefill: dict[str, Any], now: int | None = None
+    hub: HubConfig, state: str | None, prefill: dict[str, Any], now: int | None = None
 ) -> dict[str, str]:
-    """The popup's query parameters for one opening: ``state``, the prefill, and a fresh
-    IO Signature when the hub wants one.
+    """The popup's query parameters for one opening: ``state`` (none: the hub's direct
+    link), the prefill, and a fresh IO Signature when the hub wants one.
 
     Never cached: the IO Signature must be made for each opening (doc).
     """
-    params: dict[str, str] = {"state": state}
+    params: dict[str, str] = {"state": state} if state else {}
     params.update({k: str(v) for k, v in prefill.items() if k in ("number", "email", "name")})
     if prefill.get("login") is True:
         params["next"] = "login"
@@ -150,87 +154,6 @@ def live(row: Row[Any]) -> Row[Any]:
         raise OnboardingRefused(
             410, "This onboarding has expired: start again from the partner's page."
         )
-    return row
-
-
-def recorded(row: Row[Any], redirect: RedirectResult) -> bool:
-    """Whether ``row`` already recorded exactly this redirect (a replay of it)."""
-    return (
-        row.client_id == redirect.client_id
-        and set(row.channels) == set(redirect.channels)
-        and set(row.revoked) == set(redirect.revoked)
-    )
-
-
-async def complete(  # noqa: PLR0917 - the seam both edges call (web/attempts.py finds row)
-    conn: AsyncConnection,
-    service: Service,
-    hub: HubConfig,
-    row: Row[Any] | None,
-    redirect: RedirectResult,
-    query: str,
-) -> Row[Any]:
-    """Record the popup's redirect for its attempt ``row`` (locked; None when no attempt of
-    ours is behind it) and apply it, once.
-
-    The official button (and a reload) delivers the same redirect more than once: a
-    repeat is answered as the first was and changes nothing. A different redirect for an
-    attempt already completed is refused.
-    """
-    if row is None:
-        raise OnboardingRefused(
-            400, "This link has no onboarding state: start again from the partner's page."
-        )
-    row = live(row)
-    if row.redirected_at is not None:
-        if recorded(row, redirect):
-            return row
-        raise OnboardingRefused(
-            409, "This onboarding was already completed: start a new one from the partner's page."
-        )
-    row = (
-        await conn.execute(
-            t.onboardings.update()
-            .where(t.onboardings.c.id == row.id)
-            .values(
-                redirected_at=datetime.now(UTC),
-                redirect_query=query[:8192],
-                client_id=redirect.client_id,
-                channels=list(redirect.channels),
-                revoked=list(redirect.revoked),
-            )
-            .returning(*t.onboardings.c)
-        )
-    ).one()
-    await apply_inputs(
-        conn,
-        hub,
-        service.product_of(hub),
-        [Redirected(redirect, row.sequence)],
-        source="redirect",
-        external_user_id=row.external_user_id,
-    )
-    await record(
-        conn,
-        hub,
-        "redirect",
-        "onboarding_completed",
-        {
-            "onboarding_id": str(row.id),
-            "channels": list(redirect.channels),
-            "revoked": list(redirect.revoked),
-        },
-        client_id=redirect.client_id,
-    )
-    # Only a first redirect gets here (a repeat returned above), and the event's dedupe
-    # key is the onboarding's: the button calling back twice sends it once.
-    facts = OnboardingFacts(
-        str(row.id), row.external_user_id, channels=redirect.channels, revoked=redirect.revoked
-    )
-    completed = NotifyProduct(
-        ProductEvent.ONBOARDING_COMPLETED, client_id=redirect.client_id, onboarding=facts
-    )
-    await _notify(conn, service, hub, completed)
     return row
 
 

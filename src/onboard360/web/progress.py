@@ -107,6 +107,8 @@ def _view(
     if onboarding.redirected_at is None:
         expired = onboarding.expires_at <= datetime.now(UTC)
         stage = "expired" if expired else "waiting_for_popup"
+    elif onboarding.verification == "pending":
+        stage = "confirming"  # 360dialog could not confirm the redirect yet: a job will
     elif shared and all(c["live"] for c in shared):
         stage = "live"
     elif any(c["live"] for c in shared) or not all(c["blocker"] in NEEDS_CLIENT for c in shared):
@@ -125,4 +127,5 @@ def _view(
         "created_at": onboarding.created_at.isoformat(),
         "expires_at": onboarding.expires_at.isoformat(),
         "redirected_at": onboarding.redirected_at.isoformat() if onboarding.redirected_at else None,
+        "verification": onboarding.verification,
     }

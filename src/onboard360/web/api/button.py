@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onboard360.db import tables as t
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.services import redirects
+from onboard360.services.redirects import RedirectRefused
 from onboard360.web import attempts, onboardings
 from onboard360.web.api.common import CONFLICT, ERRORS, GONE, NO_STORE
 from onboard360.web.api.models import Onboarding, PopupParameters
@@ -99,33 +101,34 @@ async def forward_redirect(
         redirect = parse_redirect(body.query)
     except RedirectError as exc:
         raise ApiError(400, "invalid_redirect", str(exc)) from None
-    async with service.engine.begin() as conn:
+    async with service.engine.connect() as conn:
         if body.onboarding_id is not None:
-            row = await _onboarding(conn, product, body.onboarding_id, lock=True)
+            row = await _onboarding(conn, product, body.onboarding_id)
         else:
             row = await _onboarding_by_state(conn, product, body.state or "")
-        if not attempts.state_agrees(row, redirect.state):
-            raise ApiError(
-                400,
-                "state_mismatch",
-                "the redirect's state belongs to another onboarding than the one named",
-            )
-        try:
-            row = await onboardings.complete(
-                conn, service, _hub(service, row), row, redirect, body.query
-            )
-        except OnboardingRefused as exc:
-            raise ApiError(exc.status, "invalid_state", str(exc)) from None
-        return await onboarding_view(conn, row)
+    if not attempts.state_agrees(row, redirect.state):
+        raise ApiError(
+            400,
+            "state_mismatch",
+            "the redirect's state belongs to another onboarding than the one named",
+        )
+    try:
+        done = await redirects.complete(
+            service.engine, service, _hub(service, row), onboardings.live(row), redirect, body.query
+        )
+    except (OnboardingRefused, RedirectRefused) as exc:
+        raise ApiError(exc.status, "invalid_state", str(exc)) from None
+    async with service.engine.connect() as conn:
+        return await onboarding_view(conn, done.attempt or row)
 
 
 async def _onboarding(
-    conn: AsyncConnection, product: ProductConfig, onboarding_id: UUID, *, lock: bool = False
+    conn: AsyncConnection, product: ProductConfig, onboarding_id: UUID
 ) -> Row[Any]:
     query = select(t.onboardings).where(
         t.onboardings.c.id == onboarding_id, t.onboardings.c.product == product.name
     )
-    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    row = (await conn.execute(query)).first()
     if row is None:
         raise not_found("onboarding")
     return row
@@ -138,7 +141,7 @@ async def _onboarding_by_state(
         t.onboardings.c.state_sha256 == onboardings.state_digest(state),
         t.onboardings.c.product == product.name,
     )
-    row = (await conn.execute(query.with_for_update())).first()
+    row = (await conn.execute(query)).first()
     if row is None:
         raise not_found("onboarding")
     return row

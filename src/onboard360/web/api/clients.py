@@ -1,24 +1,37 @@
-"""Clients: list, read one with its channels, and its timeline (keys always redacted)."""
+"""Clients: list, read one with its channels, its timeline (keys always redacted), and
+claim one for a user of the product (services/claims.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
-from onboard360.domain import is_valid_id
-from onboard360.hubs_config import ProductConfig
+from onboard360.domain import ClientId, is_valid_id
+from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.service import Service
-from onboard360.web.api.common import ERRORS, HubName, Text, hub_names
+from onboard360.services.claims import ClaimRefused, claim
+from onboard360.web.api.common import (
+    CONFLICT,
+    ERRORS,
+    PRINTABLE,
+    UNAVAILABLE,
+    HubName,
+    Text,
+    hub_names,
+    product_hub,
+    product_hubs,
+)
 from onboard360.web.api.models import Client, ClientWithChannels, TimelineItem
 from onboard360.web.dashboard.pages import redact
 from onboard360.web.deps import ProductDep, ServiceDep
-from onboard360.web.errors import not_found
+from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import channel_view
 from onboard360.web.queries.clients import timeline_items
@@ -52,11 +65,18 @@ async def list_clients(
     cursor: Cursor = None,
     hub: HubName = None,
     external_user_id: Text = None,
+    claimed: Annotated[
+        bool | None,
+        Query(description="false: only clients bound to none of your users (claim them)"),
+    ] = None,
 ) -> dict[str, Any]:
     """Clients of this product's hubs, ordered by hub and client id."""
     query = select(t.clients).where(_CL.hub.in_(hub_names(service, product, hub)))
     if external_user_id is not None:
         query = query.where(_CL.external_user_id == external_user_id)
+    if claimed is not None:
+        bound = _CL.external_user_id.is_not(None)
+        query = query.where(bound if claimed else ~bound)
     async with service.engine.connect() as conn:
         rows, next_cursor = await fetch_page(conn, query, BY_CLIENT_ID, limit, cursor)
     return page([client_view(row) for row in rows], next_cursor)
@@ -136,3 +156,67 @@ async def client_timeline(
         for row in rows
     ]
     return page(data, next_cursor)
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_user_id: str = Field(
+        min_length=1, max_length=200, pattern=PRINTABLE, description="your own user or account id"
+    )
+    hub: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        pattern=PRINTABLE,
+        description="the hub's name; needed only when the client is not known here yet and "
+        "you have more than one hub",
+    )
+
+
+@router.post(
+    "/clients/{client_id}/claim",
+    response_model=ClientWithChannels,
+    responses={**CONFLICT, **UNAVAILABLE},
+)
+async def claim_client(
+    client_id: str, body: ClaimRequest, product: ProductDep, service: ServiceDep
+) -> dict[str, Any]:
+    """Bind a client that is nobody's to one of your users, once 360dialog confirms the
+    client exists under the hub: its channels become yours to key and you receive
+    ``client.claimed``. Claiming it again for the same user changes nothing; a client
+    bound to another user is refused (``already_claimed``: only an operator can re-assign
+    it). ``503 hub_unavailable``: 360dialog could not be asked, try again later."""
+    if not is_valid_id(client_id):
+        raise not_found("client")
+    async with service.engine.connect() as conn:
+        hub = await _claim_hub(conn, service, product, client_id, body.hub)
+    try:
+        await claim(service, hub, ClientId(client_id), body.external_user_id, source="api")
+    except ClaimRefused as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+    return await get_client(client_id, product, service, hub.name)
+
+
+async def _claim_hub(
+    conn: AsyncConnection,
+    service: Service,
+    product: ProductConfig,
+    client_id: str,
+    hub: str | None,
+) -> HubConfig:
+    """The hub named, the one hub that knows the client, or the product's only hub."""
+    if hub is not None:
+        return product_hub(service, product, hub)
+    known = await conn.scalar(
+        select(_CL.hub)
+        .where(_CL.client_id == client_id, _CL.hub.in_(hub_names(service, product, None)))
+        .order_by(_CL.hub)
+        .limit(1)
+    )
+    hubs = product_hubs(service, product)
+    if known is not None:
+        return product_hub(service, product, known)
+    if len(hubs) == 1:
+        return hubs[0]
+    raise ApiError(422, "hub_required", "name the client's hub: you have more than one")

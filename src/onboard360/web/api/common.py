@@ -43,6 +43,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: _error("a parameter or body field failed validation (validation_failed)"),
 }
 CONFLICT = {409: _error("the resource's state refuses this (see code)")}
+UNAVAILABLE = {503: _error("360dialog could not be asked now: try again later (hub_unavailable)")}
 GONE = {410: _error("the onboarding expired before its redirect came back")}
 
 Text = Annotated[str | None, Query(min_length=1, max_length=200, pattern=PRINTABLE)]

@@ -7,9 +7,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-Stage = Literal["waiting_for_popup", "connecting", "action_needed", "live", "expired"]
+Stage = Literal["waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired"]
 AttentionKind = Literal[
-    "waiting_for_permission", "stuck", "provisioning_failed", "handoff_failing", "violations"
+    "waiting_for_permission",
+    "stuck",
+    "provisioning_failed",
+    "handoff_failing",
+    "violations",
+    "unclaimed_clients",
+    "redirect_unconfirmed",
 ]
 
 
@@ -39,6 +45,12 @@ class Onboarding(BaseModel):
     created_at: str
     expires_at: str
     redirected_at: str | None
+    verification: str | None = Field(
+        description="what became of the redirect once checked with 360dialog: pending "
+        "(360dialog not reachable yet, a job retries), applied, conflict (the client is "
+        "someone else's or older than the onboarding: claim it), unknown_client; null: "
+        "no redirect yet"
+    )
 
 
 class OnboardingCreated(BaseModel):

@@ -9,6 +9,7 @@
 | ``search.py`` | by phone number, client id, channel id, the partner's user id |
 | ``clients.py`` | a client's channels and timeline |
 | ``actions.py`` | retry provisioning, rotate a key, resend an event, reconcile a client |
+| ``claims.py`` | claim a client for a product user, or re-assign it (audited) |
 | ``deliveries.py`` | a product's endpoint (disable, enable), replays, an event's attempts |
 | ``links.py`` | the re-permission link |
 | ``adoption.py`` | adopt a hub's existing clients: dry run, import keys, take over |
@@ -20,6 +21,7 @@ from onboard360.web.dashboard import (
     actions,
     adoption,
     auth,
+    claims,
     clients,
     deliveries,
     links,
@@ -33,6 +35,7 @@ ROUTERS = [
     search.router,
     clients.router,
     actions.router,
+    claims.router,
     deliveries.router,
     links.router,
     adoption.router,

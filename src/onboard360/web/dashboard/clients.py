@@ -44,6 +44,9 @@ DONE_MESSAGES = {
     "resend_nothing": "Nothing was done: the event was already queued or resent.",
     "reconcile_done": "Reconciled with 360dialog.",
     "reconcile_failed": "360dialog could not be reached: nothing changed. Try again later.",
+    "claim_claimed": "The client is bound to the user: its numbers are keyed as they go live.",
+    "claim_reassigned": "The client was re-assigned to the user (recorded in the audit log).",
+    "claim_unchanged": "Nothing was done: the client is already bound to that user.",
 }
 
 

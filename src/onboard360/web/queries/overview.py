@@ -22,6 +22,7 @@ _OWN = """c.hub = o.hub AND c.channel_id = ANY(o.channels) AND c.client_id = o.c
 STAGE_SQL = f"""CASE
   WHEN o.redirected_at IS NULL AND o.expires_at <= now() THEN 'expired'
   WHEN o.redirected_at IS NULL THEN 'waiting_for_popup'
+  WHEN o.verification = 'pending' THEN 'confirming'
   WHEN EXISTS (SELECT 1 FROM channels c WHERE {_OWN})
     AND NOT EXISTS (SELECT 1 FROM channels c WHERE {_OWN}
       AND (c.key_status <> 'stored' OR c.status IS DISTINCT FROM 'running')) THEN 'live'
@@ -30,7 +31,7 @@ STAGE_SQL = f"""CASE
         OR c.blocker IS NULL OR c.blocker NOT IN
         ('waiting_for_permission', 'permission_revoked', 'terminated'))) THEN 'connecting'
   ELSE 'action_needed' END"""  # noqa: S608 - fixed SQL, no input
-STAGES = ("waiting_for_popup", "connecting", "action_needed", "live", "expired")
+STAGES = ("waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired")
 
 _STAGES = text(
     f"SELECT {STAGE_SQL} AS stage, count(*) AS n FROM onboardings o "  # noqa: S608 - fixed SQL
@@ -70,6 +71,8 @@ class Attention:
     title: str
     explains: str
     sql: str
+    # Its items are clients a person may claim for a user (services/claims.py).
+    claimable: bool = False
 
 
 ATTENTION = {
@@ -153,6 +156,38 @@ ATTENTION = {
             JOIN unnest(CAST(:hubs AS text[]), CAST(:products AS text[])) AS h(hub, product)
               ON h.product = p.product
             WHERE p.disabled_at IS NOT NULL OR p.failing_since IS NOT NULL""",
+        ),
+        Attention(
+            "unclaimed_clients",
+            "Unclaimed clients",
+            "Clients bound to none of the product's users: they reached 360dialog without an "
+            "onboarding of ours (a direct link, 360dialog's own hub, a hub adopted with its "
+            "clients). Claim one for a user, or import the keys its numbers already use.",
+            """SELECT cl.hub, NULL AS channel_id, cl.client_id, NULL AS phone_number,
+              (SELECT count(*) FROM channels c WHERE c.hub = cl.hub
+                AND c.client_id = cl.client_id) || ' number(s), bound to no user' AS what,
+              cl.created_at AS since, cl.hub || '/' || cl.client_id AS item
+            FROM clients cl
+            WHERE cl.hub = ANY(:hubs) AND cl.external_user_id IS NULL""",
+            claimable=True,
+        ),
+        Attention(
+            "redirect_unconfirmed",
+            "Redirects not applied",
+            "Onboardings whose redirect changed nothing yet: 360dialog could not be asked (a "
+            "job retries), or the client it named is someone else's, older than the "
+            "onboarding, or unknown to 360dialog. If the client is the user's, claim it.",
+            """SELECT o.hub, NULL AS channel_id, o.client_id, NULL AS phone_number,
+              CASE WHEN o.verification = 'pending'
+                THEN 'waiting for 360dialog to confirm the redirect of ' || o.external_user_id
+                ELSE 'redirect of ' || o.external_user_id || ' not applied: ' ||
+                  coalesce(o.conflict->>'claim', o.verification) || ' (client ' ||
+                  coalesce(o.conflict->>'claimed_client', '?') || ')' END AS what,
+              o.redirected_at AS since, o.id::text AS item
+            FROM onboardings o
+            WHERE o.hub = ANY(:hubs)
+              AND o.verification IN ('pending', 'conflict', 'unknown_client')""",
+            claimable=True,
         ),
         Attention(
             "violations",

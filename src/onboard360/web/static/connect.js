@@ -18,6 +18,7 @@
     target.textContent = "";
     var stages = {
       waiting_for_popup: "Waiting for you to finish in the 360dialog window…",
+      confirming: "Confirming with 360dialog…",
       connecting: "Connecting your numbers…",
       action_needed: "We need your permission before your numbers can go live.",
       live: "All your numbers are live.",

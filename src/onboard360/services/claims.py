@@ -1,0 +1,165 @@
+"""Claiming a client for a product user: the one explicit way to bind a client.
+
+A client is nobody's when it reached onboard360 without an attempt of ours (a direct
+link, 360dialog's own hub, a hub adopted with clients) or when its redirect was a
+conflict (services/redirects.py). The product (``POST /api/v1/clients/{id}/claim``) or an
+operator (the dashboard) claims it for an ``external_user_id``:
+
+1. 360dialog must confirm the client exists under the hub (the Partner API; no claim is
+   decided on onboard360's own rows alone);
+2. under the client's binding lock: a client bound to another user is refused
+   (``already_claimed``) unless an operator explicitly re-assigns it (audited); a claim
+   for the user it already has changes nothing;
+3. the client is bound, 360dialog's channels of it are recorded, the attempts of that user
+   whose redirect was a conflict over this client are applied now (their verified
+   channels, ``onboarding.completed``), and the product gets ``client.claimed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import state_rows
+from onboard360.db import tables as t
+from onboard360.db.state_rows import CLIENTS
+from onboard360.domain import (
+    ClientId,
+    ClientState,
+    Entitled,
+    Entitlement,
+    Input,
+    NotifyProduct,
+    ProductEvent,
+    may_claim,
+    parse_redirect,
+)
+from onboard360.hubs_config import HubConfig
+from onboard360.jobs.effects import notify_product
+from onboard360.jobs.transition import apply_inputs, record
+from onboard360.service import Service
+from onboard360.services.redirects import Outcome, client_owner, lock_client, settle
+from onboard360.services.verification import Learnt, Unverifiable, learn
+
+
+class ClaimRefused(Exception):
+    """The claim cannot be made; ``status`` and ``code`` say why (for the API)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Claimed:
+    client_id: str
+    external_user_id: str
+    previous: str | None
+    changed: bool
+    attempts_applied: int = 0
+
+
+async def claim(
+    service: Service,
+    hub: HubConfig,
+    client: ClientId,
+    external_user_id: str,
+    *,
+    source: str,
+    reassign: bool = False,
+) -> Claimed:
+    """Bind ``client`` to ``external_user_id`` once 360dialog confirms it (module docstring).
+
+    ``reassign`` (an operator's explicit re-assignment) is the only way to take a client
+    from the user it is bound to; ``source`` is ``api`` or ``operator``.
+    """
+    try:
+        learnt = await learn(service, hub, client, service.engine)
+    except Unverifiable as exc:
+        raise ClaimRefused(
+            503, "hub_unavailable", f"360dialog cannot confirm the client now: {exc}"
+        ) from None
+    if not learnt.facts.exists:
+        raise ClaimRefused(404, "not_found", "360dialog knows no such client under this hub")
+    async with service.engine.begin() as conn:
+        await lock_client(conn, hub, client)
+        previous = await client_owner(conn, hub, client)
+        if not may_claim(previous, external_user_id, reassign=reassign):
+            raise ClaimRefused(
+                409,
+                "already_claimed",
+                "this client is bound to another user; only an operator can re-assign it",
+            )
+        if previous == external_user_id:
+            return Claimed(client, external_user_id, previous, changed=False)
+        await _bind(conn, service, hub, client, external_user_id, learnt=learnt, source=source)
+        applied = await _settle_conflicts(conn, service, hub, client, external_user_id, learnt)
+        await record(
+            conn,
+            hub,
+            source,
+            "client_claimed",
+            {"external_user_id": external_user_id, "reassigned": previous is not None},
+            client_id=client,
+        )
+        claimed = NotifyProduct(ProductEvent.CLIENT_CLAIMED, client, detail=external_user_id)
+        await notify_product(conn, hub, service.product_of(hub), claimed, None)
+    return Claimed(client, external_user_id, previous, changed=True, attempts_applied=applied)
+
+
+async def _bind(
+    conn: AsyncConnection,
+    service: Service,
+    hub: HubConfig,
+    client: ClientId,
+    external_user_id: str,
+    *,
+    learnt: Learnt,
+    source: str,
+) -> None:
+    """Record 360dialog's channels of the client, entitle them, then bind it."""
+    inputs: list[Input] = [
+        *learnt.snapshots.values(),
+        *(Entitled(c, Entitlement.CLAIMED) for c in learnt.snapshots),
+    ]
+    if inputs:
+        await apply_inputs(conn, hub, service.product_of(hub), inputs, source=source)
+    else:  # a client without channels yet: its row, so it can be bound
+        await state_rows.create(conn, hub.name, CLIENTS, {client: ClientState(client, known=True)})
+    await conn.execute(
+        t.clients.update()
+        .where(t.clients.c.hub == hub.name, t.clients.c.client_id == client)
+        .values(external_user_id=external_user_id)
+    )
+
+
+async def _settle_conflicts(  # noqa: PLR0917 - one claim's facts
+    conn: AsyncConnection,
+    service: Service,
+    hub: HubConfig,
+    client: ClientId,
+    external_user_id: str,
+    learnt: Learnt,
+) -> int:
+    """Apply this user's attempts whose redirect over this client was a conflict."""
+    rows = (
+        await conn.execute(
+            select(t.onboardings)
+            .where(
+                t.onboardings.c.hub == hub.name,
+                t.onboardings.c.client_id == client,
+                t.onboardings.c.external_user_id == external_user_id,
+                t.onboardings.c.verification == Outcome.CONFLICT.value,
+            )
+            .order_by(t.onboardings.c.sequence)
+        )
+    ).all()
+    for row in rows:
+        query = row.redirect_query or ""
+        await settle(
+            conn, service, hub, row, parse_redirect(query), query, learnt, conflict_settled=True
+        )
+    return len(rows)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from onboard360.cli import ConfigOption, _service_settings, fail
+from onboard360.cli_common import ConfigOption, fail, service_settings
 
 
 def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
@@ -53,7 +53,7 @@ def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     from onboard360.services import adoption  # noqa: PLC0415
     from onboard360.services.key_file import parse_held_keys  # noqa: PLC0415
 
-    settings, url = _service_settings(config)
+    settings, url = service_settings(config)
     hub_config = settings.hub(hub)
     if hub_config is None:
         raise fail(f"no hub named {hub!r} is configured")

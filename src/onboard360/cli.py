@@ -8,33 +8,24 @@ from typing import Annotated, Any
 
 import typer
 
-from onboard360.config import ConfigError, Settings, load_settings
+from onboard360.adopt_cli import adopt
+from onboard360.cli_common import (
+    ConfigOption,
+    fail,
+    service_settings,
+    settings_or_exit,
+)
+from onboard360.delivery_cli import endpoint_app, events_app
+from onboard360.hubs_cli import hubs_app
 from onboard360.logging import configure_logging
+from onboard360.sandbox.cli import sandbox_app
+from onboard360.users_cli import users_app
 
 app = typer.Typer(
     help="onboard360: 360dialog Integrated Onboarding for partners, self-hosted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (or ONBOARD360_CONFIG).")
-]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print one clear line to stderr and return the Exit to raise."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
-
-
-def settings_or_exit(config: Path | None) -> Settings:
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
 
 
 @app.command()
@@ -93,61 +84,6 @@ def demo(  # noqa: PLR0917 - one parameter per option, as Typer reads them
         asyncio.run(run_demo(demo_setup, url))
 
 
-def _service_settings(
-    config: Path | None, *, wait_for_database: bool = False
-) -> tuple[Settings, str]:
-    """Settings checked for serving (keys present) and the database URL, or a clear exit."""
-    from onboard360.db.engine import (  # noqa: PLC0415
-        DatabaseNotReady,
-        database_url,
-        describe_database_error,
-    )
-    from onboard360.service import keyring_from  # noqa: PLC0415
-
-    settings = settings_or_exit(config)
-    try:
-        keyring_from(settings)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    url = ""
-    try:
-        url = database_url(settings)
-    except Exception as exc:
-        raise fail(describe_database_error(exc, url)) from None
-    patience = settings.startup_database_wait_seconds if wait_for_database else 0
-    try:
-        _check_database_patiently(url, patience)
-    except DatabaseNotReady as exc:
-        raise fail(str(exc)) from None
-    return settings, url
-
-
-def _check_database_patiently(url: str, patience: float) -> None:
-    """check_database; an unreachable server is asked again for ``patience`` seconds (a
-    restart or failover in progress: serve and worker wait for it at start as they do
-    while running, instead of exiting into a restart loop)."""
-    import time  # noqa: PLC0415
-
-    from onboard360.db.engine import DatabaseUnreachable, check_database  # noqa: PLC0415
-
-    deadline = time.monotonic() + patience
-    tries = 0
-    while True:
-        try:
-            check_database(url)
-        except DatabaseUnreachable as exc:
-            if time.monotonic() >= deadline:
-                raise
-            if tries == 0:
-                typer.echo(f"{exc}; waiting up to {patience:g}s for it", err=True)
-            time.sleep(min(0.25 * 2**tries, 5.0, max(0.0, deadline - time.monotonic())))
-            tries += 1
-            continue
-        if tries:
-            typer.echo("database answering: starting", err=True)
-        return
-
-
 @app.command()
 def serve(
     config: ConfigOption = None,
@@ -160,7 +96,7 @@ def serve(
     from onboard360.serving import Site, freeze_startup_objects, serve_all  # noqa: PLC0415
     from onboard360.web.app import create_app  # noqa: PLC0415
 
-    settings, url = _service_settings(config, wait_for_database=True)
+    settings, url = service_settings(config, wait_for_database=True)
     typer.echo(f"onboard360 on http://{host}:{port} ({len(settings.hubs)} hub(s))")
     site = Site(create_app(settings, url), host, port)
     freeze_startup_objects()
@@ -184,7 +120,7 @@ def worker(
     from onboard360.jobs.runner import run_worker  # noqa: PLC0415
     from onboard360.metrics import MetricsPortUnavailable  # noqa: PLC0415
 
-    settings, url = _service_settings(config, wait_for_database=True)
+    settings, url = service_settings(config, wait_for_database=True)
     typer.echo(f"worker started (concurrency {concurrency})")
     run = run_worker(
         settings,
@@ -211,7 +147,7 @@ def rotate_key(
     from onboard360.jobs.rotation import RotationRefused, request_rotation  # noqa: PLC0415
     from onboard360.service import open_service  # noqa: PLC0415
 
-    settings, url = _service_settings(config)
+    settings, url = service_settings(config)
     hubs = [h.name for h in settings.hubs if hub is None or h.name == hub]
     if not hubs:
         raise fail(f"no hub named {hub!r} is configured")
@@ -245,7 +181,7 @@ def sync(
     from onboard360.jobs.reconcile import reconcile_hub  # noqa: PLC0415
     from onboard360.service import open_service  # noqa: PLC0415
 
-    settings, url = _service_settings(config)
+    settings, url = service_settings(config)
     hubs = [h for h in settings.hubs if hub is None or h.name == hub]
     if not hubs:
         raise fail(f"no hub named {hub!r} is configured" if hub else "no hub is configured")
@@ -307,7 +243,7 @@ def rotate_encryption_key(
     from onboard360.reencrypt import ReencryptReport, reencrypt_api_keys  # noqa: PLC0415
     from onboard360.service import open_service  # noqa: PLC0415
 
-    settings, url = _service_settings(config)
+    settings, url = service_settings(config)
 
     async def run() -> ReencryptReport:
         async with open_service(settings, url) as service:
@@ -371,25 +307,12 @@ def generate_key_command() -> None:
     typer.echo(generate_key())
 
 
-def _register_subcommands() -> None:
-    from onboard360.sandbox.cli import sandbox_app  # noqa: PLC0415
-
-    app.add_typer(sandbox_app, name="sandbox")
-    from onboard360.users_cli import users_app  # noqa: PLC0415
-
-    app.add_typer(users_app, name="users")
-    from onboard360.delivery_cli import endpoint_app, events_app  # noqa: PLC0415
-
-    app.add_typer(endpoint_app, name="endpoint")
-    app.add_typer(events_app, name="events")
-    from onboard360.adopt_cli import adopt  # noqa: PLC0415
-    from onboard360.hubs_cli import hubs_app  # noqa: PLC0415
-
-    hubs_app.command("adopt")(adopt)
-    app.add_typer(hubs_app, name="hubs")
-
-
-_register_subcommands()
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(users_app, name="users")
+app.add_typer(endpoint_app, name="endpoint")
+app.add_typer(events_app, name="events")
+hubs_app.command("adopt")(adopt)
+app.add_typer(hubs_app, name="hubs")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.cli import ConfigOption, fail
+from onboard360.cli_common import ConfigOption, fail
 from onboard360.domain import ProductEvent, is_valid_id
 from onboard360.hubs_config import ProductConfig
 
@@ -34,11 +34,11 @@ def _run(
     work: Callable[[AsyncConnection, ProductConfig], Awaitable[T]],
 ) -> T:
     """Run ``work`` in one transaction for a configured product that takes webhooks."""
-    from onboard360.cli import _service_settings  # noqa: PLC0415
+    from onboard360.cli_common import service_settings  # noqa: PLC0415
     from onboard360.jobs.replay import ReplayRefused  # noqa: PLC0415
     from onboard360.service import open_service  # noqa: PLC0415
 
-    settings, url = _service_settings(config)
+    settings, url = service_settings(config)
     product = settings.product(product_name)
     if product is None:
         raise fail(f"no product named {product_name[:60]!r} is configured")

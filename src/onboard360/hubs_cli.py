@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import httpx
 import typer
 
-from onboard360.cli import ConfigOption, fail, settings_or_exit
+from onboard360.cli_common import ConfigOption, fail, settings_or_exit
 from onboard360.config import Settings
 from onboard360.hub import HubError
 from onboard360.hubs_config import HubConfig

@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from onboard360.cli import ConfigOption, fail, settings_or_exit
+from onboard360.cli_common import ConfigOption, fail, settings_or_exit
 from onboard360.db.pooling import NO_PREPARE
 
 users_app = typer.Typer(

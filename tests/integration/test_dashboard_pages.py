@@ -52,7 +52,8 @@ def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: St
         "stuck": 1,
         "provisioning_failed": 1,
         "handoff_failing": 1,
-        "endpoint_disabled": 0,
+        # The list is "deliveries failing or disabled": the product is failing, not disabled.
+        "endpoint_disabled": 1,
         "unclaimed_clients": 0,
         "redirect_unconfirmed": 0,
         "violations": 1,

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from onboard360.domain import parse_redirect
 from tests.integration.service_http import (
     get_redirect,
     live_channel,
@@ -30,7 +31,9 @@ def via_page(stack: Stack, query: str) -> httpx.Response:
 
 
 def via_api(stack: Stack, query: str) -> httpx.Response:
-    return stack.api.post("/api/v1/redirects", json={"query": "?" + query})
+    """The attacker's product forwards the query with its own onboarding (the state in it)."""
+    state = parse_redirect(query).state
+    return stack.api.post("/api/v1/redirects", json={"query": "?" + query, "state": state})
 
 
 VIA = {"page": via_page, "api": via_api}

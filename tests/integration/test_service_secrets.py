@@ -84,8 +84,9 @@ def run_flows_with_failures(stack: Stack) -> list[str]:
     # 360dialog failing: 5xx, then 429, on the key call.
     hub = stack.sandbox_hub("pp")
     for faults in (Faults(api_5xx_rate=1.0), Faults(api_429_rate=1.0, api_retry_after_seconds=0)):
-        hub.faults = faults
+        # Onboarded while 360dialog answers (the redirect is verified), failing from then on.
         _created, _client, (failing,) = onboarded_channels(stack, "pp")
+        hub.faults = faults
         stack.sandbox.set_status(failing, "running")
         stack.settle()
         seen.append(stack.api.get(f"/api/v1/channels/{failing}").text)

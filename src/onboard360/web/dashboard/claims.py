@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from onboard360.domain import ClientId
+from onboard360.hubs_config import HubConfig
 from onboard360.services.claims import ClaimRefused, claim
 from onboard360.services.redirects import client_owner
 from onboard360.web.dashboard.accounts import audit
@@ -65,26 +66,32 @@ async def claim_client(request: Request, session: SessionDep, service: ServiceDe
     try:
         done = await claim(service, hub, client, user, source="operator", reassign=reassign)
     except ClaimRefused as exc:
-        async with service.engine.begin() as conn:
-            await audit(
-                conn,
-                session.operator_id,
-                "claim-client",
-                f"client:{hub.name}/{client}",
-                {**detail, "outcome": f"refused:{exc.code}"},
-            )
+        await _audit(
+            service, session.operator_id, hub, client, {**detail, "outcome": f"refused:{exc.code}"}
+        )
         back = "/dashboard/claim?" + urlencode(
             {"hub": hub.name, "client": client, "error": exc.code}
         )
         return RedirectResponse(back, status_code=303, headers=PAGE_HEADERS)
     outcome = "reassigned" if done.previous else ("claimed" if done.changed else "unchanged")
-    async with service.engine.begin() as conn:
-        await audit(
-            conn,
-            session.operator_id,
-            "claim-client",
-            f"client:{hub.name}/{client}",
-            {**detail, "outcome": outcome, "previous": done.previous},
-        )
+    await _audit(
+        service,
+        session.operator_id,
+        hub,
+        client,
+        {**detail, "outcome": outcome, "previous": done.previous},
+    )
     page = f"/dashboard/clients/{hub.name}/{client}?" + urlencode({"done": f"claim_{outcome}"})
     return RedirectResponse(page, status_code=303, headers=PAGE_HEADERS)
+
+
+async def _audit(
+    service: ServiceDep,
+    operator_id: int,
+    hub: HubConfig,
+    client: str,
+    detail: dict[str, Any],
+) -> None:
+    """One audit row for a claim, refused or done, in its own transaction."""
+    async with service.engine.begin() as conn:
+        await audit(conn, operator_id, "claim-client", f"client:{hub.name}/{client}", detail)

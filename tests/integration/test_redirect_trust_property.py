@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from onboard360.domain import parse_redirect
 from tests.integration.service_http import get_redirect, redirect_query, rows, state_of
 from tests.stack import Stack
 
@@ -42,8 +43,11 @@ def new_client(stack: Stack, truth: Truth, owner: str | None, n: int) -> str:
 
 
 def forward(stack: Stack, query: str, *, api: bool) -> None:
-    if api:
-        answer = stack.api.post("/api/v1/redirects", json={"query": query})
+    """Through the product API (naming the onboarding whose state the query carries), or the
+    page. A redirect with no state (a direct link) has no onboarding to name: the page."""
+    state = parse_redirect(query).state
+    if api and state is not None:
+        answer = stack.api.post("/api/v1/redirects", json={"query": query, "state": state})
     else:
         answer = get_redirect(stack, "pp", query)
     assert answer.status_code in (200, 400), answer.text

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from onboard360.domain import ChannelId, ClientId
+from onboard360.domain.channel import ChannelState, KeyStatus
 from onboard360.domain.clients import ClientState
 from onboard360.domain.effects import ProductEvent
-from onboard360.domain.lifecycle import Billing, ChannelState, KeyPermission, KeyStatus
-from onboard360.domain.permission import Entitlement
+from onboard360.domain.permission import Billing, Entitlement, KeyPermission
 
 # 2: `permission` split into `shared` and `key_permission` (version 1 rows still decode).
 # 3: `entitlement` kept (older rows decode it from what they prove: _legacy_entitlement).

@@ -15,6 +15,15 @@ from onboard360.domain.binding import (
     may_claim,
     verify,
 )
+from onboard360.domain.channel import (
+    ChannelState,
+    KeyBlocker,
+    KeyStatus,
+    KeyVerdict,
+    may_generate_key,
+    may_import_key,
+    may_rotate_key,
+)
 from onboard360.domain.clients import ClientState, apply_client, channels_touched, client_of
 from onboard360.domain.effects import (
     KEY_IMPORTED,
@@ -56,18 +65,7 @@ from onboard360.domain.inputs import (
     Redirected,
     SnapshotError,
 )
-from onboard360.domain.lifecycle import (
-    ChannelState,
-    KeyBlocker,
-    KeyStatus,
-    KeyVerdict,
-    apply,
-    apply_all,
-    concerns,
-    may_generate_key,
-    may_import_key,
-    may_rotate_key,
-)
+from onboard360.domain.lifecycle import apply, apply_all, concerns
 from onboard360.domain.permission import Billing, Entitlement, KeyPermission, Permission
 from onboard360.domain.redirect import (
     MAX_IDS,

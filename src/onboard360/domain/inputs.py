@@ -52,7 +52,7 @@ class KeyImported:
 
     The edge checked it with one read-only Messaging API call and stored it encrypted as
     the key of ``intent`` (the channel's next one) in the same transaction: no key was
-    generated, so nothing was revoked. Accept it only when ``lifecycle.may_import_key``
+    generated, so nothing was revoked. Accept it only when ``channel.may_import_key``
     allows it; an import that names any other intent changes nothing.
     """
 
@@ -116,7 +116,7 @@ class KeyRefused:
 class KeyRotationRequested:
     """Replace the stored key of ``intent`` (the one the requester sees) with a new one.
 
-    Accept a request only when ``lifecycle.may_rotate_key`` allows it at that moment.
+    Accept a request only when ``channel.may_rotate_key`` allows it at that moment.
     """
 
     channel_id: ChannelId

@@ -20,7 +20,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# lifecycle.NOT_ENTITLED_MESSAGE as this version wrote it (a migration is a snapshot).
+# channel.NOT_ENTITLED_MESSAGE as this version wrote it (a migration is a snapshot).
 _MESSAGE = (
     "not onboarded through onboard360: claim its client, import its key, or take it over "
     "(a new key would revoke the one its current integration uses)"

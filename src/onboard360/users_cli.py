@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.cli_common import ConfigOption, fail, settings_or_exit
-from onboard360.db.pooling import NO_PREPARE
+from onboard360.db.pooling import one_off_async_engine
 
 users_app = typer.Typer(
     help="Operator accounts for the dashboard (/dashboard).", no_args_is_help=True
@@ -31,7 +31,7 @@ def _in_transaction(config: Path | None, work: Callable[[AsyncConnection], Await
         raise fail(describe_database_error(exc, url)) from None
 
     async def run() -> T:
-        engine = create_async_engine(url, connect_args=NO_PREPARE, hide_parameters=True)
+        engine = one_off_async_engine(url)
         try:
             async with engine.begin() as conn:
                 return await work(conn)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from onboard360.config import Settings
 from onboard360.db.embedded import start_embedded, to_sqlalchemy_url
 from onboard360.db.migrate import known_revisions, upgrade
-from onboard360.db.pooling import NO_PREPARE
+from onboard360.db.pooling import one_off_engine
 
 
 def database_url(settings: Settings) -> str:
@@ -25,12 +24,6 @@ def database_url(settings: Settings) -> str:
         upgrade(url)
         return url
     return to_sqlalchemy_url(str(settings.database_url))
-
-
-def make_engine(url: str) -> Engine:
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
-    )
 
 
 def describe_database_error(exc: Exception, url: str) -> str:
@@ -62,11 +55,7 @@ def check_database(url: str, timeout_seconds: int = 5) -> None:
     A revision this code does not know is accepted: a newer version migrated the database
     and this one is being rolled back or is still rolling out.
     """
-    engine = create_engine(
-        url,
-        connect_args={"connect_timeout": timeout_seconds, **NO_PREPARE},
-        hide_parameters=True,
-    )
+    engine = one_off_engine(url, connect_timeout=timeout_seconds)
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()

@@ -8,9 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
 
-from onboard360.db.pooling import NO_PREPARE
+from onboard360.db.pooling import one_off_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,7 +36,7 @@ def known_revisions() -> tuple[str | None, set[str]]:
 
 
 def current_revision(url: str) -> str | None:
-    engine = create_engine(url, connect_args=NO_PREPARE, hide_parameters=True)
+    engine = one_off_engine(url)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

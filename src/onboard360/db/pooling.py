@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine, create_engine, pool
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
 from onboard360.config import Settings
 from onboard360.db.embedded import to_libpq_uri, to_sqlalchemy_url
 
@@ -41,3 +44,22 @@ def listen_conninfo(settings: Settings, database_url: str) -> str | None:
     if settings.database_pool_mode == "transaction":
         return None
     return to_libpq_uri(database_url)
+
+
+def one_off_engine(url: str, **connect_args: Any) -> Engine:
+    """An engine for one short piece of work (a start-up check, a migration): a connection
+    only while it is used, nothing prepared (safe through any pooler), and no SQL
+    parameters in its errors (they may hold personal data)."""
+    return create_engine(
+        url,
+        poolclass=pool.NullPool,
+        connect_args={**NO_PREPARE, **connect_args},
+        hide_parameters=True,
+    )
+
+
+def one_off_async_engine(url: str) -> AsyncEngine:
+    """``one_off_engine`` for async work (an operator command)."""
+    return create_async_engine(
+        url, poolclass=pool.NullPool, connect_args=dict(NO_PREPARE), hide_parameters=True
+    )

@@ -298,7 +298,30 @@ async def _drain(world: World, patience: float) -> list[str]:
             )
             return {row["task_name"]: row["n"] for row in await cursor.fetchall()}
 
-    return await _wait("the workers to drain", left, patience)
+    problems = await _wait("the workers to drain", left, patience)
+    # A delivery that failed several times during the chaos waits its backoff (5 s, 10 s,
+    # … doubling): its next try may be due after the patience ran out. Wait for that try
+    # (bounded), since delivering it then is the guarantee being checked.
+    later = await _latest_retry(world) if problems else None
+    if later is not None and later <= MAX_RETRY_WAIT:
+        problems = await _wait("the workers to drain", left, later + patience)
+    return problems
+
+
+# The longest backoff wait a drill's delivery can reach (jobs/backoff.py: 5 s doubling).
+MAX_RETRY_WAIT = 700.0
+
+
+async def _latest_retry(world: World) -> float | None:
+    """Seconds until the latest retry of ours that is scheduled in the future, if any."""
+    async with await witness.connect(world.database_url) as conn:
+        cursor = await conn.execute(
+            "SELECT extract(epoch FROM max(scheduled_at) - now()) AS s FROM procrastinate_jobs"
+            " WHERE status = 'todo' AND scheduled_at > now() AND task_name = ANY(%s)",
+            (list(OUR_TASKS),),
+        )
+        row = await cursor.fetchone()
+    return None if row is None or row["s"] is None else float(row["s"])
 
 
 async def _product_idle(product: httpx.AsyncClient, patience: float) -> list[str]:

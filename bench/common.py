@@ -90,7 +90,7 @@ def libpq(url: str) -> str:
 
 
 def free_port() -> int:
-    from onboard360.serving import free_port as _free  # noqa: PLC0415
+    from onboard360.runtime.serving import free_port as _free  # noqa: PLC0415
 
     return _free(HOST)
 

@@ -37,18 +37,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bench.common import databases, free_port, libpq, median, percentile, token
-from onboard360.config import Settings
-from onboard360.crypto import generate_key
+from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.settings import Settings
 from onboard360.domain import RedirectResult, format_redirect
 from onboard360.handoff import generate_secret
-from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs.runner import run_worker
-from onboard360.logging import configure_logging
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.logging import configure_logging
+from onboard360.runtime.serving import running
 from onboard360.sandbox.app import create_app as create_sandbox
 from onboard360.sandbox.models import HubSpec
 from onboard360.sandbox.state import Sandbox
 from onboard360.sandbox.webhooks import DeliverySettings
-from onboard360.serving import running
 from onboard360.web.app import create_app as create_service
 
 HUB = "bench"
@@ -70,7 +70,7 @@ class Sink:
         arrived = time.perf_counter()
         body = json.loads(await request.body())
         # Product events carry "type" and data.channel_id; partner webhooks "event" and
-        # payload.id (the envelope is the sandbox's, see sandbox/platform.py).
+        # payload.id (the envelope is the sandbox's, see hub/platform.py).
         if "type" in body:
             key = f"{body['type']}:{body['data'].get('channel_id')}"
         else:

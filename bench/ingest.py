@@ -43,8 +43,8 @@ from bench.common import (
     token,
 )
 from bench.serve import HUB, PARTNER_ID
+from onboard360.hub.signatures import webhook_signature
 from onboard360.jobs.worker import INBOX_TASK
-from onboard360.signatures import webhook_signature
 from onboard360.web.ingest import BatchLimits
 
 LUA = ROOT / "bench" / "ingest.lua"

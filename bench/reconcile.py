@@ -74,10 +74,10 @@ def _rss_mb() -> float:
 
 
 async def _child(mode: str, page_size: int) -> dict[str, Any]:
-    from onboard360.config import Settings  # noqa: PLC0415
+    from onboard360.config.settings import Settings  # noqa: PLC0415
     from onboard360.jobs.reconcile import reconcile_hub  # noqa: PLC0415
-    from onboard360.logging import configure_logging  # noqa: PLC0415
-    from onboard360.service import open_service  # noqa: PLC0415
+    from onboard360.runtime.logging import configure_logging  # noqa: PLC0415
+    from onboard360.runtime.service import open_service  # noqa: PLC0415
 
     settings = Settings()  # ONBOARD360_* from the parent
     configure_logging(settings.log_level)
@@ -170,11 +170,11 @@ def main() -> None:
         print("RESULT " + json.dumps(result), flush=True)
         return
 
-    from onboard360.crypto import generate_key  # noqa: PLC0415
+    from onboard360.runtime.crypto import generate_key  # noqa: PLC0415
+    from onboard360.runtime.serving import running  # noqa: PLC0415
     from onboard360.sandbox.app import create_app as create_sandbox  # noqa: PLC0415
     from onboard360.sandbox.models import HubSpec  # noqa: PLC0415
     from onboard360.sandbox.state import Sandbox  # noqa: PLC0415
-    from onboard360.serving import running  # noqa: PLC0415
 
     began = time.monotonic()
     api_key = token()

@@ -29,8 +29,8 @@ import httpx
 import psutil
 
 from bench.common import HOST, ROOT, databases, free_port, token
-from onboard360.crypto import generate_key
 from onboard360.db.embedded import to_libpq_uri
+from onboard360.runtime.crypto import generate_key
 
 TARGET_MB = 150.0
 CLI = [sys.executable, "-m", "onboard360"]

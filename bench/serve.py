@@ -16,10 +16,10 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
 
-from onboard360.config import Settings
-from onboard360.crypto import generate_key
-from onboard360.hubs_config import HubConfig, ProductConfig
-from onboard360.serving import freeze_startup_objects
+from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.settings import Settings
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.serving import freeze_startup_objects
 from onboard360.web.app import create_app
 from onboard360.web.ingest import LIMITS_STATE, BatchLimits
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from onboard360.serving import free_port
+from onboard360.runtime.serving import free_port
 
 BINARIES = ("pgbouncer", "/usr/sbin/pgbouncer")
 SERVER_CONNECTIONS = 4

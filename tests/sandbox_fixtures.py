@@ -3,7 +3,7 @@ webhook receiver that records what the sandbox sends.
 
 Plain functions, not fixtures, so each test module builds the fixtures it needs and another
 module's fixtures never leak in. Servers run in background threads via
-``onboard360.serving.running``; read what they record from the test thread with
+``onboard360.runtime.serving.running``; read what they record from the test thread with
 ``wait_until`` (polling with a deadline, never fixed sleeps).
 """
 
@@ -26,11 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from onboard360.runtime.serving import running
 from onboard360.sandbox.app import create_app
 from onboard360.sandbox.models import HubSpec
 from onboard360.sandbox.state import Channel, Client, Hub, Sandbox
 from onboard360.sandbox.webhooks import DeliverySettings
-from onboard360.serving import running
 
 T = TypeVar("T")
 

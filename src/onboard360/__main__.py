@@ -1,3 +1,3 @@
-from onboard360.cli import main
+from onboard360.cli.app import main
 
 main()

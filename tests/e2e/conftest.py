@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from onboard360.runtime.serving import free_port, running
 from onboard360.sandbox.app import create_app
 from onboard360.sandbox.state import Sandbox
-from onboard360.serving import free_port, running
 from tests.e2e.partner_page import create_partner_app, demo_hubs
 from tests.sandbox_fixtures import FAST
 

@@ -21,10 +21,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from onboard360.asgi import BodySizeLimit
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
+from onboard360.hub.signatures import io_signature, webhook_signature_valid
+from onboard360.runtime.asgi import BodySizeLimit
 from onboard360.sandbox.models import HubSpec
-from onboard360.signatures import io_signature, webhook_signature_valid
 
 PARTNER_PAYMENT_ID = "DemoPartnerPA"
 DIRECT_PAYMENT_ID = "DemoDirectPA"

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from onboard360.serving import free_port
+from onboard360.runtime.serving import free_port
 from tests.integration.dashboard_http import forms
 
 CLI = Path(sys.executable).with_name("onboard360")

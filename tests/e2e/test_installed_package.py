@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from onboard360.crypto import generate_key
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.migrate import current_revision, head_revision
 from onboard360.handoff import generate_secret
-from onboard360.serving import free_port, running
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.serving import free_port, running
 from tests.e2e.installed import (
     REPO,
     SHIPPED,

@@ -19,10 +19,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from playwright.sync_api import Page, expect
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
+from onboard360.runtime.serving import free_port, port_is_free, running
 from onboard360.sandbox.app import create_app
 from onboard360.sandbox.models import HubSpec
-from onboard360.serving import free_port, port_is_free, running
 from tests.e2e.service_stack import worker_running
 from tests.sandbox_fixtures import wait_until
 from tests.stack import PRODUCT_TOKEN, running_stack

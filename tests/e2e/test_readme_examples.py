@@ -15,8 +15,8 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from onboard360.runtime.serving import free_port
 from onboard360.sandbox.cli import load_hubs
-from onboard360.serving import free_port
 from onboard360.web import connect, partner_webhooks
 from tests.sandbox_fixtures import wait_until
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from onboard360 import failpoints
+from onboard360.runtime import failpoints
 from tests.integration.service_http import (
     get_redirect,
     messaging_status,

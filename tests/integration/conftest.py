@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from onboard360.logging import configure_logging
+from onboard360.runtime.logging import configure_logging
 from tests.integration.dashboard_http import Dashboard, logged_in
 from tests.stack import Stack
 

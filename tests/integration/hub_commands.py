@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
+from onboard360.runtime.serving import free_port
 from onboard360.services.hub_checks import Check, check_hub
-from onboard360.serving import free_port
 from tests.cli_process import run_onboard360
 from tests.stack import Stack
 

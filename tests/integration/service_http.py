@@ -16,11 +16,11 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import SecretStr
 
+from onboard360.config.hubs import ProductConfig
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.domain import RedirectResult, format_redirect
-from onboard360.hubs_config import ProductConfig
-from onboard360.sandbox.platform import SIGNATURE_HEADER
-from onboard360.signatures import webhook_signature
+from onboard360.hub.platform import SIGNATURE_HEADER
+from onboard360.hub.signatures import webhook_signature
 from tests.stack import Stack, running_stack
 
 OTHER_TOKEN = "other-product-token-" + "o" * 24

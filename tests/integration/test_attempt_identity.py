@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from onboard360.hubs_config import ProductConfig
+from onboard360.config.hubs import ProductConfig
 from tests.integration.service_http import (
     execute,
     redirect_query,

@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from onboard360.crypto import generate_key
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.handoff import generate_secret
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import DELIVER_TASK
-from onboard360.serving import free_port, running
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.serving import free_port, running
 from tests.sandbox_fixtures import wait_until
 
 EXIT_TIMEOUT = 30

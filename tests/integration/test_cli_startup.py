@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from onboard360.crypto import generate_key
 from onboard360.db.embedded import to_libpq_uri
+from onboard360.runtime.crypto import generate_key
 from tests.cli_process import run_onboard360
 from tests.conftest import _admin, _drop, _url_for
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from onboard360.hubs_config import ProductConfig
+from onboard360.config.hubs import ProductConfig
 from tests.stack import Stack, running_stack
 
 

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.drill.postgres import PrivatePostgres
 from onboard360.jobs.outage import DatabaseWatch, OutageBackoff
-from onboard360.serving import free_port
+from onboard360.runtime.serving import free_port
 from tests.e2e.service_stack import worker_running
 from tests.private_postgres import private_database
 from tests.sandbox_fixtures import wait_until

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from onboard360.config.hubs import ProductConfig
 from onboard360.handoff import generate_secret
-from onboard360.hubs_config import ProductConfig
-from onboard360.serving import free_port
+from onboard360.runtime.serving import free_port
 from tests.integration.dashboard_http import onboarded, sql
 from tests.integration.service_http import assert_error
 from tests.stack import Stack, running_stack

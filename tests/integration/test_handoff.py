@@ -34,7 +34,7 @@ from onboard360.handoff import (
     sign,
     verify,
 )
-from onboard360.serving import free_port, running
+from onboard360.runtime.serving import free_port, running
 
 SECRET = generate_secret()
 OLD_SECRET = generate_secret()

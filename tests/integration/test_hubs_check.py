@@ -13,8 +13,8 @@ import pytest
 from pydantic import SecretStr
 
 from onboard360.handoff.signing import verify
+from onboard360.runtime.serving import running
 from onboard360.services.hub_checks import TEST_EVENT, check_database, check_public_url
-from onboard360.serving import running
 from onboard360.web.app import create_app
 from tests.integration.hub_commands import (
     ALLOW_HTTP,

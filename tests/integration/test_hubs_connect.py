@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from onboard360.hubs_config import partner_webhook_url, redirect_url
+from onboard360.config.hubs import partner_webhook_url, redirect_url
 from tests.integration.hub_commands import ALLOW_HTTP, hubs, with_hub
 from tests.stack import Stack
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from onboard360.serving import running
+from onboard360.runtime.serving import running
 from onboard360.web.app import create_app
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack

@@ -19,11 +19,11 @@ from psycopg.rows import dict_row
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from onboard360 import failpoints
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.migrate import head_revision
-from onboard360.service import open_service
+from onboard360.runtime import failpoints
+from onboard360.runtime.service import open_service
 from tests.cli_process import run_onboard360
 from tests.conftest import ADMIN_URL
 from tests.e2e.service_stack import onboard_over_http, product_received, worker_running

@@ -9,9 +9,9 @@ import subprocess
 import psycopg
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from onboard360.crypto import Keyring, generate_key
 from onboard360.db.embedded import to_libpq_uri
-from onboard360.reencrypt import ReencryptReport, reencrypt_api_keys, rotate_rows
+from onboard360.runtime.crypto import Keyring, generate_key
+from onboard360.services.reencrypt import ReencryptReport, reencrypt_api_keys, rotate_rows
 from tests.cli_process import run_onboard360
 
 KEY_A = generate_key()

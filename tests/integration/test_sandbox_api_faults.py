@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.app import MAX_BODY_BYTES
 from onboard360.sandbox.state import Channel
 from tests import sandbox_fixtures as sf

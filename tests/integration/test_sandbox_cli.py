@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from onboard360.cli import app
+from onboard360.cli.app import app
+from onboard360.runtime.serving import free_port
 from onboard360.sandbox.cli import load_hubs
-from onboard360.serving import free_port
 from tests.sandbox_fixtures import logged, running_sandbox, running_sink, wait_until
 
 runner = CliRunner()

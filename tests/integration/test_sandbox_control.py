@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from onboard360.sandbox.platform import ON_DEMAND_EVENTS
+from onboard360.hub.platform import ON_DEMAND_EVENTS
 from tests.sandbox_fixtures import (
     WebhookSink,
     create_channel,

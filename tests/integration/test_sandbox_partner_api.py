@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from tests import sandbox_fixtures as sf
 from tests.sandbox_fixtures import World
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from onboard360.hub.signatures import io_signature
 from onboard360.sandbox.models import Faults, HubSpec
 from onboard360.sandbox.state import Sandbox
-from onboard360.signatures import io_signature
 from tests.integration.popup_http import (
     Popup,
     error_of,

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from onboard360.sandbox.platform import SIGNATURE_HEADER
-from onboard360.serving import free_port
-from onboard360.signatures import webhook_signature_valid
+from onboard360.hub.platform import SIGNATURE_HEADER
+from onboard360.hub.signatures import webhook_signature_valid
+from onboard360.runtime.serving import free_port
 from tests.sandbox_fixtures import (
     FAST,
     WebhookSink,

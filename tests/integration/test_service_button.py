@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from onboard360.signatures import io_signature_problem
+from onboard360.hub.signatures import io_signature_problem
 from tests.integration.service_http import (
     OTHER_TOKEN,
     count,

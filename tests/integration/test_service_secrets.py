@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from onboard360.crypto import Keyring
+from onboard360.runtime.crypto import Keyring
 from onboard360.sandbox.models import Faults
 from tests.integration.service_http import (
     get_redirect,

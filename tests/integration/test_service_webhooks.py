@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from onboard360.signatures import webhook_signature
+from onboard360.hub.signatures import webhook_signature
 from tests.integration.service_http import (
     assert_error,
     channel_event,

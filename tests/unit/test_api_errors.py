@@ -8,7 +8,7 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.web.app import create_app
 
 

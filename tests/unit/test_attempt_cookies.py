@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from onboard360.hubs_config import ProductConfig
+from onboard360.config.hubs import ProductConfig
 from onboard360.web.attempts import (
     COOKIE_PREFIX,
     MAX_COOKIES,

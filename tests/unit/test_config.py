@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from onboard360.config import ConfigError, load_settings
+from onboard360.config.settings import ConfigError, load_settings
 
 
 @pytest.fixture(autouse=True)

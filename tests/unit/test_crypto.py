@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from onboard360.crypto import Keyring, KeyringError, generate_key
+from onboard360.runtime.crypto import Keyring, KeyringError, generate_key
 
 OLD = generate_key()
 NEW = generate_key()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from onboard360.config.hubs import HubConfig
 from onboard360.domain import (
     Billing,
     ChannelId,
@@ -25,7 +26,6 @@ from onboard360.domain import (
     ProductEvent,
 )
 from onboard360.handoff import event_body
-from onboard360.hubs_config import HubConfig
 from onboard360.jobs.effects import product_payload
 
 CATALOGUE = Path(__file__).parents[2] / "docs" / "events.md"

@@ -12,10 +12,10 @@ import pytest
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from onboard360.crypto import Keyring, generate_key
 from onboard360.handoff import generate_secret
-from onboard360.logging import REQUEST_ID, configure_logging, get_logger
-from onboard360.redaction import REDACTED, scrub
+from onboard360.runtime.crypto import Keyring, generate_key
+from onboard360.runtime.logging import REQUEST_ID, configure_logging, get_logger
+from onboard360.runtime.redaction import REDACTED, scrub
 
 FERNET_KEY = generate_key()
 FERNET_TOKEN = Keyring.from_keys([FERNET_KEY]).encrypt("the-api-key-itself").decode()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from onboard360.metrics import path_template
+from onboard360.runtime.metrics import path_template
 from onboard360.web.observe import request_id_from
 
 

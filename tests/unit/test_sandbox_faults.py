@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.faults import (
     HubOutage,
     RateLimited,

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.state import (
     Channel,
     Conflict,

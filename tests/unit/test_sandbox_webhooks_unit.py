@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import httpx
 
+from onboard360.hub.platform import SIGNATURE_HEADER
+from onboard360.hub.signatures import webhook_signature_valid
 from onboard360.sandbox.models import Faults
-from onboard360.sandbox.platform import SIGNATURE_HEADER
 from onboard360.sandbox.state import Hub, Sandbox
 from onboard360.sandbox.webhooks import (
     DeliverySettings,
@@ -18,7 +19,6 @@ from onboard360.sandbox.webhooks import (
     encode_body,
     webhook_headers,
 )
-from onboard360.signatures import webhook_signature_valid
 from tests.sandbox_fixtures import FAST, hub_spec
 
 SECRET = "platform-secret-0123456789"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from onboard360 import failpoints
-from onboard360.config import ConfigError, load_settings
+from onboard360.config.settings import ConfigError, load_settings
+from onboard360.runtime import failpoints
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.db.embedded import start_embedded, to_sqlalchemy_url
 from onboard360.db.migrate import known_revisions, upgrade
 from onboard360.db.pooling import one_off_engine

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.db.embedded import to_libpq_uri, to_sqlalchemy_url
 
 # Never prepare: safe through any pooler; for the one-off commands (migrate, startup

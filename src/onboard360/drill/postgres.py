@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from onboard360.serving import free_port
+from onboard360.runtime.serving import free_port
 
 SUPERUSER = "postgres"
 _RUN_AS = "embedded_postgres"

@@ -253,7 +253,7 @@ def create_app(config: dict[str, Any]) -> FastAPI:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from onboard360.serving import Site, serve_all  # noqa: PLC0415
+    from onboard360.runtime.serving import Site, serve_all  # noqa: PLC0415
 
     args = sys.argv[1:] if argv is None else argv
     port = int(args[0])

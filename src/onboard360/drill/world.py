@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from onboard360.crypto import generate_key
 from onboard360.drill.processes import child_env
 from onboard360.handoff import generate_secret
-from onboard360.serving import free_port
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.serving import free_port
 
 # A PostgreSQL of the operator's (no restarts then); by default the drill starts its own.
 DEFAULT_ADMIN_URL = os.environ.get("ONBOARD360_DRILL_ADMIN_URL")

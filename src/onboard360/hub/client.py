@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import stamina
 
-from onboard360 import metrics
 from onboard360.hub import errors as e
 from onboard360.hub.auth import HubAuth
 from onboard360.hub.models import ChannelInfo, ClientInfo, GeneratedKey, Page, T
+from onboard360.runtime import metrics
 
 PARTNER_API_URL = "https://hub.360dialog.io/api/v2"
 MESSAGING_API_URL = "https://waba-v2.360dialog.io"

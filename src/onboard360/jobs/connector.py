@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator
 import procrastinate
 import psycopg
 
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.pooling import listen_conninfo, psycopg_kwargs
 

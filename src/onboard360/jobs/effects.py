@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import tables as t
 from onboard360.db.batch import recordset, rows_param
 from onboard360.domain import (
@@ -26,7 +27,6 @@ from onboard360.domain import (
     ProvisionKey,
     may_generate_key,
 )
-from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs.defer import Job, defer
 
 PROVISION_TASK = "provision_key"

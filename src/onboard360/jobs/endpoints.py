@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.config import Settings
-from onboard360.hubs_config import ProductConfig
+from onboard360.config.hubs import ProductConfig
+from onboard360.config.settings import Settings
 from onboard360.jobs.replay import ReplayRefused, requeue_pending
 
 MAX_REASON_CHARS = 200

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from onboard360 import metrics
 from onboard360.db import tables as t
 from onboard360.handoff import deliver
 from onboard360.jobs.backoff import DeliveryFailed
 from onboard360.jobs.endpoints import endpoint_state, note_failure, note_success
 from onboard360.jobs.keys import stored_key
 from onboard360.jobs.transition import record
-from onboard360.logging import get_logger
-from onboard360.service import Service
+from onboard360.runtime import metrics
+from onboard360.runtime.logging import get_logger
+from onboard360.runtime.service import Service
 
 log = get_logger(__name__)
 

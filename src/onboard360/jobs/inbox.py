@@ -18,8 +18,8 @@ from structlog.contextvars import bound_contextvars
 from onboard360.db import tables as t
 from onboard360.domain import EventError, EventKind, parse_event
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.logging import get_logger
-from onboard360.service import Service, UnknownHub
+from onboard360.runtime.logging import get_logger
+from onboard360.runtime.service import Service, UnknownHub
 
 log = get_logger(__name__)
 

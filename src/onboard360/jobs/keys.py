@@ -31,16 +31,16 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360 import failpoints, metrics
+from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import codec
 from onboard360.db import tables as t
 from onboard360.domain import ChannelId, KeyRefused, KeyStatus, KeyStored
 from onboard360.hub import GeneratedKey, HubError, HubOutcomeUnknown, HubPermissionRefused
-from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs.outage import OutageBackoff, is_database_error
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.logging import get_logger
-from onboard360.service import Service
+from onboard360.runtime import failpoints, metrics
+from onboard360.runtime.logging import get_logger
+from onboard360.runtime.service import Service
 
 log = get_logger(__name__)
 _RNG = random.Random()

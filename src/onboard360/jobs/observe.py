@@ -14,8 +14,8 @@ from procrastinate import JobContext
 from procrastinate.middleware import AsyncCallNext
 from structlog.contextvars import bind_contextvars
 
-from onboard360 import metrics
 from onboard360.jobs.worker import INBOX_TASK
+from onboard360.runtime import metrics
 
 # Task arguments worth a log field, under the name a person would grep for.
 _LOGGED_ARGS = {

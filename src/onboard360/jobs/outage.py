@@ -25,8 +25,8 @@ import psycopg_pool
 from procrastinate import exceptions as procrastinate_errors
 from sqlalchemy import exc as sa_errors
 
-from onboard360 import metrics
-from onboard360.logging import get_logger
+from onboard360.runtime import metrics
+from onboard360.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

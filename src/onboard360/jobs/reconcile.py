@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360 import failpoints
+from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import state_rows
 from onboard360.domain import (
     ChannelId,
@@ -42,13 +42,13 @@ from onboard360.domain import (
     apply_client,
 )
 from onboard360.hub import ChannelInfo, Page
-from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs import checkpoints
 from onboard360.jobs.defer import defer
 from onboard360.jobs.effects import PROVISION_TASK, provision_job
 from onboard360.jobs.transition import apply_inputs
-from onboard360.logging import get_logger
-from onboard360.service import Service
+from onboard360.runtime import failpoints
+from onboard360.runtime.logging import get_logger
+from onboard360.runtime.service import Service
 
 log = get_logger(__name__)
 DEFAULT_PAGE_SIZE = 1000  # unverified: the largest page 360dialog serves

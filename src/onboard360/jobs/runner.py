@@ -19,7 +19,7 @@ from typing import Any
 import procrastinate
 from procrastinate.worker import Worker
 
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.pooling import listen_conninfo
 from onboard360.hub import RetryPolicy
@@ -27,9 +27,9 @@ from onboard360.jobs.observe import observe_job
 from onboard360.jobs.outage import DatabaseWatch, is_database_error, quiet_database_errors
 from onboard360.jobs.stalled import keep_recovering, recover_stalled_jobs
 from onboard360.jobs.worker import RetryTuning, build_app
-from onboard360.logging import get_logger
-from onboard360.metrics import serving_metrics
-from onboard360.service import open_service
+from onboard360.runtime.logging import get_logger
+from onboard360.runtime.metrics import serving_metrics
+from onboard360.runtime.service import open_service
 
 log = get_logger(__name__)
 

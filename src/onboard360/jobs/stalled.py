@@ -28,7 +28,7 @@ from collections.abc import Callable
 import procrastinate
 from procrastinate import exceptions
 
-from onboard360.logging import get_logger
+from onboard360.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

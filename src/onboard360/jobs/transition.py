@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import state_rows
 from onboard360.db import tables as t
 from onboard360.db.batch import recordset, rows_param
@@ -42,7 +43,6 @@ from onboard360.domain import (
     channels_touched,
     client_of,
 )
-from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.jobs.effects import carry_out
 
 Id = TypeVar("Id", bound=str)

@@ -17,7 +17,7 @@ from onboard360.jobs.checkpoints import SyncAlreadyRunning
 from onboard360.jobs.connector import connector_for
 from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.jobs.reconcile import reconcile_hub
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.services import redirects
 from onboard360.services.redirects import VERIFY_TASK
 

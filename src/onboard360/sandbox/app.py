@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from onboard360.asgi import BodySizeLimit
+from onboard360.hub import platform as p
+from onboard360.runtime.asgi import BodySizeLimit
 from onboard360.sandbox import control, messaging, partner_api, popup
-from onboard360.sandbox import platform as p
 from onboard360.sandbox.entities import SandboxError
 from onboard360.sandbox.faults import refusal_response
 from onboard360.sandbox.models import HubSpec, describe_errors

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar
 
 from fastapi import Depends, Header
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.deps import SandboxDep
 from onboard360.sandbox.entities import Channel, Hub, SandboxError
 from onboard360.sandbox.faults import apply_faults

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from onboard360.logging import configure_logging
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
+from onboard360.runtime.logging import configure_logging
 from onboard360.sandbox.cli_control import register
 from onboard360.sandbox.models import HubSpec, describe_errors
 
@@ -59,8 +59,8 @@ def serve(
     """Serve the sandbox (when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
+    from onboard360.runtime.serving import Site, serve_all  # noqa: PLC0415
     from onboard360.sandbox.app import create_app  # noqa: PLC0415
-    from onboard360.serving import Site, serve_all  # noqa: PLC0415
 
     configure_logging()
     try:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 
 DEFAULT_URL = f"http://127.0.0.1:{p.DEFAULT_PORT}"
 URL_ENV = "ONBOARD360_SANDBOX_URL"

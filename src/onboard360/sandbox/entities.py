@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.models import Faults
 
 

@@ -19,7 +19,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.entities import Hub, SandboxError
 from onboard360.sandbox.models import Faults
 

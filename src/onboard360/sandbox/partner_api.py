@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.auth import PartnerHub, PartnerUnauthorized
 from onboard360.sandbox.deps import SandboxDep, base_url
 from onboard360.sandbox.entities import Channel, Client, NotFound, SandboxError

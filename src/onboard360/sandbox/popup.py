@@ -19,13 +19,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
+from onboard360.hub.signatures import io_signature_problem
 from onboard360.sandbox import popup_flow as flow
 from onboard360.sandbox import popup_forms as forms
 from onboard360.sandbox.deps import sandbox_of
 from onboard360.sandbox.entities import Hub, SandboxError
 from onboard360.sandbox.popup_steps import STEP_HANDLERS, step_context
-from onboard360.signatures import io_signature_problem
 
 router = APIRouter(include_in_schema=False)
 

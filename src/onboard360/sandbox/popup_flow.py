@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.entities import Channel, Hub, SandboxError
 from onboard360.sandbox.popup_forms import PopupParams
 from onboard360.sandbox.state import Sandbox

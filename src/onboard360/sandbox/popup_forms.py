@@ -14,7 +14,7 @@ from datetime import date
 
 from starlette.datastructures import FormData
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 
 MAX_QUERY_VALUE = 2048
 MAX_FORM_FIELDS = 60

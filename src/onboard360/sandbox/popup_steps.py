@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox import popup_flow as flow
 from onboard360.sandbox import popup_forms as forms
 from onboard360.sandbox.entities import Hub

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any
 
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
 from onboard360.sandbox.control_models import SeedRequest
 from onboard360.sandbox.entities import OutgoingEvent, SandboxError, unused_id
 from onboard360.sandbox.state import Dispatcher, Sandbox, check_status

@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from onboard360.logging import get_logger
-from onboard360.sandbox import platform as p
+from onboard360.hub import platform as p
+from onboard360.hub.signatures import webhook_signature
+from onboard360.runtime.logging import get_logger
 from onboard360.sandbox.entities import Hub, OutgoingEvent, SandboxError, iso
 from onboard360.sandbox.state import Sandbox
-from onboard360.signatures import webhook_signature
 
 log = get_logger(__name__)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import state_rows
 from onboard360.db.state_rows import CHANNELS
 from onboard360.domain import (
@@ -43,11 +44,10 @@ from onboard360.domain import (
 )
 from onboard360.hub import HubError
 from onboard360.hub.errors import HubAuthError, HubBadRequest
-from onboard360.hubs_config import HubConfig
 from onboard360.jobs.keys import store_key
 from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.services.survey import local_states, survey
 
 MAX_BATCH = 1000

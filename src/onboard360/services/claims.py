@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import state_rows
 from onboard360.db import tables as t
 from onboard360.db.state_rows import CLIENTS
@@ -36,10 +37,9 @@ from onboard360.domain import (
     may_claim,
     parse_redirect,
 )
-from onboard360.hubs_config import HubConfig
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.services.redirects import Outcome, client_owner, lock_client, settle
 from onboard360.services.verification import Learnt, Unverifiable, learn
 

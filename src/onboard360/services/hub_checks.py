@@ -17,15 +17,15 @@ from typing import Any
 
 import httpx
 
-from onboard360.config import Settings
+from onboard360.config.hubs import HubConfig, partner_webhook_url, redirect_url
+from onboard360.config.settings import Settings
 from onboard360.handoff.delivery import deliver
 from onboard360.hub import HubError, PartnerAPI, RetryPolicy
 from onboard360.hub.errors import HubAuthError, HubNotFound, HubRateLimited, HubUnavailable
-from onboard360.hubs_config import HubConfig, partner_webhook_url, redirect_url
-from onboard360.redaction import scrub
-from onboard360.sandbox.platform import SIGNATURE_HEADER
-from onboard360.service import hub_auth
-from onboard360.signatures import webhook_signature
+from onboard360.hub.platform import SIGNATURE_HEADER
+from onboard360.hub.signatures import webhook_signature
+from onboard360.runtime.redaction import scrub
+from onboard360.runtime.service import hub_auth
 
 PROBE_SECONDS = 10.0
 # One attempt: a check reports what 360dialog answers now instead of retrying it away.

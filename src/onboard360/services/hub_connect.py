@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from onboard360.config import Settings
+from onboard360.config.hubs import HubConfig, partner_webhook_url, redirect_url
+from onboard360.config.settings import Settings
 from onboard360.hub import HubBadRequest, PartnerAPI
-from onboard360.hubs_config import HubConfig, partner_webhook_url, redirect_url
-from onboard360.redaction import scrub
+from onboard360.runtime.redaction import scrub
 
 
 @dataclass(frozen=True)

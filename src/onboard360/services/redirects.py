@@ -41,6 +41,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
 from onboard360.domain import (
     Input,
@@ -52,11 +53,10 @@ from onboard360.domain import (
     parse_redirect,
 )
 from onboard360.domain.binding import Attempt, Claim, Verdict, verify
-from onboard360.hubs_config import HubConfig
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.services.verification import DIRECT_LINK_KIND, Learnt, Unverifiable, learn
 
 VERIFY_TASK = "verify_redirect"

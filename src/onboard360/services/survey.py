@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import codec
 from onboard360.db import tables as t
 from onboard360.domain import ChannelSnapshot, ChannelState, KeyStatus, SnapshotError, statuses
 from onboard360.hub import ChannelInfo, ClientInfo, PartnerAPI
-from onboard360.hubs_config import HubConfig
 from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
 from onboard360.domain import ChannelId, ChannelSnapshot, ClientId, SnapshotError, channel_id
 from onboard360.domain.binding import ClientFacts
 from onboard360.hub import HubError
 from onboard360.hub.models import ChannelInfo, ClientInfo
-from onboard360.hubs_config import HubConfig
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 
 # A client with more channels than this is listed no further: a redirect names at most
 # MAX_IDS (100) of them, and what is not listed is only ignored, never trusted.

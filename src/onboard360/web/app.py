@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from onboard360.asgi import BodySizeLimit
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.db.migrate import head_revision
 from onboard360.hub import RetryPolicy
-from onboard360.service import open_service
+from onboard360.runtime.asgi import BodySizeLimit
+from onboard360.runtime.service import open_service
 from onboard360.web import metrics_route
 from onboard360.web.errors import (
     ApiError,

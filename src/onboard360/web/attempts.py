@@ -38,9 +38,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
 from onboard360.domain import RedirectResult
-from onboard360.hubs_config import HubConfig
 from onboard360.services.redirects import is_repeat
 from onboard360.web.onboardings import OnboardingRefused, state_digest
 

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from onboard360.config import Settings
+from onboard360.config.hubs import HubConfig
+from onboard360.config.settings import Settings
 from onboard360.domain import RedirectError, parse_redirect
-from onboard360.hubs_config import HubConfig
 from onboard360.services import redirects
 from onboard360.services.redirects import Outcome, RedirectRefused
 from onboard360.web import attempts, onboardings

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from onboard360.hubs_config import ProductConfig
-from onboard360.service import Service
+from onboard360.config.hubs import ProductConfig
+from onboard360.runtime.service import Service
 from onboard360.web.errors import unauthorized
 
 

@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from onboard360.logging import REQUEST_ID
+from onboard360.runtime.logging import REQUEST_ID
 
 
 class ApiError(Exception):

@@ -33,7 +33,7 @@ from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.pooling import psycopg_kwargs
 from onboard360.jobs.defer import DEFAULT_QUEUE
 from onboard360.jobs.worker import INBOX_TASK
-from onboard360.logging import get_logger
+from onboard360.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -13,7 +13,7 @@ import hmac
 
 from fastapi import APIRouter, Request, Response
 
-from onboard360 import metrics
+from onboard360.runtime import metrics
 from onboard360.web.deps import ServiceDep
 from onboard360.web.errors import ApiError
 

@@ -3,7 +3,7 @@
 - ``X-Request-ID``: a sane incoming id (1–64 of ``A-Za-z0-9._-``, what proxies and
   load balancers send) is kept, anything else is replaced by a fresh one; the id is
   echoed in the response and added to every log line of the request
-  (``onboard360.logging.REQUEST_ID``), so one grep finds a request across the proxy,
+  (``onboard360.runtime.logging.REQUEST_ID``), so one grep finds a request across the proxy,
   the service and its logs.
 - ``onboard360_http_requests_total`` and ``…_duration_seconds`` by method, *route
   template* (``/hooks/360dialog/{hub_name}/{secret}``, never the path with its secret)
@@ -23,8 +23,8 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from onboard360 import metrics
-from onboard360.logging import REQUEST_ID
+from onboard360.runtime import metrics
+from onboard360.runtime.logging import REQUEST_ID
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
 from onboard360.domain import NotifyProduct, OnboardingFacts, ProductEvent
-from onboard360.hubs_config import HubConfig
+from onboard360.hub.signatures import io_signature
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import record
-from onboard360.service import Service
-from onboard360.signatures import io_signature
+from onboard360.runtime.service import Service
 
 
 class OnboardingRefused(Exception):

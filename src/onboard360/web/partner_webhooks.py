@@ -25,11 +25,11 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from onboard360 import metrics
-from onboard360.hubs_config import HubConfig
-from onboard360.sandbox.platform import SIGNATURE_HEADER
-from onboard360.service import Service
-from onboard360.signatures import webhook_signature_matches
+from onboard360.config.hubs import HubConfig
+from onboard360.hub.platform import SIGNATURE_HEADER
+from onboard360.hub.signatures import webhook_signature_matches
+from onboard360.runtime import metrics
+from onboard360.runtime.service import Service
 from onboard360.web.errors import ApiError, error_response
 from onboard360.web.ingest import Delivery, InboxWriter, StoreFailed, inbox_writer
 from onboard360.web.json_body import decode_object_text

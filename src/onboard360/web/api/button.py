@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import tables as t
 from onboard360.domain import RedirectError, parse_redirect
-from onboard360.hubs_config import HubConfig, ProductConfig
 from onboard360.services import redirects
 from onboard360.services.redirects import RedirectRefused
 from onboard360.web import attempts, onboardings

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 from sqlalchemy import Select, select, tuple_
 
+from onboard360.config.hubs import ProductConfig
 from onboard360.db import tables as t
+from onboard360.db.queries.overview import attention_items
 from onboard360.domain import is_valid_id
-from onboard360.hubs_config import ProductConfig
 from onboard360.jobs.keys import stored_key
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import record
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.web.api.common import (
     CONFLICT,
     ERRORS,
@@ -29,7 +30,6 @@ from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import channel_view
-from onboard360.web.queries.overview import attention_items
 from onboard360.web.strict import RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["channels"], responses=ERRORS)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel
 
-from onboard360.hubs_config import HubConfig, ProductConfig
-from onboard360.service import Service
+from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.runtime.service import Service
 from onboard360.web.errors import not_found
 
 NO_STORE = {"Cache-Control": "no-store"}

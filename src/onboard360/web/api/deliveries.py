@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import ProductConfig
 from onboard360.db import tables as t
 from onboard360.domain import ID_PATTERN, ProductEvent
-from onboard360.hubs_config import ProductConfig
 from onboard360.jobs.endpoints import (
     MAX_REASON_CHARS,
     EndpointState,

@@ -11,6 +11,7 @@ from pydantic import Field
 from sqlalchemy import literal_column, select
 
 from onboard360.db import tables as t
+from onboard360.db.queries.overview import STAGE_SQL
 from onboard360.web import onboardings
 from onboard360.web.api.common import (
     ERRORS,
@@ -26,7 +27,6 @@ from onboard360.web.errors import not_found
 from onboard360.web.onboardings import Prefill
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import onboarding_view, onboarding_views
-from onboard360.web.queries.overview import STAGE_SQL
 from onboard360.web.strict import PathUUID, RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["onboardings"], responses=ERRORS)

@@ -9,17 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from onboard360.web.api.common import ERRORS, PRINTABLE, HubName, hub_names, product_hubs
-from onboard360.web.api.models import AttentionItem, AttentionKind, Overview, SearchHit
-from onboard360.web.deps import ProductDep, ServiceDep
-from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
-from onboard360.web.queries.overview import (
+from onboard360.db.queries.overview import (
     attention_counts,
     attention_items,
     channel_states,
     stage_counts,
 )
-from onboard360.web.queries.search import MAX_QUERY, search_hits
+from onboard360.db.queries.search import MAX_QUERY, search_hits
+from onboard360.web.api.common import ERRORS, PRINTABLE, HubName, hub_names, product_hubs
+from onboard360.web.api.models import AttentionItem, AttentionKind, Overview, SearchHit
+from onboard360.web.deps import ProductDep, ServiceDep
+from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 
 router = APIRouter(prefix="/api/v1", tags=["overview"], responses=ERRORS)
 

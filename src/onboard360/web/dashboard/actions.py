@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import codec
 from onboard360.db import tables as t
 from onboard360.domain import (
@@ -31,14 +32,13 @@ from onboard360.domain import (
     may_generate_key,
 )
 from onboard360.hub import HubError
-from onboard360.hubs_config import HubConfig
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import PROVISION_TASK, key_lock
 from onboard360.jobs.endpoints import endpoint_state
 from onboard360.jobs.replay import delivery_state, queued_events, replay_event
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import apply_inputs
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import SecretStr
 
+from onboard360.config.hubs import HubConfig
 from onboard360.hub import HubError
-from onboard360.hubs_config import HubConfig
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.services import adoption
 from onboard360.services.key_file import parse_held_keys
 from onboard360.web.dashboard.clients import configured_hub

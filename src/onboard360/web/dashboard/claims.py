@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from onboard360.config.hubs import HubConfig
 from onboard360.domain import ClientId
-from onboard360.hubs_config import HubConfig
 from onboard360.services.claims import ClaimRefused, claim
 from onboard360.services.redirects import client_owner
 from onboard360.web.dashboard.accounts import audit

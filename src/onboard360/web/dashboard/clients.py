@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
+from onboard360.db.queries.clients import subject_context
 from onboard360.domain import is_valid_id
-from onboard360.hubs_config import HubConfig
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep
 from onboard360.web.deps import ServiceDep
-from onboard360.web.queries.clients import subject_context
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 

@@ -20,8 +20,8 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.config.hubs import ProductConfig
 from onboard360.db import tables as t
-from onboard360.hubs_config import ProductConfig
 from onboard360.jobs.endpoints import (
     disable_endpoint,
     disabled_after,
@@ -36,7 +36,7 @@ from onboard360.jobs.replay import (
     is_event_id,
     replay_events,
 )
-from onboard360.service import Service
+from onboard360.runtime.service import Service
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import (

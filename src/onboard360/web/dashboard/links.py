@@ -19,8 +19,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
-from onboard360.hubs_config import HubConfig
 from onboard360.web import onboardings
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub

@@ -9,15 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from onboard360.web.dashboard.pages import render
-from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep
-from onboard360.web.deps import ServiceDep
-from onboard360.web.queries.overview import (
+from onboard360.db.queries.overview import (
     ATTENTION,
     attention_list,
     channel_states,
     stage_counts,
 )
+from onboard360.web.dashboard.pages import render
+from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep
+from onboard360.web.deps import ServiceDep
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 

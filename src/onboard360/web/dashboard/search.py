@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from onboard360.db.queries.search import MAX_QUERY, search_lists
 from onboard360.web.dashboard.pages import render
 from onboard360.web.dashboard.sessions import DashboardRoute, SessionDep
 from onboard360.web.deps import ServiceDep
-from onboard360.web.queries.search import MAX_QUERY, search_lists
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import httpx
 import typer
 
-from onboard360.cli_common import ConfigOption, fail, settings_or_exit
-from onboard360.config import Settings
+from onboard360.cli.common import ConfigOption, fail, settings_or_exit
+from onboard360.config.hubs import HubConfig
+from onboard360.config.settings import Settings
 from onboard360.hub import HubError
-from onboard360.hubs_config import HubConfig
 
 if TYPE_CHECKING:
     from onboard360.services.hub_checks import Check

@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, Subquery, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.hubs_config import HubConfig
+from onboard360.config.hubs import HubConfig
 
 TIMELINE_LIMIT = 300
 

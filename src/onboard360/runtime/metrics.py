@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
-from onboard360.logging import get_logger
+from onboard360.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -8,7 +8,7 @@ One process, one event loop, an embedded PostgreSQL, no account and no network:
   Webhook URL is the service's secret webhook path;
 - the service (``onboard360.web.app``) configured for those hubs, talking to the sandbox;
 - a worker (``onboard360.jobs.runner``): webhooks, keys, events to the product;
-- an example partner product (``onboard360.example_product``): the one page to open.
+- an example partner product (``onboard360.demo.product``): the one page to open.
 
 Every secret is generated at start and lives only in this process.
 """
@@ -23,13 +23,13 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from onboard360.config import Settings
-from onboard360.crypto import generate_key
-from onboard360.example_product import ProductHub, ProductSetup, create_product_app
+from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.settings import Settings
+from onboard360.demo.product import ProductHub, ProductSetup, create_product_app
 from onboard360.handoff import generate_secret
-from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.serving import Site, port_is_free, serve_all
 from onboard360.sandbox.models import HubSpec
-from onboard360.serving import Site, port_is_free, serve_all
 
 PRODUCT_NAME = "example"
 # The demo's operator account; its password is generated on every start and printed.

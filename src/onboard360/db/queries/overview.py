@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import DateTime, Subquery, Text, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.config import Settings
+from onboard360.config.settings import Settings
 from onboard360.jobs.effects import PROVISION_TASK
 
 # An onboarding's stage (alias ``o``), the rule web/progress.py applies to one onboarding,

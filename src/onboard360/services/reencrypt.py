@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onboard360.crypto import Keyring, KeyringError
+from onboard360.runtime.crypto import Keyring, KeyringError
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -42,7 +42,7 @@ def server_for(site: Site, log_level: str = "warning") -> uvicorn.Server:
         port=site.port,
         log_level=log_level,
         # uvicorn's own handlers would bypass our JSON renderer and secret redaction
-        # (onboard360.logging): its records go to the root logger like everyone's.
+        # (onboard360.runtime.logging): its records go to the root logger like everyone's.
         log_config=None,
         access_log=False,
         lifespan="on",

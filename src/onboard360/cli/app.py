@@ -8,18 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
-from onboard360.adopt_cli import adopt
-from onboard360.cli_common import (
+from onboard360.cli.adopt import adopt
+from onboard360.cli.common import (
     ConfigOption,
     fail,
     service_settings,
     settings_or_exit,
 )
-from onboard360.delivery_cli import endpoint_app, events_app
-from onboard360.hubs_cli import hubs_app
-from onboard360.logging import configure_logging
+from onboard360.cli.delivery import endpoint_app, events_app
+from onboard360.cli.hubs import hubs_app
+from onboard360.cli.users import users_app
+from onboard360.runtime.logging import configure_logging
 from onboard360.sandbox.cli import sandbox_app
-from onboard360.users_cli import users_app
 
 app = typer.Typer(
     help="onboard360: 360dialog Integrated Onboarding for partners, self-hosted.",
@@ -64,7 +64,7 @@ def demo(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     import contextlib  # noqa: PLC0415
 
     from onboard360.db.engine import database_url, describe_database_error  # noqa: PLC0415
-    from onboard360.demo import DemoPorts, build_demo, run_demo  # noqa: PLC0415
+    from onboard360.demo.run import DemoPorts, build_demo, run_demo  # noqa: PLC0415
 
     configure_logging()
     ports = DemoPorts(host, product=port, service=service_port, sandbox=sandbox_port)
@@ -93,7 +93,7 @@ def serve(
     """Serve the web edge: connect pages, redirects, partner webhooks, the REST API."""
     import asyncio  # noqa: PLC0415
 
-    from onboard360.serving import Site, freeze_startup_objects, serve_all  # noqa: PLC0415
+    from onboard360.runtime.serving import Site, freeze_startup_objects, serve_all  # noqa: PLC0415
     from onboard360.web.app import create_app  # noqa: PLC0415
 
     settings, url = service_settings(config, wait_for_database=True)
@@ -118,7 +118,7 @@ def worker(
     import asyncio  # noqa: PLC0415
 
     from onboard360.jobs.runner import run_worker  # noqa: PLC0415
-    from onboard360.metrics import MetricsPortUnavailable  # noqa: PLC0415
+    from onboard360.runtime.metrics import MetricsPortUnavailable  # noqa: PLC0415
 
     settings, url = service_settings(config, wait_for_database=True)
     typer.echo(f"worker started (concurrency {concurrency})")
@@ -145,7 +145,7 @@ def rotate_key(
     import asyncio  # noqa: PLC0415
 
     from onboard360.jobs.rotation import RotationRefused, request_rotation  # noqa: PLC0415
-    from onboard360.service import open_service  # noqa: PLC0415
+    from onboard360.runtime.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
     hubs = [h.name for h in settings.hubs if hub is None or h.name == hub]
@@ -179,7 +179,7 @@ def sync(
     from onboard360.hub import HubError  # noqa: PLC0415
     from onboard360.jobs.checkpoints import SyncAlreadyRunning, SyncLockLost  # noqa: PLC0415
     from onboard360.jobs.reconcile import reconcile_hub  # noqa: PLC0415
-    from onboard360.service import open_service  # noqa: PLC0415
+    from onboard360.runtime.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
     hubs = [h for h in settings.hubs if hub is None or h.name == hub]
@@ -240,8 +240,8 @@ def rotate_encryption_key(
     """Re-encrypt every stored API key under the first of encryption_keys (online, resumable)."""
     import asyncio  # noqa: PLC0415
 
-    from onboard360.reencrypt import ReencryptReport, reencrypt_api_keys  # noqa: PLC0415
-    from onboard360.service import open_service  # noqa: PLC0415
+    from onboard360.runtime.service import open_service  # noqa: PLC0415
+    from onboard360.services.reencrypt import ReencryptReport, reencrypt_api_keys  # noqa: PLC0415
 
     settings, url = service_settings(config)
 
@@ -302,7 +302,7 @@ def drill(  # noqa: PLR0917 - one parameter per option, as Typer reads them
 @app.command("generate-key")
 def generate_key_command() -> None:
     """Print a new encryption key for ONBOARD360_ENCRYPTION_KEYS."""
-    from onboard360.crypto import generate_key  # noqa: PLC0415
+    from onboard360.runtime.crypto import generate_key  # noqa: PLC0415
 
     typer.echo(generate_key())
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from onboard360.cli_common import ConfigOption, fail, service_settings
+from onboard360.cli.common import ConfigOption, fail, service_settings
 
 
 def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
@@ -49,7 +49,7 @@ def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     Then import their held keys or take them over; channels not named are left as they
     are: visible, unkeyed.
     """
-    from onboard360.service import open_service  # noqa: PLC0415
+    from onboard360.runtime.service import open_service  # noqa: PLC0415
     from onboard360.services import adoption  # noqa: PLC0415
     from onboard360.services.key_file import parse_held_keys  # noqa: PLC0415
 

@@ -3,7 +3,7 @@
 One handler on the root logger renders everything, so structlog events and stdlib records
 (uvicorn, httpx, procrastinate, alembic) come out the same way: the same JSON fields, the
 same bound ids (``request_id`` in the web edge, ``job_id``/``task``/``inbox_event_id`` in
-workers, from structlog's contextvars) and the same redaction (onboard360.redaction),
+workers, from structlog's contextvars) and the same redaction (onboard360.runtime.redaction),
 applied last, after tracebacks are formatted.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from onboard360.redaction import REDACTED, SECRET_FIELD, redact_secrets
+from onboard360.runtime.redaction import REDACTED, SECRET_FIELD, redact_secrets
 
 __all__ = [
     "REDACTED",

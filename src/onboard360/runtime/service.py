@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, replace
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from onboard360.config import ConfigError, Settings
-from onboard360.crypto import Keyring, KeyringError
+from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.settings import ConfigError, Settings
 from onboard360.db.pooling import psycopg_kwargs
 from onboard360.hub import ApiKeyAuth, HubAuth, MessagingAPI, PartnerAPI, RetryPolicy, TokenAuth
-from onboard360.hubs_config import HubConfig, ProductConfig
+from onboard360.runtime.crypto import Keyring, KeyringError
 
 
 class UnknownHub(LookupError):

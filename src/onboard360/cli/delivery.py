@@ -15,9 +15,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.cli_common import ConfigOption, fail
+from onboard360.cli.common import ConfigOption, fail
+from onboard360.config.hubs import ProductConfig
 from onboard360.domain import ProductEvent, is_valid_id
-from onboard360.hubs_config import ProductConfig
 
 endpoint_app = typer.Typer(
     help="The product's webhook endpoint: status, disable, enable.", no_args_is_help=True
@@ -34,9 +34,9 @@ def _run(
     work: Callable[[AsyncConnection, ProductConfig], Awaitable[T]],
 ) -> T:
     """Run ``work`` in one transaction for a configured product that takes webhooks."""
-    from onboard360.cli_common import service_settings  # noqa: PLC0415
+    from onboard360.cli.common import service_settings  # noqa: PLC0415
     from onboard360.jobs.replay import ReplayRefused  # noqa: PLC0415
-    from onboard360.service import open_service  # noqa: PLC0415
+    from onboard360.runtime.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
     product = settings.product(product_name)

@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from onboard360.config import ConfigError, Settings, load_settings
-from onboard360.logging import configure_logging
+from onboard360.config.settings import ConfigError, Settings, load_settings
+from onboard360.runtime.logging import configure_logging
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file (or ONBOARD360_CONFIG).")
@@ -44,7 +44,7 @@ def service_settings(
         database_url,
         describe_database_error,
     )
-    from onboard360.service import keyring_from  # noqa: PLC0415
+    from onboard360.runtime.service import keyring_from  # noqa: PLC0415
 
     settings = settings_or_exit(config)
     try:

@@ -4,7 +4,7 @@ API keys are bearer credentials, so they are stored as Fernet tokens (AES-128-CB
 HMAC-SHA256, `cryptography`'s ``MultiFernet``) under the keys of
 ``Settings.encryption_keys``. Rotating the encryption key is: put a new key first, keep
 the old one second, re-encrypt every token with ``Keyring.rotate`` (``onboard360
-rotate-encryption-key``, onboard360/reencrypt.py), then drop the old key.
+rotate-encryption-key``, onboard360/services/reencrypt.py), then drop the old key.
 
 Tokens are plain Fernet tokens, with no prefix of our own. Fernet carries no key id, but
 ``needs_rotation`` can still tell cheaply: it tries the primary key alone (one HMAC over
@@ -53,7 +53,7 @@ def _raw_key(key: str | SecretStr, position: int, count: int) -> bytes:
     if len(raw) != KEY_BYTES:
         raise KeyringError(
             f"{where} is not a Fernet key: expected {KEY_BYTES} bytes in url-safe base64 "
-            "(44 characters, as made by onboard360.crypto.generate_key())"
+            "(44 characters, as made by onboard360.runtime.crypto.generate_key())"
         )
     return raw
 
@@ -86,7 +86,7 @@ class Keyring:
         if not keys:
             raise KeyringError(
                 "no encryption key configured: set encryption_keys to a list holding at "
-                "least one key from onboard360.crypto.generate_key()"
+                "least one key from onboard360.runtime.crypto.generate_key()"
             )
         raws = [_raw_key(key, position, len(keys)) for position, key in enumerate(keys, 1)]
         seen: dict[bytes, int] = {}

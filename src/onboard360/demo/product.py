@@ -33,16 +33,16 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from onboard360.asgi import BodySizeLimit
 from onboard360.handoff import SignatureError, verify
-from onboard360.logging import get_logger
+from onboard360.runtime.asgi import BodySizeLimit
+from onboard360.runtime.logging import get_logger
 
 log = get_logger(__name__)
 
 MAX_EVENTS_SHOWN = 200
 MAX_IDS_REMEMBERED = 10_000
 KEY_EVENTS = ("channel.activated", "channel.key_rotated")
-TEMPLATES = Path(__file__).parent / "example_product_templates"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.cli_common import ConfigOption, fail, settings_or_exit
+from onboard360.cli.common import ConfigOption, fail, settings_or_exit
 from onboard360.db.pooling import one_off_async_engine
 
 users_app = typer.Typer(

@@ -1,7 +1,7 @@
 """360dialog's HMAC signatures, shared by the sandbox (signing) and the service (checking).
 
 Both use the hub's *platform secret*. The encodings (HMAC-SHA256, lowercase hex) are our
-guess, marked with the other guesses in ``sandbox/platform.py``.
+guess, marked with the other guesses in ``hub/platform.py``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from onboard360.sandbox.platform import IO_SIGNATURE_TOLERANCE_SECONDS
+from onboard360.hub.platform import IO_SIGNATURE_TOLERANCE_SECONDS
 
 
 def webhook_signature(platform_secret: str, body: bytes) -> str:

@@ -26,7 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from onboard360.hubs_config import MIN_SECRET_LENGTH, HubConfig, ProductConfig
+from onboard360.config.hubs import MIN_SECRET_LENGTH, HubConfig, ProductConfig
 
 
 class ConfigError(Exception):

@@ -1,0 +1,1 @@
+"""The ``onboard360`` command: one module per group of subcommands."""

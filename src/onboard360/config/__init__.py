@@ -1,0 +1,1 @@
+"""Settings: the service's own, and the hubs and products it serves."""

@@ -1,0 +1,1 @@
+"""The demo: the sandbox, the service and an example partner product in one process."""

@@ -1,0 +1,1 @@
+"""What every process needs at run time: serving, logging, redaction, metrics, failpoints."""

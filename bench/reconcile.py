@@ -77,7 +77,7 @@ async def _child(mode: str, page_size: int) -> dict[str, Any]:
     from onboard360.config.settings import Settings  # noqa: PLC0415
     from onboard360.jobs.reconcile import reconcile_hub  # noqa: PLC0415
     from onboard360.runtime.logging import configure_logging  # noqa: PLC0415
-    from onboard360.runtime.service import open_service  # noqa: PLC0415
+    from onboard360.wiring.service import open_service  # noqa: PLC0415
 
     settings = Settings()  # ONBOARD360_* from the parent
     configure_logging(settings.log_level)

@@ -7,7 +7,7 @@ import subprocess
 
 from onboard360.jobs.checkpoints import hub_sync_lock
 from onboard360.runtime import failpoints
-from onboard360.runtime.service import open_service
+from onboard360.wiring.service import open_service
 from tests.cli_process import run_onboard360
 from tests.integration.service_http import rows
 from tests.stack import FAST_RETRY, Stack

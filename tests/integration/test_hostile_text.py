@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from onboard360.runtime.service import open_service
+from onboard360.wiring.service import open_service
 from tests.integration.dashboard_http import Dashboard
 from tests.integration.service_http import assert_error, count, rows
 from tests.stack import Stack

@@ -23,7 +23,7 @@ from onboard360.config.settings import Settings
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.migrate import head_revision
 from onboard360.runtime import failpoints
-from onboard360.runtime.service import open_service
+from onboard360.wiring.service import open_service
 from tests.cli_process import run_onboard360
 from tests.conftest import ADMIN_URL
 from tests.e2e.service_stack import onboard_over_http, product_received, worker_running

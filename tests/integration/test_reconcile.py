@@ -13,7 +13,7 @@ from onboard360.db import codec
 from onboard360.domain import KeyStatus
 from onboard360.jobs.checkpoints import SyncAlreadyRunning, hub_sync_lock
 from onboard360.jobs.reconcile import Progress, SyncReport, reconcile_hub
-from onboard360.runtime.service import open_service
+from onboard360.wiring.service import open_service
 from tests.integration.service_http import (
     execute,
     get_redirect,

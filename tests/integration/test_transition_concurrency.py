@@ -7,7 +7,7 @@ import asyncio
 
 from onboard360.domain import ChannelId, ChannelSnapshot, ClientId, Entitled, Entitlement
 from onboard360.jobs.transition import Outcome, apply_inputs
-from onboard360.runtime.service import open_service
+from onboard360.wiring.service import open_service
 from tests.integration.service_http import rows
 from tests.stack import FAST_RETRY, Stack
 

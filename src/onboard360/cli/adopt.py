@@ -49,9 +49,9 @@ def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     Then import their held keys or take them over; channels not named are left as they
     are: visible, unkeyed.
     """
-    from onboard360.runtime.service import open_service  # noqa: PLC0415
     from onboard360.services import adoption  # noqa: PLC0415
     from onboard360.services.key_file import parse_held_keys  # noqa: PLC0415
+    from onboard360.wiring.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
     hub_config = settings.hub(hub)

@@ -145,7 +145,7 @@ def rotate_key(
     import asyncio  # noqa: PLC0415
 
     from onboard360.jobs.rotation import RotationRefused, request_rotation  # noqa: PLC0415
-    from onboard360.runtime.service import open_service  # noqa: PLC0415
+    from onboard360.wiring.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
     hubs = [h.name for h in settings.hubs if hub is None or h.name == hub]
@@ -179,7 +179,7 @@ def sync(
     from onboard360.hub import HubError  # noqa: PLC0415
     from onboard360.jobs.checkpoints import SyncAlreadyRunning, SyncLockLost  # noqa: PLC0415
     from onboard360.jobs.reconcile import reconcile_hub  # noqa: PLC0415
-    from onboard360.runtime.service import open_service  # noqa: PLC0415
+    from onboard360.wiring.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
     hubs = [h for h in settings.hubs if hub is None or h.name == hub]
@@ -240,8 +240,8 @@ def rotate_encryption_key(
     """Re-encrypt every stored API key under the first of encryption_keys (online, resumable)."""
     import asyncio  # noqa: PLC0415
 
-    from onboard360.runtime.service import open_service  # noqa: PLC0415
     from onboard360.services.reencrypt import ReencryptReport, reencrypt_api_keys  # noqa: PLC0415
+    from onboard360.wiring.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
 

@@ -44,7 +44,7 @@ def service_settings(
         database_url,
         describe_database_error,
     )
-    from onboard360.runtime.service import keyring_from  # noqa: PLC0415
+    from onboard360.wiring.service import keyring_from  # noqa: PLC0415
 
     settings = settings_or_exit(config)
     try:

@@ -36,7 +36,7 @@ def _run(
     """Run ``work`` in one transaction for a configured product that takes webhooks."""
     from onboard360.cli.common import service_settings  # noqa: PLC0415
     from onboard360.jobs.replay import ReplayRefused  # noqa: PLC0415
-    from onboard360.runtime.service import open_service  # noqa: PLC0415
+    from onboard360.wiring.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
     product = settings.product(product_name)

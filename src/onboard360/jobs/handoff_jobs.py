@@ -14,7 +14,7 @@ from onboard360.jobs.keys import stored_key
 from onboard360.jobs.transition import record
 from onboard360.runtime import metrics
 from onboard360.runtime.logging import get_logger
-from onboard360.runtime.service import Service
+from onboard360.wiring.service import Service
 
 log = get_logger(__name__)
 

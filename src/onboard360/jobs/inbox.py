@@ -19,7 +19,7 @@ from onboard360.db import tables as t
 from onboard360.domain import EventError, EventKind, parse_event
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.runtime.logging import get_logger
-from onboard360.runtime.service import Service, UnknownHub
+from onboard360.wiring.service import Service, UnknownHub
 
 log = get_logger(__name__)
 

@@ -40,7 +40,7 @@ from onboard360.jobs.outage import OutageBackoff, is_database_error
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.runtime import failpoints, metrics
 from onboard360.runtime.logging import get_logger
-from onboard360.runtime.service import Service
+from onboard360.wiring.service import Service
 
 log = get_logger(__name__)
 _RNG = random.Random()

@@ -48,7 +48,7 @@ from onboard360.jobs.effects import PROVISION_TASK, provision_job
 from onboard360.jobs.transition import apply_inputs
 from onboard360.runtime import failpoints
 from onboard360.runtime.logging import get_logger
-from onboard360.runtime.service import Service
+from onboard360.wiring.service import Service
 
 log = get_logger(__name__)
 DEFAULT_PAGE_SIZE = 1000  # unverified: the largest page 360dialog serves

@@ -19,7 +19,7 @@ from onboard360.domain import (
     may_rotate_key,
 )
 from onboard360.jobs.transition import apply_inputs
-from onboard360.runtime.service import Service
+from onboard360.wiring.service import Service
 
 
 class RotationRefused(Exception):

@@ -29,7 +29,7 @@ from onboard360.jobs.stalled import keep_recovering, recover_stalled_jobs
 from onboard360.jobs.worker import RetryTuning, build_app
 from onboard360.runtime.logging import get_logger
 from onboard360.runtime.metrics import serving_metrics
-from onboard360.runtime.service import open_service
+from onboard360.wiring.service import open_service
 
 log = get_logger(__name__)
 

@@ -17,9 +17,9 @@ from onboard360.jobs.checkpoints import SyncAlreadyRunning
 from onboard360.jobs.connector import connector_for
 from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
 from onboard360.jobs.reconcile import reconcile_hub
-from onboard360.runtime.service import Service
 from onboard360.services import redirects
 from onboard360.services.redirects import VERIFY_TASK
+from onboard360.wiring.service import Service
 
 # One job per group-committed batch of partner webhooks (web/ingest.py, jobs/inbox.py).
 INBOX_TASK = "process_inbox_events"

@@ -47,8 +47,8 @@ from onboard360.hub.errors import HubAuthError, HubBadRequest
 from onboard360.jobs.keys import store_key
 from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.runtime.service import Service
 from onboard360.services.survey import local_states, survey
+from onboard360.wiring.service import Service
 
 MAX_BATCH = 1000
 # A list of named channels is read one Partner API call each up to this many; more are

@@ -39,9 +39,9 @@ from onboard360.domain import (
 )
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.runtime.service import Service
 from onboard360.services.redirects import Outcome, client_owner, lock_client, settle
 from onboard360.services.verification import Learnt, Unverifiable, learn
+from onboard360.wiring.service import Service
 
 
 class ClaimRefused(Exception):

@@ -25,7 +25,7 @@ from onboard360.hub.errors import HubAuthError, HubNotFound, HubRateLimited, Hub
 from onboard360.hub.platform import SIGNATURE_HEADER
 from onboard360.hub.signatures import webhook_signature
 from onboard360.runtime.redaction import scrub
-from onboard360.runtime.service import hub_auth
+from onboard360.wiring.service import hub_auth
 
 PROBE_SECONDS = 10.0
 # One attempt: a check reports what 360dialog answers now instead of retrying it away.

@@ -56,8 +56,8 @@ from onboard360.domain.binding import Attempt, Claim, Verdict, verify
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
-from onboard360.runtime.service import Service
 from onboard360.services.verification import DIRECT_LINK_KIND, Learnt, Unverifiable, learn
+from onboard360.wiring.service import Service
 
 VERIFY_TASK = "verify_redirect"
 

@@ -19,7 +19,7 @@ from onboard360.db import tables as t
 from onboard360.domain import ChannelSnapshot, ChannelState, KeyStatus, SnapshotError, statuses
 from onboard360.hub import ChannelInfo, ClientInfo, PartnerAPI
 from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
-from onboard360.runtime.service import Service
+from onboard360.wiring.service import Service
 
 
 @dataclass(frozen=True)

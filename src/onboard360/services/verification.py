@@ -21,7 +21,7 @@ from onboard360.domain import ChannelId, ChannelSnapshot, ClientId, SnapshotErro
 from onboard360.domain.binding import ClientFacts
 from onboard360.hub import HubError
 from onboard360.hub.models import ChannelInfo, ClientInfo
-from onboard360.runtime.service import Service
+from onboard360.wiring.service import Service
 
 # A client with more channels than this is listed no further: a redirect names at most
 # MAX_IDS (100) of them, and what is not listed is only ignored, never trusted.

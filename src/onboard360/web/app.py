@@ -16,7 +16,6 @@ from onboard360.config.settings import Settings
 from onboard360.db.migrate import head_revision
 from onboard360.hub import RetryPolicy
 from onboard360.runtime.asgi import BodySizeLimit
-from onboard360.runtime.service import open_service
 from onboard360.web import metrics_route
 from onboard360.web.errors import (
     ApiError,
@@ -28,6 +27,7 @@ from onboard360.web.errors import (
 from onboard360.web.observe import RequestObservability
 from onboard360.web.partner_webhooks import WebhookFastPath
 from onboard360.web.text_guard import RefuseNulText
+from onboard360.wiring.service import open_service
 
 MAX_BODY_BYTES = 64 * 1024
 

@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from onboard360.config.hubs import ProductConfig
-from onboard360.runtime.service import Service
 from onboard360.web.errors import unauthorized
+from onboard360.wiring.service import Service
 
 
 def service_of(request: Request) -> Service:

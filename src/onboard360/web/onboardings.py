@@ -24,7 +24,7 @@ from onboard360.domain import NotifyProduct, OnboardingFacts, ProductEvent
 from onboard360.hub.signatures import io_signature
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import record
-from onboard360.runtime.service import Service
+from onboard360.wiring.service import Service
 
 
 class OnboardingRefused(Exception):

@@ -29,10 +29,10 @@ from onboard360.config.hubs import HubConfig
 from onboard360.hub.platform import SIGNATURE_HEADER
 from onboard360.hub.signatures import webhook_signature_matches
 from onboard360.runtime import metrics
-from onboard360.runtime.service import Service
 from onboard360.web.errors import ApiError, error_response
 from onboard360.web.ingest import Delivery, InboxWriter, StoreFailed, inbox_writer
 from onboard360.web.json_body import decode_object_text
+from onboard360.wiring.service import Service
 
 router = APIRouter(tags=["360dialog"], lifespan=inbox_writer)
 

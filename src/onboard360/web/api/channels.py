@@ -15,7 +15,6 @@ from onboard360.domain import is_valid_id
 from onboard360.jobs.keys import stored_key
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import record
-from onboard360.runtime.service import Service
 from onboard360.web.api.common import (
     CONFLICT,
     ERRORS,
@@ -31,6 +30,7 @@ from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import channel_view
 from onboard360.web.strict import RequestBody
+from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/api/v1", tags=["channels"], responses=ERRORS)
 

@@ -16,7 +16,6 @@ from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import tables as t
 from onboard360.db.queries.clients import timeline_items
 from onboard360.domain import ClientId, is_valid_id
-from onboard360.runtime.service import Service
 from onboard360.services.claims import ClaimRefused, claim
 from onboard360.web.api.common import (
     CONFLICT,
@@ -35,6 +34,7 @@ from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import channel_view
+from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/api/v1", tags=["clients"], responses=ERRORS)
 

@@ -9,8 +9,8 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from onboard360.config.hubs import HubConfig, ProductConfig
-from onboard360.runtime.service import Service
 from onboard360.web.errors import not_found
+from onboard360.wiring.service import Service
 
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -38,7 +38,6 @@ from onboard360.jobs.endpoints import endpoint_state
 from onboard360.jobs.replay import delivery_state, queued_events, replay_event
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import apply_inputs
-from onboard360.runtime.service import Service
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
@@ -50,6 +49,7 @@ from onboard360.web.dashboard.sessions import (
     check_csrf,
 )
 from onboard360.web.deps import ServiceDep
+from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 

@@ -18,13 +18,13 @@ from pydantic import SecretStr
 
 from onboard360.config.hubs import HubConfig
 from onboard360.hub import HubError
-from onboard360.runtime.service import Service
 from onboard360.services import adoption
 from onboard360.services.key_file import parse_held_keys
 from onboard360.web.dashboard.clients import configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, Session, SessionDep, check_csrf
 from onboard360.web.deps import ServiceDep
+from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 

@@ -36,7 +36,6 @@ from onboard360.jobs.replay import (
     is_event_id,
     replay_events,
 )
-from onboard360.runtime.service import Service
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import (
@@ -47,6 +46,7 @@ from onboard360.web.dashboard.sessions import (
     check_csrf,
 )
 from onboard360.web.deps import ServiceDep
+from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 

@@ -62,7 +62,9 @@ async def attention(
     """One needs-attention list, oldest first (``stuck`` uses ``stuck_after_minutes``)."""
     hubs = hub_names(service, product, hub)
     async with service.engine.connect() as conn:
-        rows, next_cursor = await attention_page(conn, kind, hubs, service.settings, limit, cursor)
+        rows, next_cursor = await attention_page(
+            conn, kind, hubs, service.settings, limit=limit, cursor=cursor
+        )
     data = [
         {
             "kind": kind,

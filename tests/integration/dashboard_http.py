@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from onboard360.db.pooling import one_off_async_engine
 from onboard360.web.dashboard.accounts import create_operator
 from tests.stack import Stack
 
@@ -21,7 +21,7 @@ FORM_RE = re.compile(r'<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]+)"[^>]*>(
 
 def make_operator(stack: Stack, email: str, password: str = PASSWORD) -> int:
     async def run() -> int:
-        engine = create_async_engine(stack.database_url)
+        engine = one_off_async_engine(stack.database_url)
         try:
             async with engine.begin() as conn:
                 return (await create_operator(conn, email, password)).id
@@ -35,7 +35,7 @@ def sql(stack: Stack, statement: str, **params: Any) -> list[Any]:
     """Run one statement on the stack's database; the rows it answers (if any)."""
 
     async def run() -> list[Any]:
-        engine = create_async_engine(stack.database_url)
+        engine = one_off_async_engine(stack.database_url)
         try:
             async with engine.begin() as conn:
                 result = await conn.execute(text(statement), params)

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from onboard360.db.embedded import to_libpq_uri
+from onboard360.db.pooling import one_off_async_engine
 from onboard360.handoff import generate_secret
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import DELIVER_TASK
@@ -126,7 +126,7 @@ def queue_delivery(database_url: str, event_id: str) -> None:
         )
 
     async def enqueue() -> None:
-        engine = create_async_engine(database_url)
+        engine = one_off_async_engine(database_url)
         try:
             async with engine.begin() as conn:
                 await defer(conn, Job(DELIVER_TASK, {"event_id": event_id}))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from onboard360.db.pooling import one_off_async_engine
 from onboard360.web.dashboard.accounts import set_operator_password
 from onboard360.web.dashboard.sessions import COOKIE
 from tests.cli_process import run_onboard360
@@ -217,7 +216,7 @@ def test_setting_the_password_again_reenables_unlocks_and_ends_old_sessions(stac
     new_password = "a new password for the demo"
 
     async def set_password() -> None:
-        engine = create_async_engine(stack.database_url)
+        engine = one_off_async_engine(stack.database_url)
         try:
             async with engine.begin() as conn:
                 await set_operator_password(conn, "Demo@example.test", new_password)

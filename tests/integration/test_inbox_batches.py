@@ -8,8 +8,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from onboard360.db.pooling import one_off_async_engine
 from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.worker import INBOX_TASK
 from onboard360.web.ingest import BatchLimits, open_inbox_writer
@@ -73,7 +72,7 @@ def test_a_batch_job_run_again_changes_nothing(stack: Stack) -> None:
     before = snapshot(stack)
 
     async def defer_again() -> None:
-        engine = create_async_engine(stack.database_url)
+        engine = one_off_async_engine(stack.database_url)
         try:
             async with engine.begin() as conn:
                 await defer(conn, Job(INBOX_TASK, {"event_ids": ids}))

@@ -7,9 +7,9 @@ import json
 import subprocess
 
 import psycopg
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from onboard360.db.embedded import to_libpq_uri
+from onboard360.db.pooling import one_off_async_engine
 from onboard360.runtime.crypto import Keyring, generate_key
 from onboard360.services.reencrypt import ReencryptReport, reencrypt_api_keys, rotate_rows
 from tests.cli_process import run_onboard360
@@ -88,7 +88,7 @@ def test_a_row_locked_by_another_transaction_is_skipped_then_retried(database_ur
     ids = list(ciphertexts(database_url))
 
     async def run_while_locked() -> tuple[list[int], ReencryptReport]:
-        engine = create_async_engine(database_url)
+        engine = one_off_async_engine(database_url)
         report = ReencryptReport(keyring.fingerprint)
         try:
             with psycopg.connect(to_libpq_uri(database_url)) as holder:

@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from onboard360.hub.client import MESSAGING_API_URL, PARTNER_API_URL
 
@@ -120,12 +128,21 @@ class ProductConfig(BaseModel):
 
     _urls = field_validator("webhook_url", "messaging_webhook_url")(_absolute_url)
 
-    @field_validator("embed_origins")
+    @field_validator("embed_origins", "frame_ancestors")
     @classmethod
-    def _embed_origins(cls, value: list[str]) -> list[str]:
+    def _origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # CORS compares an embedding page's origin exactly: no wildcard there. CSP's
+        # frame-ancestors takes one in the host's first label.
+        wildcard = info.field_name == "frame_ancestors"
         for origin in value:
-            if not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", origin):
-                raise ValueError(f"embed_origins: {origin[:80]!r} is not scheme://host[:port]")
+            if not _ORIGIN.fullmatch(origin) or ("*" in origin and not wildcard):
+                like = "https://app.example.com" + (
+                    " (or https://*.example.com)" if wildcard else ""
+                )
+                raise ValueError(
+                    f"{info.field_name} entries must be origins (scheme://host[:port]) like "
+                    f"{like}, not {origin[:80]!r}"
+                )
         return value
 
     @field_validator("api_tokens")
@@ -133,17 +150,6 @@ class ProductConfig(BaseModel):
     def _strong_tokens(cls, value: list[SecretStr]) -> list[SecretStr]:
         for token in value:
             _strong(token, "api_tokens entries")
-        return value
-
-    @field_validator("frame_ancestors")
-    @classmethod
-    def _frame_ancestors(cls, value: list[str]) -> list[str]:
-        for origin in value:
-            if not _ORIGIN.fullmatch(origin):
-                raise ValueError(
-                    f"frame_ancestors entries must be origins like https://app.example.com "
-                    f"(or https://*.example.com), not {origin[:80]!r}"
-                )
         return value
 
     @model_validator(mode="after")

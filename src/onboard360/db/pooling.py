@@ -63,3 +63,18 @@ def one_off_async_engine(url: str) -> AsyncEngine:
     return create_async_engine(
         url, poolclass=pool.NullPool, connect_args=dict(NO_PREPARE), hide_parameters=True
     )
+
+
+def service_engine(settings: Settings, url: str) -> AsyncEngine:
+    """The service's pooled engine: as many connections as ``database_pool_size`` (and as
+    many again in bursts), checked before use, prepared statements only where the pool
+    mode allows (``psycopg_kwargs``), and no SQL parameters in its errors."""
+    return create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        connect_args=psycopg_kwargs(settings),
+        # A failed statement is logged with its SQL; its values may be personal data.
+        hide_parameters=True,
+    )

@@ -33,6 +33,8 @@ from onboard360.domain.effects import (
     OnboardingFacts,
     ProductEvent,
     ProvisionKey,
+    dedupe_key,
+    delivery_subject,
 )
 from onboard360.domain.events import (
     EventError,
@@ -132,6 +134,8 @@ __all__ = [
     "client_id",
     "client_of",
     "concerns",
+    "dedupe_key",
+    "delivery_subject",
     "format_redirect",
     "is_valid_id",
     "may_claim",

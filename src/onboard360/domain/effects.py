@@ -1,10 +1,11 @@
 """What the lifecycle asks the outside world to do: values, carried out by jobs.
 
 Every effect is emitted exactly when a transition happens, so replaying an input yields
-nothing new. Effects that call 360dialog carry an ``idempotency_key`` that the job uses
-as its queueing lock / uniqueness key: at most one API-key generation per channel per
-*intent* (the first provisioning, each re-provisioning after permission came back, each
-explicit rotation), whatever crashes or how many workers.
+nothing new. Effects that call 360dialog name their channel and *intent* (the first
+provisioning, each re-provisioning after permission came back, each explicit rotation):
+the jobs that carry them out key their work by those (a queueing lock per channel, a
+key generation row per intent: jobs/), so at most one API-key generation runs per channel
+per intent, whatever crashes or how many workers.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from onboard360.domain.ids import ChannelId, ClientId
+
+if TYPE_CHECKING:
+    from onboard360.domain.channel import ChannelState
 
 
 class ProductEvent(StrEnum):
@@ -65,10 +69,6 @@ class ProvisionKey:
     intent: int
     rotation: bool = False
 
-    @property
-    def idempotency_key(self) -> str:
-        return f"provision-key:{self.channel_id}:{self.intent}"
-
 
 @dataclass(frozen=True)
 class DiscardKey:
@@ -78,10 +78,6 @@ class DiscardKey:
 
     channel_id: ChannelId
     intent: int
-
-    @property
-    def idempotency_key(self) -> str:
-        return f"discard-key:{self.channel_id}:{self.intent}"
 
 
 @dataclass(frozen=True)
@@ -113,3 +109,53 @@ class NotifyProduct:
 
 
 Effect: TypeAlias = ProvisionKey | DiscardKey | NotifyProduct
+
+
+def delivery_subject(
+    channel_id: str | None, client_id: str | None, onboarding_id: str | None
+) -> str:
+    """Whose events one delivery lock keeps in order: the onboarding attempt's, else the
+    channel's, else the client's (product_events rows and new effects alike).
+
+    An onboarding's events get their own lock rather than its client's: a new client has
+    no id yet when ``onboarding.started`` is sent, and ``onboarding.completed`` must not
+    overtake that event however long a failing one holds it back.
+    """
+    if onboarding_id:
+        return f"onboarding:{onboarding_id}"
+    return channel_id or client_id or ""
+
+
+# Sent again each time the channel's permission changes (a new permission_sequence).
+_BY_SEQUENCE = frozenset(
+    {ProductEvent.CHANNEL_SHARED, ProductEvent.PERMISSION_GRANTED, ProductEvent.PERMISSION_REVOKED}
+)
+# Sent again for each key intent: each key generated (or imported), each refusal of one.
+_BY_KEY_INTENT = frozenset(
+    {ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED, ProductEvent.PERMISSION_REFUSED}
+)
+# Once per violation, and once per user a client is claimed for.
+_BY_DETAIL = frozenset({ProductEvent.CHANNEL_VIOLATION, ProductEvent.CLIENT_CLAIMED})
+
+
+def dedupe_key(hub: str, effect: NotifyProduct, state: ChannelState | None) -> str:
+    """The key a product notification is stored once under: the event, the hub and its
+    subject (``delivery_subject``), plus what makes that event new again for the channel
+    (``state``: the channel after the transition, None for a client's or an attempt's
+    event). So an ``onboarding.*`` event is sent once per attempt, a milestone once per
+    channel, and a replayed input never sends anything twice."""
+    onboarding = effect.onboarding.onboarding_id if effect.onboarding else None
+    subject = delivery_subject(effect.channel_id, effect.client_id, onboarding)
+    return f"{effect.event.value}:{hub}:{subject}{_again(effect, state)}"
+
+
+def _again(effect: NotifyProduct, state: ChannelState | None) -> str:
+    if effect.event in _BY_DETAIL:
+        return f":{effect.detail}"
+    if state is None:
+        return ""
+    if effect.event in _BY_KEY_INTENT:
+        return f":{state.key_intent}"
+    if effect.event in _BY_SEQUENCE:
+        return f":{state.permission_sequence}"
+    return ""

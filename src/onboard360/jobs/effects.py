@@ -25,6 +25,8 @@ from onboard360.domain import (
     OnboardingFacts,
     ProductEvent,
     ProvisionKey,
+    dedupe_key,
+    delivery_subject,
     may_generate_key,
 )
 from onboard360.jobs.defer import Job, defer
@@ -75,21 +77,6 @@ def provision_job(hub: HubConfig, channel_id: str, intent: int) -> Job:
 def deliver_job(product: str, event_id: str, subject: str) -> Job:
     """The job that hands one event to the product; one subject's events go one at a time."""
     return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
-
-
-def delivery_subject(
-    channel_id: str | None, client_id: str | None, onboarding_id: str | None
-) -> str:
-    """Whose events one delivery lock keeps in order: the onboarding attempt's, else the
-    channel's, else the client's (product_events rows and new effects alike).
-
-    An onboarding's events get their own lock rather than its client's: a new client has
-    no id yet when ``onboarding.started`` is sent, and ``onboarding.completed`` must not
-    overtake that event however long a failing one holds it back.
-    """
-    if onboarding_id:
-        return f"onboarding:{onboarding_id}"
-    return channel_id or client_id or ""
 
 
 # Batch inserts read their rows from one JSON parameter (db/batch.py): one statement text
@@ -175,31 +162,6 @@ async def _discard(conn: AsyncConnection, hub: HubConfig, effect: DiscardKey) ->
     )
 
 
-# At most one of each per redirect / confirmation (property-tested in the domain): a key
-# provisioning that proves API-key permission keeps the sequence of the redirect before it.
-_BY_SEQUENCE = frozenset(
-    {ProductEvent.CHANNEL_SHARED, ProductEvent.PERMISSION_GRANTED, ProductEvent.PERMISSION_REVOKED}
-)
-
-
-# Once per violation, and once per user a client is claimed for.
-_BY_DETAIL = frozenset({ProductEvent.CHANNEL_VIOLATION, ProductEvent.CLIENT_CLAIMED})
-
-
-def _dedupe_suffix(effect: NotifyProduct, state: ChannelState | None) -> str:
-    if effect.event in _BY_DETAIL:
-        return f":{effect.detail}"
-    if state is None:
-        return ""
-    if effect.event in (ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED):
-        return f":{state.key_intent}"
-    if effect.event in _BY_SEQUENCE:
-        return f":{state.permission_sequence}"
-    if effect.event is ProductEvent.PERMISSION_REFUSED:
-        return f":{state.key_intent}"
-    return ""
-
-
 def _onboarding_payload(
     hub: HubConfig, effect: NotifyProduct, facts: OnboardingFacts
 ) -> dict[str, Any]:
@@ -280,14 +242,14 @@ async def _notify(
 ) -> dict[int, list[Job]]:
     """Store each event once per dedupe key (the first effect wins) and its jobs if new.
 
-    The key is the event, the hub and the subject (plus what makes a channel event new
-    again, _dedupe_suffix): an ``onboarding.*`` event is stored once per attempt.
+    The key is the domain's (``dedupe_key``): an ``onboarding.*`` event is stored once
+    per attempt.
     """
     rows: dict[str, _Notice] = {}
     for n, effect, state in notices:
         onboarding = effect.onboarding.onboarding_id if effect.onboarding else None
         subject = delivery_subject(effect.channel_id, effect.client_id, onboarding)
-        dedupe = f"{effect.event.value}:{hub.name}:{subject}{_dedupe_suffix(effect, state)}"
+        dedupe = dedupe_key(hub.name, effect, state)
         if dedupe not in rows:
             payload = product_payload(hub, effect, state)
             rows[dedupe] = _Notice(n, effect, f"msg_{uuid.uuid4().hex}", subject, payload)

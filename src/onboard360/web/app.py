@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onboard360.config.settings import Settings
 from onboard360.db.migrate import head_revision
+from onboard360.db.paging import InvalidCursor
+from onboard360.db.queries.health import schema_revision
 from onboard360.hub import RetryPolicy
 from onboard360.runtime.asgi import BodySizeLimit
 from onboard360.web import metrics_route
@@ -25,6 +26,7 @@ from onboard360.web.errors import (
     validation_error,
 )
 from onboard360.web.observe import RequestObservability
+from onboard360.web.pagination import cursor_refusal
 from onboard360.web.partner_webhooks import WebhookFastPath
 from onboard360.web.text_guard import RefuseNulText
 from onboard360.wiring.service import open_service
@@ -54,6 +56,11 @@ def create_app(
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.type, exc.code, exc.message)
 
+    @app.exception_handler(InvalidCursor)
+    async def _invalid_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
+        refusal = cursor_refusal(exc)
+        return error_response(refusal.status, refusal.type, refusal.code, refusal.message)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return validation_error(exc)
@@ -76,8 +83,7 @@ def create_app(
     async def readyz(request: Request) -> JSONResponse:
         """The database answers and carries the migrations this code expects."""
         try:
-            async with request.app.state.service.engine.connect() as conn:
-                version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+            version = await schema_revision(request.app.state.service.engine)
         except Exception as exc:  # any failure means "not ready"; say what kind
             return JSONResponse(
                 {"status": "unavailable", "database": type(exc).__name__}, status_code=503

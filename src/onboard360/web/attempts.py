@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onboard360.config.hubs import HubConfig
-from onboard360.db import tables as t
+from onboard360.db.queries.onboardings import onboarding_by_state, onboardings_by_ids
 from onboard360.domain import RedirectResult
+from onboard360.services import attempts as attempt_service
 from onboard360.services.redirects import is_repeat
 from onboard360.web.onboardings import OnboardingRefused, state_digest
 
@@ -68,15 +68,11 @@ def cookie_name(onboarding_id: uuid.UUID) -> str:
     return f"{COOKIE_PREFIX}{onboarding_id.hex}"
 
 
-async def popup_opened(conn: AsyncConnection, hub: HubConfig, row: Row[Any]) -> AttemptCookie:
+async def popup_opened(engine: AsyncEngine, hub: HubConfig, row: Row[Any]) -> AttemptCookie:
     """Record that this browser opened the attempt's popup; the cookie that says so."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    await conn.execute(
-        t.onboardings.update()
-        .where(t.onboardings.c.id == row.id)
-        .values(attempt_cookie_sha256=state_digest(token), popup_opened_at=now)
-    )
+    await attempt_service.popup_opened(engine, row.id, state_digest(token), now)
     lifetime = int((row.expires_at - now).total_seconds())
     return AttemptCookie(cookie_name(row.id), token, cookie_path(hub), max(lifetime, 1))
 
@@ -103,12 +99,7 @@ async def browser_attempts(
     held = attempt_cookies(cookies)
     if not held:
         return []
-    query = (
-        select(t.onboardings)
-        .where(t.onboardings.c.hub == hub.name, t.onboardings.c.id.in_(sorted(held)))
-        .order_by(t.onboardings.c.id)
-    )
-    rows = (await conn.execute(query.with_for_update() if lock else query)).all()
+    rows = await onboardings_by_ids(conn, hub.name, held, lock=lock)
     return [
         row
         for row in rows
@@ -160,11 +151,7 @@ async def identify(
     points to one. Raises OnboardingRefused when the browser's context and ``state``
     disagree, or the state is unknown."""
     if redirect.state is not None:
-        query = select(t.onboardings).where(
-            t.onboardings.c.hub == hub.name,
-            t.onboardings.c.state_sha256 == state_digest(redirect.state),
-        )
-        row = (await conn.execute(query.with_for_update())).first()
+        row = await onboarding_by_state(conn, hub.name, state_digest(redirect.state), lock=True)
         if row is None:
             raise OnboardingRefused(
                 400, "This onboarding is unknown here: start again from the partner's page."

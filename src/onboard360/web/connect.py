@@ -107,7 +107,8 @@ async def _consume_redirect(
     except RedirectError as exc:
         return _refusal(request, 400, f"This redirect is malformed: {exc}")
     try:
-        async with service.engine.begin() as conn:
+        # The lookup only reads (its rows locked while it decides), then lets go.
+        async with service.engine.connect() as conn:
             attempt = await attempts.identify(conn, hub, request.cookies, redirect)
         done = await redirects.complete(
             service.engine, service, hub, attempt and onboardings.live(attempt), redirect, query
@@ -143,9 +144,9 @@ async def open_popup(hub_name: str, request: Request, service: ServiceDep) -> Re
         return _refusal(request, 404, "There is no such connect page.")
     start = request.query_params.get("start")
     try:
-        async with service.engine.begin() as conn:
+        async with service.engine.connect() as conn:
             row = await onboardings.find(conn, hub, start)
-            cookie = await attempts.popup_opened(conn, hub, row)
+        cookie = await attempts.popup_opened(service.engine, hub, row)
     except OnboardingRefused as exc:
         return _refusal(request, exc.status, str(exc))
     target = onboardings.popup_url(

@@ -10,7 +10,9 @@ The hot path does not go through FastAPI: ``WebhookFastPath``, a pure-ASGI middl
 inside the body limit and the observability middleware, answers these POSTs before
 FastAPI's routing and parameter solving (which cost more CPU than the rest of the
 receiver, bench/README.md). The FastAPI route below stays for the API docs and for any
-request the fast path does not claim (a ``root_path`` deployment); both run ``ingest``.
+request the fast path does not claim (a ``root_path`` deployment); both run ``ingest``,
+and the fast path matches with the route's own compiled pattern (``_ROUTE_PATH``), so the
+two cannot disagree about which paths are the receiver's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,8 +40,6 @@ from onboard360.wiring.service import Service
 router = APIRouter(tags=["360dialog"], lifespan=inbox_writer)
 
 ROUTE = "/hooks/360dialog/{hub_name}/{secret}"
-# What Starlette compiles ROUTE to (a parameter is one non-empty path segment).
-_ROUTE_PATH = re.compile(r"/hooks/360dialog/([^/]+)/([^/]+)")
 MAX_WEBHOOK_BYTES = 64 * 1024
 _NOT_FOUND = ApiError(404, "not_found", "no such webhook endpoint")
 _UNAVAILABLE = ApiError(
@@ -174,6 +175,17 @@ async def receive(hub_name: str, secret: str, request: Request) -> Response:
     return Response(content=_ANSWERS[duplicate], media_type="application/json")
 
 
+def _route_pattern(path: str) -> re.Pattern[str]:
+    """The pattern Starlette itself compiled for the receiver's route (its one template)."""
+    route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == path)
+    if set(route.param_convertors) != {"hub_name", "secret"}:
+        raise RuntimeError(f"{path}: the fast path reads hub_name and secret from it")
+    return route.path_regex
+
+
+_ROUTE_PATH = _route_pattern(ROUTE)
+
+
 @dataclass(frozen=True, slots=True)
 class _RouteTemplate:
     """What ``scope["route"]`` needs for the observability middleware (web/observe.py)."""
@@ -204,7 +216,7 @@ class WebhookFastPath:
         if match is None:
             await self.app(scope, receive, send)
             return
-        hub_name, secret = match.groups()
+        hub_name, secret = match.group("hub_name", "secret")
         scope["route"] = _ROUTE
         scope["path_params"] = {"hub_name": hub_name, "secret": secret}
         body = await _read_body(receive)

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.db import tables as t
+from onboard360.db.queries.onboardings import channels_by_pairs, client_owners
 from onboard360.domain import statuses
 
 # Blockers only the client can lift; when every shared number is held by one of them, the
@@ -47,7 +46,7 @@ async def onboarding_views(
     conn: AsyncConnection, onboardings: Sequence[Row[Any]]
 ) -> list[dict[str, Any]]:
     """Onboardings and their own numbers (two queries for all); ``stage`` follows the rule
-    ``web/queries/overview.STAGE_SQL`` counts and filters by (keep the two alike).
+    ``db/queries/overview.STAGE_SQL`` counts and filters by (keep the two alike).
 
     A redirect's ids are claims: anyone can type another client's ids into one. So an
     onboarding shows its client, and the numbers its redirect listed, only while that
@@ -61,11 +60,7 @@ async def onboarding_views(
     }
     known: dict[tuple[str, str], dict[str, Any]] = {}
     if pairs:
-        rows = await conn.execute(
-            select(t.channels)
-            .where(tuple_(t.channels.c.hub, t.channels.c.channel_id).in_(sorted(pairs)))
-            .order_by(t.channels.c.channel_id)
-        )
+        rows = await channels_by_pairs(conn, pairs)
         known = {(row.hub, row.channel_id): channel_view(row) for row in rows}
     views = []
     for onboarding in onboardings:
@@ -83,15 +78,10 @@ async def _owners(
     conn: AsyncConnection, onboardings: Sequence[Row[Any]]
 ) -> dict[tuple[str, str], str | None]:
     """The product user each claimed client is bound to, by (hub, client id)."""
-    pairs = sorted({(o.hub, o.client_id) for o in onboardings if o.client_id})
+    pairs = {(o.hub, o.client_id) for o in onboardings if o.client_id}
     if not pairs:
         return {}
-    rows = await conn.execute(
-        select(t.clients.c.hub, t.clients.c.client_id, t.clients.c.external_user_id).where(
-            tuple_(t.clients.c.hub, t.clients.c.client_id).in_(pairs)
-        )
-    )
-    return {(row.hub, row.client_id): row.external_user_id for row in rows}
+    return await client_owners(conn, pairs)
 
 
 def _own_client(onboarding: Row[Any], owners: dict[tuple[str, str], str | None]) -> bool:

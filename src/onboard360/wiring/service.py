@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.config.settings import ConfigError, Settings
-from onboard360.db.pooling import psycopg_kwargs
+from onboard360.db.pooling import service_engine
 from onboard360.hub import ApiKeyAuth, HubAuth, MessagingAPI, PartnerAPI, RetryPolicy, TokenAuth
 from onboard360.runtime.crypto import Keyring, KeyringError
 
@@ -104,15 +104,7 @@ async def open_service(
 ) -> AsyncIterator[Service]:
     keyring = keyring_from(settings)
     retry = retry or RetryPolicy()
-    engine = create_async_engine(
-        database_url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
-        connect_args=psycopg_kwargs(settings),
-        # A failed statement is logged with its SQL; its values may be personal data.
-        hide_parameters=True,
-    )
+    engine = service_engine(settings, database_url)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(retry.request_timeout, connect=min(5.0, retry.request_timeout))
     )

@@ -479,11 +479,6 @@ def test_rotation_of_a_terminated_channel_changes_nothing() -> None:
     assert apply(state, KeyRotationRequested(CH, 1)) == (state, ())
 
 
-def test_provision_key_has_a_stable_idempotency_key() -> None:
-    assert ProvisionKey(CH, 3).idempotency_key == "provision-key:A1CH:3"
-    assert DiscardKey(CH, 3).idempotency_key == "discard-key:A1CH:3"
-
-
 # ---- notifications -----------------------------------------------------------------------
 
 

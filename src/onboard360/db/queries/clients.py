@@ -8,13 +8,18 @@ name a secret-looking field, so whoever shows them passes them through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Subquery, Text, text
+from sqlalchemy import DateTime, Subquery, Text, select, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig
+from onboard360.db import tables as t
+from onboard360.db.paging import Keyset, fetch_page
 
 TIMELINE_LIMIT = 300
 
@@ -163,3 +168,91 @@ def timeline_items(hub: str, client_id: str | None, channel_ids: list[str]) -> S
         )
         .subquery("everything")
     )
+
+
+_CL = t.clients.c
+_C = t.channels.c
+BY_CLIENT_ID = Keyset("clients", [_CL.hub, _CL.client_id], [str, str])
+
+
+async def clients_page(
+    conn: AsyncConnection,
+    hubs: Sequence[str],
+    *,
+    external_user_id: str | None,
+    claimed: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of the clients of these hubs (by hub and client id), optionally only one
+    user's, or only those bound (``claimed``) or bound to nobody; and the next cursor."""
+    query = select(t.clients).where(_CL.hub.in_(hubs))
+    if external_user_id is not None:
+        query = query.where(_CL.external_user_id == external_user_id)
+    if claimed is not None:
+        bound = _CL.external_user_id.is_not(None)
+        query = query.where(bound if claimed else ~bound)
+    return await fetch_page(conn, query, BY_CLIENT_ID, limit, cursor)
+
+
+async def client(conn: AsyncConnection, hub: str, client_id: str) -> Row[Any] | None:
+    """The client row, if the hub knows it."""
+    query = select(t.clients).where(_CL.hub == hub, _CL.client_id == client_id)
+    return (await conn.execute(query)).first()
+
+
+async def client_in_hubs(
+    conn: AsyncConnection, client_id: str, hubs: Sequence[str]
+) -> Row[Any] | None:
+    """The client of that id in the first (by name) of these hubs that knows it."""
+    query = (
+        select(t.clients)
+        .where(_CL.client_id == client_id, _CL.hub.in_(hubs))
+        .order_by(_CL.hub)
+        .limit(1)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def hub_of_client(conn: AsyncConnection, client_id: str, hubs: Sequence[str]) -> str | None:
+    """The first (by name) of these hubs that knows a client of that id."""
+    query = (
+        select(_CL.hub)
+        .where(_CL.client_id == client_id, _CL.hub.in_(hubs))
+        .order_by(_CL.hub)
+        .limit(1)
+    )
+    hub: str | None = await conn.scalar(query)
+    return hub
+
+
+async def client_channels(conn: AsyncConnection, hub: str, client_id: str) -> list[Row[Any]]:
+    """The client's channel rows, by channel id (never a key: channels hold none)."""
+    query = (
+        select(t.channels).where(_C.hub == hub, _C.client_id == client_id).order_by(_C.channel_id)
+    )
+    return list(await conn.execute(query))
+
+
+async def channel_client(conn: AsyncConnection, hub: str, channel_id: str) -> Row[Any] | None:
+    """The channel's ``client_id`` and ``known``: that client's id when a client row owns
+    it, else None; no row at all when the hub has no such channel."""
+    query = (
+        select(_C.client_id, _CL.client_id.label("known"))
+        .select_from(t.channels)
+        .outerjoin(t.clients, (_CL.hub == _C.hub) & (_CL.client_id == _C.client_id))
+        .where(_C.hub == hub, _C.channel_id == channel_id)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def timeline_page(
+    conn: AsyncConnection, hub: str, client_id: str, limit: int, cursor: str | None
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of the client's timeline as the product sees it (``timeline_items``), newest
+    first; and the next cursor."""
+    query = select(_C.channel_id).where(_C.hub == hub, _C.client_id == client_id)
+    channel_ids = list(await conn.scalars(query))
+    items = timeline_items(hub, client_id, channel_ids)
+    keyset = Keyset("timeline", [items.c.at, items.c.ref], [datetime, str], descending=True)
+    return await fetch_page(conn, select(items), keyset, limit, cursor)

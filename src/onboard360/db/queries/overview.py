@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Subquery, Text, func, select, text
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.settings import Settings
+from onboard360.db.paging import Keyset, fetch_page
 from onboard360.jobs.effects import PROVISION_TASK
 
 # An onboarding's stage (alias ``o``), the rule web/progress.py applies to one onboarding,
@@ -246,6 +248,21 @@ async def attention_list(
     )
     rows = list(await conn.execute(query))
     return (rows[0].total if rows else 0), rows
+
+
+async def attention_page(
+    conn: AsyncConnection,
+    kind: str,
+    hubs: list[str],
+    settings: Settings,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of the ``kind`` list of these hubs, oldest first; and the next cursor."""
+    items = attention_items(kind, hubs, settings)
+    keyset = Keyset(f"attention.{kind}", [items.c.since, items.c.item], [datetime, str])
+    return await fetch_page(conn, select(items), keyset, limit, cursor)
 
 
 async def attention_counts(conn: AsyncConnection, hub: str, settings: Settings) -> dict[str, int]:

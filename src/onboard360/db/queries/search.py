@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Subquery, Text, text
+from sqlalchemy import DateTime, Integer, Subquery, Text, select, text
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db.paging import Keyset, fetch_page
 
 MAX_QUERY = 200
 MIN_PHONE_DIGITS = 4  # fewer digits would match half the book
@@ -113,3 +116,12 @@ def search_hits(query: str, hubs: list[str]) -> Subquery:
         )
         .subquery("hits")
     )
+
+
+async def search_page(
+    conn: AsyncConnection, query: str, hubs: list[str], limit: int, cursor: str | None
+) -> tuple[list[Row[Any]], str | None]:
+    """A page of every hit (``search_hits``), in its order; and the next cursor."""
+    hits = search_hits(query, hubs)
+    keyset = Keyset("search", [hits.c.rank, hits.c.hub, hits.c.ref], [int, str, str])
+    return await fetch_page(conn, select(hits), keyset, limit, cursor)

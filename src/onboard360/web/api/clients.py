@@ -8,13 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig, ProductConfig
-from onboard360.db import tables as t
-from onboard360.db.queries.clients import timeline_items
+from onboard360.db.queries import clients as queries
 from onboard360.domain import ClientId, is_valid_id
 from onboard360.services.claims import ClaimRefused, claim
 from onboard360.web.api.common import (
@@ -32,14 +30,11 @@ from onboard360.web.api.models import Client, ClientWithChannels, TimelineItem
 from onboard360.web.dashboard.pages import redact
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
-from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+from onboard360.web.pagination import Cursor, Limit, Page, page
 from onboard360.web.progress import channel_view
 from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/api/v1", tags=["clients"], responses=ERRORS)
-
-_CL = t.clients.c
-BY_CLIENT_ID = Keyset("clients", [_CL.hub, _CL.client_id], [str, str])
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -71,14 +66,16 @@ async def list_clients(
     ] = None,
 ) -> dict[str, Any]:
     """Clients of this product's hubs, ordered by hub and client id."""
-    query = select(t.clients).where(_CL.hub.in_(hub_names(service, product, hub)))
-    if external_user_id is not None:
-        query = query.where(_CL.external_user_id == external_user_id)
-    if claimed is not None:
-        bound = _CL.external_user_id.is_not(None)
-        query = query.where(bound if claimed else ~bound)
+    hubs = hub_names(service, product, hub)
     async with service.engine.connect() as conn:
-        rows, next_cursor = await fetch_page(conn, query, BY_CLIENT_ID, limit, cursor)
+        rows, next_cursor = await queries.clients_page(
+            conn,
+            hubs,
+            external_user_id=external_user_id,
+            claimed=claimed,
+            limit=limit,
+            cursor=cursor,
+        )
     return page([client_view(row) for row in rows], next_cursor)
 
 
@@ -92,14 +89,7 @@ async def _client(
     """One of this product's clients; ``hub`` tells apart one id known in two hubs."""
     if not is_valid_id(client_id):
         raise not_found("client")
-    row = (
-        await conn.execute(
-            select(t.clients)
-            .where(_CL.client_id == client_id, _CL.hub.in_(hub_names(service, product, hub)))
-            .order_by(_CL.hub)
-            .limit(1)
-        )
-    ).first()
+    row = await queries.client_in_hubs(conn, client_id, hub_names(service, product, hub))
     if row is None:
         raise not_found("client")
     return row
@@ -111,11 +101,7 @@ async def get_client(
 ) -> dict[str, Any]:
     async with service.engine.connect() as conn:
         client = await _client(conn, service, product, client_id, hub)
-        channels = await conn.execute(
-            select(t.channels)
-            .where(t.channels.c.hub == client.hub, t.channels.c.client_id == client.client_id)
-            .order_by(t.channels.c.channel_id)
-        )
+        channels = await queries.client_channels(conn, client.hub, client.client_id)
         return {**client_view(client), "channels": [channel_view(row) for row in channels]}
 
 
@@ -133,16 +119,9 @@ async def client_timeline(
     dashboard's timeline; any detail field named like a secret is ``[redacted]``."""
     async with service.engine.connect() as conn:
         client = await _client(conn, service, product, client_id, hub)
-        channel_ids = list(
-            await conn.scalars(
-                select(t.channels.c.channel_id).where(
-                    t.channels.c.hub == client.hub, t.channels.c.client_id == client.client_id
-                )
-            )
+        rows, next_cursor = await queries.timeline_page(
+            conn, client.hub, client.client_id, limit, cursor
         )
-        items = timeline_items(client.hub, client.client_id, channel_ids)
-        keyset = Keyset("timeline", [items.c.at, items.c.ref], [datetime, str], descending=True)
-        rows, next_cursor = await fetch_page(conn, select(items), keyset, limit, cursor)
     data = [
         {
             "id": row.ref,
@@ -208,12 +187,7 @@ async def _claim_hub(
     """The hub named, the one hub that knows the client, or the product's only hub."""
     if hub is not None:
         return product_hub(service, product, hub)
-    known = await conn.scalar(
-        select(_CL.hub)
-        .where(_CL.client_id == client_id, _CL.hub.in_(hub_names(service, product, None)))
-        .order_by(_CL.hub)
-        .limit(1)
-    )
+    known = await queries.hub_of_client(conn, client_id, hub_names(service, product, None))
     hubs = product_hubs(service, product)
     if known is not None:
         return product_hub(service, product, known)

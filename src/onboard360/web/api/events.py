@@ -3,25 +3,20 @@ its delivery status. Replays and delivery attempts live in deliveries.py."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
-from onboard360.db import tables as t
+from onboard360.db.queries.events import events_page
 from onboard360.jobs.replay import delivery_state
 from onboard360.web.api.common import ERRORS, PRINTABLE, Text
 from onboard360.web.api.models import Event
 from onboard360.web.dashboard.pages import redact
 from onboard360.web.deps import ProductDep, ServiceDep
-from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+from onboard360.web.pagination import Cursor, Limit, Page, page
 from onboard360.web.strict import QueryBool
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERRORS)
-
-_E = t.product_events.c
-NEWEST_FIRST = Keyset("events", [_E.created_at, _E.id], [datetime, str], descending=True)
 
 
 @router.get("/events", response_model=Page[Event])
@@ -43,17 +38,16 @@ async def list_events(
     channel_id: Text = None,
 ) -> dict[str, Any]:
     """Events to this product, newest first."""
-    query = select(t.product_events).where(_E.product == product.name)
-    if type is not None:
-        query = query.where(_E.event_type == type)
-    if delivered is not None:
-        query = query.where(
-            _E.delivered_at.is_not(None) if delivered else _E.delivered_at.is_(None)
-        )
-    if channel_id is not None:
-        query = query.where(_E.channel_id == channel_id)
     async with service.engine.connect() as conn:
-        rows, next_cursor = await fetch_page(conn, query, NEWEST_FIRST, limit, cursor)
+        rows, next_cursor = await events_page(
+            conn,
+            product.name,
+            event_type=type,
+            delivered=delivered,
+            channel_id=channel_id,
+            limit=limit,
+            cursor=cursor,
+        )
     return page([event_view(row) for row in rows], next_cursor)
 
 

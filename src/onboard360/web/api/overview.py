@@ -3,23 +3,21 @@ needs-attention lists, and search."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from onboard360.db.queries.overview import (
     attention_counts,
-    attention_items,
+    attention_page,
     channel_states,
     stage_counts,
 )
-from onboard360.db.queries.search import MAX_QUERY, search_hits
+from onboard360.db.queries.search import MAX_QUERY, search_page
 from onboard360.web.api.common import ERRORS, PRINTABLE, HubName, hub_names, product_hubs
 from onboard360.web.api.models import AttentionItem, AttentionKind, Overview, SearchHit
 from onboard360.web.deps import ProductDep, ServiceDep
-from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+from onboard360.web.pagination import Cursor, Limit, Page, page
 
 router = APIRouter(prefix="/api/v1", tags=["overview"], responses=ERRORS)
 
@@ -63,10 +61,10 @@ async def attention(
 ) -> dict[str, Any]:
     """One needs-attention list, oldest first (``stuck`` uses ``stuck_after_minutes``)."""
     hubs = hub_names(service, product, hub)
-    items = attention_items(kind, hubs, service.settings)
-    keyset = Keyset(f"attention.{kind}", [items.c.since, items.c.item], [datetime, str])
     async with service.engine.connect() as conn:
-        rows, next_cursor = await fetch_page(conn, select(items), keyset, limit, cursor)
+        rows, next_cursor = await attention_page(
+            conn, kind, hubs, service.settings, limit=limit, cursor=cursor
+        )
     data = [
         {
             "kind": kind,
@@ -101,10 +99,9 @@ async def search(
 ) -> dict[str, Any]:
     """Clients that match, then numbers no client owns yet, then onboardings of that user
     that never came back — the dashboard's search, over this product's hubs."""
-    hits = search_hits(q.strip(), hub_names(service, product, None))
-    keyset = Keyset("search", [hits.c.rank, hits.c.hub, hits.c.ref], [int, str, str])
+    hubs = hub_names(service, product, None)
     async with service.engine.connect() as conn:
-        rows, next_cursor = await fetch_page(conn, select(hits), keyset, limit, cursor)
+        rows, next_cursor = await search_page(conn, q.strip(), hubs, limit, cursor)
     data = [
         {
             "kind": row.kind,

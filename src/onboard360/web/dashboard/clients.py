@@ -1,6 +1,6 @@
 """A client's page: its channels and a timeline of everything that happened to it.
 
-The queries are web/queries/clients.py (shared with the API's client endpoints); they
+The queries are db/queries/clients.py (shared with the API's client endpoints); they
 never read a key, and every detail shown passes through ``pages.redact``.
 """
 
@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from onboard360.config.hubs import HubConfig
-from onboard360.db import tables as t
-from onboard360.db.queries.clients import subject_context
+from onboard360.db.queries.clients import channel_client, client, subject_context
 from onboard360.domain import is_valid_id
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep
@@ -57,16 +55,10 @@ async def client_page(
     hub = configured_hub(service, hub_name)
     checked_id(client_id, "client")
     async with service.engine.connect() as conn:
-        client = (
-            await conn.execute(
-                select(t.clients).where(
-                    t.clients.c.hub == hub.name, t.clients.c.client_id == client_id
-                )
-            )
-        ).first()
-        if client is None:
+        row = await client(conn, hub.name, client_id)
+        if row is None:
             raise PageError(404, "There is no such client in this hub.")
-        context = await subject_context(conn, hub, client, [])
+        context = await subject_context(conn, hub, row, [])
     done = DONE_MESSAGES.get(request.query_params.get("done", ""))
     return render("client.html", session=session, done=done, **context)
 
@@ -79,18 +71,7 @@ async def channel_page(
     hub = configured_hub(service, hub_name)
     checked_id(channel_id, "channel")
     async with service.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(t.channels.c.client_id, t.clients.c.client_id.label("known"))
-                .select_from(t.channels)
-                .outerjoin(
-                    t.clients,
-                    (t.clients.c.hub == t.channels.c.hub)
-                    & (t.clients.c.client_id == t.channels.c.client_id),
-                )
-                .where(t.channels.c.hub == hub.name, t.channels.c.channel_id == channel_id)
-            )
-        ).first()
+        row = await channel_client(conn, hub.name, channel_id)
         if row is None:
             raise PageError(404, "There is no such channel in this hub.")
         if row.known is not None:

@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from onboard360.config.hubs import HubConfig
-from onboard360.db import tables as t
+from onboard360.db.queries.clients import client
+from onboard360.db.queries.onboardings import onboarding_in_hub
 from onboard360.web import onboardings
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub
@@ -40,16 +40,10 @@ async def _client(service: ServiceDep, params: Any) -> tuple[HubConfig, str, str
     hub = configured_hub(service, str(params.get("hub", "")))
     client_id = checked_id(str(params.get("client", "")), "client")
     async with service.engine.connect() as conn:
-        external = (
-            await conn.execute(
-                select(t.clients.c.external_user_id).where(
-                    t.clients.c.hub == hub.name, t.clients.c.client_id == client_id
-                )
-            )
-        ).first()
-    if external is None:
+        row = await client(conn, hub.name, client_id)
+    if row is None:
         raise PageError(404, "There is no such client in this hub.")
-    return hub, client_id, external.external_user_id
+    return hub, client_id, row.external_user_id
 
 
 @router.get("/links/new")
@@ -109,14 +103,7 @@ async def show_link(
     except ValueError:
         raise PageError(404, "There is no such link.") from None
     async with service.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(t.onboardings).where(
-                    t.onboardings.c.id == wanted,
-                    t.onboardings.c.hub == hub.name,
-                )
-            )
-        ).first()
+        row = await onboarding_in_hub(conn, hub.name, wanted)
     if row is None or not hmac.compare_digest(row.state_sha256, onboardings.state_digest(start)):
         raise PageError(404, "There is no such link (it is shown only right after it was made).")
     return render(

@@ -1,0 +1,76 @@
+"""Onboarding attempts as the connect pages, the dashboard's links and progress read them:
+by id, by state digest, by the attempt cookies a browser holds; the numbers and owners an
+attempt's view shows; and the one write a browser causes (its popup was opened)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.db import tables as t
+
+_O = t.onboardings.c
+
+
+async def onboarding_in_hub(
+    conn: AsyncConnection, hub: str, onboarding_id: uuid.UUID
+) -> Row[Any] | None:
+    """The hub's onboarding of that id, or None."""
+    query = select(t.onboardings).where(_O.id == onboarding_id, _O.hub == hub)
+    return (await conn.execute(query)).first()
+
+
+async def onboarding_by_state(
+    conn: AsyncConnection, hub: str, state_sha256: bytes, *, lock: bool = False
+) -> Row[Any] | None:
+    """The hub's onboarding whose state token has this digest (locked for update)."""
+    query = select(t.onboardings).where(_O.hub == hub, _O.state_sha256 == state_sha256)
+    return (await conn.execute(query.with_for_update() if lock else query)).first()
+
+
+async def onboardings_by_ids(
+    conn: AsyncConnection, hub: str, ids: Iterable[uuid.UUID], *, lock: bool = False
+) -> list[Row[Any]]:
+    """The hub's onboardings among ``ids``, by id (locked for update)."""
+    query = select(t.onboardings).where(_O.hub == hub, _O.id.in_(sorted(ids))).order_by(_O.id)
+    return list((await conn.execute(query.with_for_update() if lock else query)).all())
+
+
+async def record_popup_opened(
+    conn: AsyncConnection, onboarding_id: uuid.UUID, cookie_sha256: bytes, at: datetime
+) -> None:
+    """A browser opened the attempt's popup at ``at`` and holds the cookie of this digest."""
+    await conn.execute(
+        t.onboardings.update()
+        .where(_O.id == onboarding_id)
+        .values(attempt_cookie_sha256=cookie_sha256, popup_opened_at=at)
+    )
+
+
+async def channels_by_pairs(
+    conn: AsyncConnection, pairs: Iterable[tuple[str, str]]
+) -> list[Row[Any]]:
+    """The channel rows of these (hub, channel id) pairs, by channel id."""
+    query = (
+        select(t.channels)
+        .where(tuple_(t.channels.c.hub, t.channels.c.channel_id).in_(sorted(pairs)))
+        .order_by(t.channels.c.channel_id)
+    )
+    return list(await conn.execute(query))
+
+
+async def client_owners(
+    conn: AsyncConnection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str | None]:
+    """The product user each of these (hub, client id) is bound to (None: nobody)."""
+    cl = t.clients.c
+    query = select(cl.hub, cl.client_id, cl.external_user_id).where(
+        tuple_(cl.hub, cl.client_id).in_(sorted(pairs))
+    )
+    return {(row.hub, row.client_id): row.external_user_id for row in await conn.execute(query)}

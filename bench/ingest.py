@@ -44,7 +44,7 @@ from bench.common import (
 )
 from bench.serve import HUB, PARTNER_ID
 from onboard360.hub.signatures import webhook_signature
-from onboard360.jobs.worker import INBOX_TASK
+from onboard360.jobs.queue import INBOX_TASK
 from onboard360.web.ingest import BatchLimits
 
 LUA = ROOT / "bench" / "ingest.lua"

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from onboard360.jobs.effects import MESSAGING_TASK
+from onboard360.jobs.queue import MESSAGING_TASK
 from tests.cli_process import run_onboard360
 from tests.integration.dashboard_http import FORM_RE, HIDDEN_RE, Dashboard
 from tests.integration.service_http import rows

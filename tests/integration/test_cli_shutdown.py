@@ -23,8 +23,7 @@ from starlette.routing import Route
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.pooling import one_off_async_engine
 from onboard360.handoff import generate_secret
-from onboard360.jobs.defer import Job, defer
-from onboard360.jobs.effects import DELIVER_TASK
+from onboard360.jobs.queue import DELIVER_TASK, defer, deliver_job
 from onboard360.runtime.crypto import generate_key
 from onboard360.runtime.serving import free_port, running
 from tests.sandbox_fixtures import wait_until
@@ -129,7 +128,7 @@ def queue_delivery(database_url: str, event_id: str) -> None:
         engine = one_off_async_engine(database_url)
         try:
             async with engine.begin() as conn:
-                await defer(conn, Job(DELIVER_TASK, {"event_id": event_id}))
+                await defer(conn, deliver_job("default", event_id, event_id))
         finally:
             await engine.dispose()
 

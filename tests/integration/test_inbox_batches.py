@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from onboard360.db.pooling import one_off_async_engine
-from onboard360.jobs.defer import Job, defer
-from onboard360.jobs.worker import INBOX_TASK
+from onboard360.jobs.queue import INBOX_TASK, defer, inbox_job
 from onboard360.web.ingest import BatchLimits, open_inbox_writer
 from onboard360.web.partner_webhooks import delivery_of
 from tests.integration.service_http import event_body, execute, rows, snapshot
@@ -75,7 +74,7 @@ def test_a_batch_job_run_again_changes_nothing(stack: Stack) -> None:
         engine = one_off_async_engine(stack.database_url)
         try:
             async with engine.begin() as conn:
-                await defer(conn, Job(INBOX_TASK, {"event_ids": ids}))
+                await defer(conn, inbox_job(ids))
         finally:
             await engine.dispose()
 

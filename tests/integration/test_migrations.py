@@ -4,7 +4,7 @@ from sqlalchemy import create_engine, inspect
 
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.migrate import alembic_config, current_revision, head_revision, upgrade
-from onboard360.jobs.worker import INBOX_TASK
+from onboard360.jobs.queue import INBOX_TASK
 
 
 def test_cloned_database_is_at_head(database_url: str) -> None:

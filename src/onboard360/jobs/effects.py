@@ -29,11 +29,7 @@ from onboard360.domain import (
     delivery_subject,
     may_generate_key,
 )
-from onboard360.jobs.defer import Job, defer
-
-PROVISION_TASK = "provision_key"
-DELIVER_TASK = "deliver_product_event"
-MESSAGING_TASK = "configure_messaging"
+from onboard360.jobs.queue import JobSpec, defer, deliver_job, messaging_job, provision_job
 
 
 async def carry_out(
@@ -61,22 +57,6 @@ async def carry_out(
     ]
     jobs.update(await _notify(conn, hub, product, notices))
     await defer(conn, *(job for n in sorted(jobs) for job in jobs[n]))
-
-
-def key_lock(hub: HubConfig, channel_id: str) -> str:
-    """The procrastinate lock that serialises every key job of one channel."""
-    return f"key:{hub.name}:{channel_id}"
-
-
-def provision_job(hub: HubConfig, channel_id: str, intent: int) -> Job:
-    """The job that generates the key of one intent (at most one per intent: the ledger)."""
-    args = {"hub": hub.name, "channel_id": channel_id, "intent": intent}
-    return Job(PROVISION_TASK, args, lock=key_lock(hub, channel_id))
-
-
-def deliver_job(product: str, event_id: str, subject: str) -> Job:
-    """The job that hands one event to the product; one subject's events go one at a time."""
-    return Job(DELIVER_TASK, {"event_id": event_id}, lock=f"deliver:{product}:{subject}")
 
 
 # Batch inserts read their rows from one JSON parameter (db/batch.py): one statement text
@@ -113,7 +93,7 @@ _INSERT_PRODUCT_EVENTS = text(
 
 async def _provision(
     conn: AsyncConnection, hub: HubConfig, effects: Sequence[tuple[int, ProvisionKey]]
-) -> dict[int, list[Job]]:
+) -> dict[int, list[JobSpec]]:
     """Ask for each new intent once: its ledger row, and the job when the row is new."""
     first: dict[tuple[str, int], tuple[int, ProvisionKey]] = {}
     for n, effect in effects:
@@ -134,7 +114,7 @@ async def _provision(
     # A row that existed means this intent was already asked for: its job exists.
     new = {(row.channel_id, row.intent) for row in inserted}
     return {
-        n: [provision_job(hub, effect.channel_id, effect.intent)]
+        n: [provision_job(hub.name, effect.channel_id, effect.intent)]
         for key, (n, effect) in first.items()
         if key in new
     }
@@ -239,7 +219,7 @@ async def _notify(
     hub: HubConfig,
     product: ProductConfig,
     notices: Sequence[tuple[int, NotifyProduct, ChannelState | None]],
-) -> dict[int, list[Job]]:
+) -> dict[int, list[JobSpec]]:
     """Store each event once per dedupe key (the first effect wins) and its jobs if new.
 
     The key is the domain's (``dedupe_key``): an ``onboarding.*`` event is stored once
@@ -277,7 +257,7 @@ async def _notify(
     return {row.n: _notice_jobs(hub, product, row) for row in rows.values() if row.event_id in new}
 
 
-def _notice_jobs(hub: HubConfig, product: ProductConfig, row: _Notice) -> list[Job]:
+def _notice_jobs(hub: HubConfig, product: ProductConfig, row: _Notice) -> list[JobSpec]:
     effect = row.effect
     jobs = []
     if product.webhook_url:
@@ -291,6 +271,5 @@ def _notice_jobs(hub: HubConfig, product: ProductConfig, row: _Notice) -> list[J
         and product.messaging_webhook_url
         and effect.channel_id
     ):
-        args = {"hub": hub.name, "channel_id": effect.channel_id}
-        jobs.append(Job(MESSAGING_TASK, args, lock=key_lock(hub, effect.channel_id)))
+        jobs.append(messaging_job(hub.name, effect.channel_id))
     return jobs

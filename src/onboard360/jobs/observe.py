@@ -14,7 +14,7 @@ from procrastinate import JobContext
 from procrastinate.middleware import AsyncCallNext
 from structlog.contextvars import bind_contextvars
 
-from onboard360.jobs.worker import INBOX_TASK
+from onboard360.jobs.queue import INBOX_EVENT_IDS, INBOX_TASK
 from onboard360.runtime import metrics
 
 # Task arguments worth a log field, under the name a person would grep for.
@@ -34,8 +34,8 @@ def job_fields(context: JobContext) -> dict[str, Any]:
             fields[field] = job.task_kwargs[arg]
     # A batch of partner webhooks: its size here, each event's inbox row id is bound while
     # that event is processed (jobs/inbox.py).
-    if job.task_name == INBOX_TASK and "event_ids" in job.task_kwargs:
-        fields["inbox_events"] = len(job.task_kwargs["event_ids"])
+    if job.task_name == INBOX_TASK and INBOX_EVENT_IDS in job.task_kwargs:
+        fields["inbox_events"] = len(job.task_kwargs[INBOX_EVENT_IDS])
     return fields
 
 

@@ -26,11 +26,12 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import text
+from sqlalchemy import not_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import state_rows
+from onboard360.db import tables as t
 from onboard360.domain import (
     ChannelId,
     ChannelSnapshot,
@@ -43,8 +44,7 @@ from onboard360.domain import (
 )
 from onboard360.hub import ChannelInfo, Page
 from onboard360.jobs import checkpoints
-from onboard360.jobs.defer import defer
-from onboard360.jobs.effects import PROVISION_TASK, provision_job
+from onboard360.jobs.queue import defer, key_job_queued, provision_job
 from onboard360.jobs.transition import apply_inputs
 from onboard360.runtime import failpoints
 from onboard360.runtime.logging import get_logger
@@ -190,24 +190,29 @@ def _may_change(
     return client is None or apply_client(client, snapshot) != (client, ())
 
 
-_STRANDED = text(
-    """
-    SELECT g.channel_id, g.intent FROM key_generations g
-    WHERE g.hub = :hub AND g.status = 'pending'
-      AND NOT EXISTS (
-        SELECT 1 FROM procrastinate_jobs j
-        WHERE j.task_name = :task AND j.status IN ('todo', 'doing')
-          AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
-          AND (j.args->>'intent')::int = g.intent)
-    FOR UPDATE OF g SKIP LOCKED
-    """
-)
+async def stranded_keys(
+    conn: AsyncConnection, hub: str, channel_id: str | None = None, intent: int | None = None
+) -> list[tuple[str, int]]:
+    """Pending key intents of ``hub`` (or of one channel / intent) whose job gave up or
+    vanished: no key job waits or runs for them. Their rows are locked (SKIP LOCKED), so
+    two callers never requeue the same intent."""
+    g = t.key_generations
+    query = select(g.c.channel_id, g.c.intent).where(
+        g.c.hub == hub,
+        g.c.status == "pending",
+        not_(key_job_queued(g.c.hub, g.c.channel_id, g.c.intent)),
+    )
+    if channel_id is not None:
+        query = query.where(g.c.channel_id == channel_id)
+    if intent is not None:
+        query = query.where(g.c.intent == intent)
+    rows = await conn.execute(query.with_for_update(of=g, skip_locked=True))
+    return [(row.channel_id, row.intent) for row in rows]
 
 
 async def requeue_stranded_keys(service: Service, hub: HubConfig) -> int:
     """Defer again the key jobs whose job gave up or vanished while the intent is wanted."""
     async with service.engine.begin() as conn:
-        rows = list(await conn.execute(_STRANDED, {"hub": hub.name, "task": PROVISION_TASK}))
-        jobs = [provision_job(hub, row.channel_id, row.intent) for row in rows]
-        await defer(conn, *jobs)
-    return len(jobs)
+        stranded = await stranded_keys(conn, hub.name)
+        await defer(conn, *(provision_job(hub.name, c, i) for c, i in stranded))
+    return len(stranded)

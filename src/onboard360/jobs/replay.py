@@ -15,25 +15,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
-from onboard360.jobs.defer import defer
-from onboard360.jobs.effects import DELIVER_TASK, deliver_job, delivery_subject
+from onboard360.domain import delivery_subject
+from onboard360.jobs.queue import defer, deliver_job, queued_deliveries
 
 MAX_BULK = 1000
 DEFAULT_SPAN = timedelta(days=7)
 MAX_SPAN = timedelta(days=90)
 _EVENT_ID = re.compile(r"msg_[0-9a-f]{32}")
-
-_QUEUED = text(
-    """
-    SELECT j.args->>'event_id' AS event_id FROM procrastinate_jobs j
-    WHERE j.task_name = :task AND j.status IN ('todo', 'doing')
-      AND j.args->>'event_id' = ANY(CAST(:ids AS text[]))
-    """
-)
 
 
 class ReplayStatus(StrEnum):
@@ -165,8 +157,7 @@ async def _queue(
 
 async def queued_events(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
     """Which of these events have a delivery job waiting or running."""
-    result = await conn.execute(_QUEUED, {"task": DELIVER_TASK, "ids": list(ids)})
-    return {row.event_id for row in result}
+    return await queued_deliveries(conn, ids)
 
 
 async def replay_events(conn: AsyncConnection, product: str, spec: ReplayFilter) -> ReplayReport:

@@ -1,6 +1,6 @@
-"""The procrastinate app: task names, retry policies and the worker loop.
+"""The procrastinate app: its tasks (names in jobs/queue.py), retry policies, the worker.
 
-Web processes only enqueue (jobs/defer.py, in their own transactions); workers run the
+Web processes only enqueue (jobs/queue.py, in their own transactions); workers run the
 tasks registered here against one shared Service.
 """
 
@@ -15,15 +15,17 @@ from onboard360.jobs import handoff_jobs, inbox, keys
 from onboard360.jobs.backoff import DeliveryBackoff
 from onboard360.jobs.checkpoints import SyncAlreadyRunning
 from onboard360.jobs.connector import connector_for
-from onboard360.jobs.effects import DELIVER_TASK, MESSAGING_TASK, PROVISION_TASK
+from onboard360.jobs.queue import (
+    DELIVER_TASK,
+    INBOX_TASK,
+    MESSAGING_TASK,
+    PROVISION_TASK,
+    RECONCILE_TASK,
+    VERIFY_TASK,
+)
 from onboard360.jobs.reconcile import reconcile_hub
 from onboard360.services import redirects
-from onboard360.services.redirects import VERIFY_TASK
 from onboard360.wiring.service import Service
-
-# One job per group-committed batch of partner webhooks (web/ingest.py, jobs/inbox.py).
-INBOX_TASK = "process_inbox_events"
-RECONCILE_TASK = "reconcile"
 
 
 @dataclass(frozen=True)

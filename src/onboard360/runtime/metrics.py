@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
+from onboard360.jobs.queue import job_counts
 from onboard360.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -162,13 +163,6 @@ _INBOX_LAG = text(
     "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(received_at)), 0) "
     "FROM inbox_events WHERE processed_at IS NULL"
 )
-# Finished jobs pile up for ever (procrastinate keeps them), so only the live and the
-# failed ones are counted.
-_JOBS = text(
-    "SELECT task_name, status::text AS status, count(*) AS n FROM procrastinate_jobs "
-    "WHERE status IN ('todo', 'doing', 'failed') GROUP BY task_name, status"
-)
-
 _ENDPOINTS = text("SELECT product, disabled_at IS NOT NULL AS disabled FROM product_endpoints")
 _UNDELIVERED = text(
     "SELECT product, CASE WHEN failed_at IS NULL THEN 'pending' ELSE 'failed' END AS status, "
@@ -205,8 +199,8 @@ async def database_families(engine: AsyncEngine) -> list[Metric]:
             timeout_ms = int(SCRAPE_TIMEOUT_SECONDS * 1000)
             await conn.execute(text(f"SET LOCAL statement_timeout = {timeout_ms}"))
             lag.add_metric([], float(await conn.scalar(_INBOX_LAG) or 0))
-            for row in await conn.execute(_JOBS):
-                jobs.add_metric([row.task_name, row.status], row.n)
+            for count in await job_counts(conn):
+                jobs.add_metric([count.task, count.status], count.count)
             for row in await conn.execute(_ENDPOINTS):
                 endpoints.add_metric([row.product], int(row.disabled))
             for row in await conn.execute(_UNDELIVERED):

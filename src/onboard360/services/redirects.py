@@ -53,13 +53,11 @@ from onboard360.domain import (
     parse_redirect,
 )
 from onboard360.domain.binding import Attempt, Claim, Verdict, verify
-from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import notify_product
+from onboard360.jobs.queue import defer, verify_job
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.services.verification import DIRECT_LINK_KIND, Learnt, Unverifiable, learn
 from onboard360.wiring.service import Service
-
-VERIFY_TASK = "verify_redirect"
 
 
 class RedirectRefused(Exception):
@@ -300,15 +298,8 @@ async def _postpone(
     query: str,
 ) -> Completed:
     """360dialog cannot be asked now: keep the redirect and let a job apply it."""
-    job = Job(
-        VERIFY_TASK,
-        {
-            "hub": hub.name,
-            "onboarding_id": None if attempt is None else str(attempt.id),
-            "query": query[:8192],
-        },
-        lock=f"bind:{hub.name}:{redirect.client_id}",
-    )
+    onboarding_id = None if attempt is None else str(attempt.id)
+    job = verify_job(hub.name, onboarding_id, query[:8192], redirect.client_id)
     async with engine.begin() as conn:
         row = None
         if attempt is not None:

@@ -31,19 +31,18 @@ from psycopg_pool import AsyncConnectionPool
 
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.db.pooling import psycopg_kwargs
-from onboard360.jobs.defer import DEFAULT_QUEUE
-from onboard360.jobs.worker import INBOX_TASK
+from onboard360.jobs.queue import inbox_defer_sql
 from onboard360.runtime.logging import get_logger
 
 log = get_logger(__name__)
 
-# procrastinate_defer_jobs_v1 is procrastinate's own enqueue function (jobs/defer.py calls
-# it too). One job per *statement* carries the ids of every row it stored: procrastinate's
-# job row, status event row and NOTIFY are paid once per batch, not once per delivery
-# (docs/decisions/0005-ingest-group-commit.md). A statement that stored nothing (all
-# duplicates) defers nothing. The arrays go in binary (``%(…)b``): no quoting and escaping
-# of every JSON body into an array literal, about half the client CPU per row (measured).
-_STORE_AND_DEFER = """
+# One job per *statement* (jobs/queue.py's inbox_defer_sql) carries the ids of every row it
+# stored: procrastinate's job row, status event row and NOTIFY are paid once per batch, not
+# once per delivery (docs/decisions/0005-ingest-group-commit.md). A statement that stored
+# nothing (all duplicates) defers nothing. The arrays go in binary (``%(…)b``): no quoting
+# and escaping of every JSON body into an array literal, about half the client CPU per row
+# (measured).
+_STORE_AND_DEFER = f"""
     WITH stored AS (
         INSERT INTO inbox_events (hub, body_sha256, event_type, body)
         SELECT * FROM unnest(
@@ -52,16 +51,9 @@ _STORE_AND_DEFER = """
         )
         ON CONFLICT DO NOTHING
         RETURNING id, hub, body_sha256
-    ), deferred AS (
-        SELECT procrastinate_defer_jobs_v1(ARRAY(
-            SELECT ROW(%(queue)s, %(task)s, 0, NULL, NULL,
-                       jsonb_build_object('event_ids', jsonb_agg(id ORDER BY id)),
-                       NULL)::procrastinate_job_to_defer_v1
-            FROM stored HAVING count(*) > 0
-        )) AS job_ids
-    )
+    ), deferred AS ({inbox_defer_sql("stored")})
     SELECT stored.hub, stored.body_sha256 FROM stored CROSS JOIN deferred
-"""
+"""  # noqa: S608 - no value is formatted in
 # Where the app's state may hold BatchLimits for the writer (benchmarks, tests).
 LIMITS_STATE = "inbox_batch_limits"
 
@@ -156,8 +148,6 @@ class InboxWriter:
             "digests": [d.body_sha256 for d in rows],
             "event_types": [d.event_type for d in rows],
             "bodies": [d.body_json for d in rows],
-            "queue": DEFAULT_QUEUE,
-            "task": INBOX_TASK,
         }
         # Autocommit: the one statement is its own transaction, committed when it returns.
         async with self.pool.connection(timeout=self.limits.connect_timeout) as conn:

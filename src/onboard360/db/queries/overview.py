@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.settings import Settings
 from onboard360.db.paging import Keyset, fetch_page
-from onboard360.jobs.effects import PROVISION_TASK
 
 # An onboarding's stage (alias ``o``), the rule web/progress.py applies to one onboarding,
 # in SQL so lists can count and filter by it. Only channels we know count as shared.
@@ -107,10 +106,7 @@ ATTENTION = {
             "cause is fixed.",
             """SELECT c.hub, c.channel_id, c.client_id, c.phone_number,
               g.attempts || ' attempt(s), ' ||
-              CASE WHEN EXISTS (SELECT 1 FROM procrastinate_jobs j
-                WHERE j.task_name = :provision_task AND j.status IN ('todo', 'doing')
-                  AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
-                  AND (j.args->>'intent')::int = g.intent)
+              CASE WHEN key_job_queued(g.hub, g.channel_id, g.intent)
               THEN 'still retrying' ELSE 'given up' END
               || ': ' || coalesce(g.last_error, 'the job failed') AS what,
               g.updated_at AS since,
@@ -120,10 +116,8 @@ ATTENTION = {
             WHERE g.hub = ANY(:hubs) AND g.status = 'pending'
               AND NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.hub = g.hub
                 AND k.channel_id = g.channel_id AND k.intent = g.intent)
-              AND (g.last_error IS NOT NULL OR EXISTS (SELECT 1 FROM procrastinate_jobs j
-                WHERE j.task_name = :provision_task AND j.status = 'failed'
-                  AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
-                  AND (j.args->>'intent')::int = g.intent))""",
+              AND (g.last_error IS NOT NULL
+                OR key_job_failed(g.hub, g.channel_id, g.intent))""",
         ),
         Attention(
             "handoff_failing",
@@ -215,8 +209,6 @@ def attention_items(kind: str, hubs: list[str], settings: Settings) -> Subquery:
     if ":stuck_before" in spec.sql:
         stuck_after = timedelta(minutes=settings.stuck_after_minutes)
         params["stuck_before"] = datetime.now(UTC) - stuck_after
-    if ":provision_task" in spec.sql:
-        params["provision_task"] = PROVISION_TASK
     if ":products" in spec.sql:
         configured = [settings.hub(name) for name in hubs]
         params["products"] = [hub.product if hub else "" for hub in configured]

@@ -32,9 +32,9 @@ from onboard360.domain import (
     may_generate_key,
 )
 from onboard360.hub import HubError
-from onboard360.jobs.defer import Job, defer
-from onboard360.jobs.effects import PROVISION_TASK, key_lock
 from onboard360.jobs.endpoints import endpoint_state
+from onboard360.jobs.queue import defer, provision_job
+from onboard360.jobs.reconcile import stranded_keys
 from onboard360.jobs.replay import delivery_state, queued_events, replay_event
 from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import apply_inputs
@@ -52,19 +52,6 @@ from onboard360.web.deps import ServiceDep
 from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
-
-_STRANDED_JOB = text(
-    """
-    SELECT g.intent FROM key_generations g
-    WHERE g.hub = :hub AND g.channel_id = :channel AND g.intent = :intent
-      AND g.status = 'pending'
-      AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-        WHERE j.task_name = :task AND j.status IN ('todo', 'doing')
-          AND j.args->>'hub' = g.hub AND j.args->>'channel_id' = g.channel_id
-          AND (j.args->>'intent')::int = g.intent)
-    FOR UPDATE OF g SKIP LOCKED
-    """
-)
 
 
 @dataclass(frozen=True)
@@ -161,13 +148,8 @@ async def plan_retry(conn: AsyncConnection, subject: Subject, _form: Any) -> Pla
     ).one()
     state = codec.channel_from_json(row.state)
     if state.key is KeyStatus.PROVISIONING:
-        params = {
-            "hub": subject.hub.name,
-            "channel": subject.channel_id,
-            "intent": state.key_intent,
-            "task": PROVISION_TASK,
-        }
-        if (await conn.execute(_STRANDED_JOB, params)).first() is not None:
+        channel = subject.channel_id or ""
+        if await stranded_keys(conn, subject.hub.name, channel, state.key_intent):
             return Plan(
                 "requeue",
                 f"The job generating key #{state.key_intent} gave up. A new job is queued; "
@@ -198,8 +180,7 @@ async def do_retry(
                 )
             )
         )
-        args = {"hub": hub.name, "channel_id": channel, "intent": state.key_intent}
-        await defer(conn, Job(PROVISION_TASK, args, lock=key_lock(hub, channel)))
+        await defer(conn, provision_job(hub.name, channel, state.key_intent))
         return "retry_requeued", {"intent": state.key_intent}
     if plan.step == "confirm_permission":
         sequence = int(await conn.scalar(text("SELECT nextval('onboarding_sequence')")) or 0)

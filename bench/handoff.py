@@ -41,7 +41,6 @@ from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.config.settings import Settings
 from onboard360.domain import RedirectResult, format_redirect
 from onboard360.handoff import generate_secret
-from onboard360.jobs.runner import run_worker
 from onboard360.runtime.crypto import generate_key
 from onboard360.runtime.logging import configure_logging
 from onboard360.runtime.serving import running
@@ -50,6 +49,7 @@ from onboard360.sandbox.models import HubSpec
 from onboard360.sandbox.state import Sandbox
 from onboard360.sandbox.webhooks import DeliverySettings
 from onboard360.web.app import create_app as create_service
+from onboard360.worker.runner import run_worker
 
 HUB = "bench"
 PARTNER_ID = "BenchHandPA"

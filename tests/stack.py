@@ -22,14 +22,14 @@ from onboard360.config.settings import Settings
 from onboard360.db.embedded import to_libpq_uri
 from onboard360.handoff import generate_secret
 from onboard360.hub import RetryPolicy
-from onboard360.jobs.runner import run_worker
-from onboard360.jobs.worker import RetryTuning
 from onboard360.runtime.crypto import generate_key
 from onboard360.runtime.serving import free_port, running
 from onboard360.sandbox.app import create_app as create_sandbox
 from onboard360.sandbox.models import HubSpec
 from onboard360.sandbox.state import Hub, Sandbox
 from onboard360.web.app import create_app as create_service
+from onboard360.worker.app import RetryTuning
+from onboard360.worker.runner import run_worker
 from tests.sandbox_fixtures import FAST, WebhookSink, wait_until
 
 FAST_RETRY = RetryPolicy(attempts=3, timeout=10, wait_initial=0, wait_max=0.01, wait_jitter=0)

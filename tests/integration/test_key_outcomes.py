@@ -17,8 +17,8 @@ from prometheus_client import REGISTRY
 
 from onboard360.drill.postgres import PrivatePostgres
 from onboard360.hub import RetryPolicy
-from onboard360.jobs.worker import RetryTuning
 from onboard360.sandbox.models import Faults
+from onboard360.worker.app import RetryTuning
 from tests.e2e.service_stack import worker_running
 from tests.integration.service_http import messaging_status, rows
 from tests.private_postgres import private_database

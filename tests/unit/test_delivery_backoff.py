@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from onboard360.jobs.backoff import DeliveryBackoff, DeliveryFailed
-from onboard360.jobs.worker import RetryTuning
+from onboard360.worker.app import RetryTuning
 
 DAY = 86400.0
 

@@ -117,8 +117,8 @@ def worker(
     """Run background jobs (webhook processing, key provisioning, handoff). SIGTERM drains."""
     import asyncio  # noqa: PLC0415
 
-    from onboard360.jobs.runner import run_worker  # noqa: PLC0415
-    from onboard360.runtime.metrics import MetricsPortUnavailable  # noqa: PLC0415
+    from onboard360.jobs.scrape import MetricsPortUnavailable  # noqa: PLC0415
+    from onboard360.worker.runner import run_worker  # noqa: PLC0415
 
     settings, url = service_settings(config, wait_for_database=True)
     typer.echo(f"worker started (concurrency {concurrency})")

@@ -14,7 +14,7 @@ transactions; the sync lock is transaction-scoped, jobs/checkpoints.py) except t
 - procrastinate's workers ``LISTEN`` for new jobs on a connection of their own. Through a
   transaction pooler the LISTEN stays on a server connection nobody reads: workers listen
   on ``database_listen_url`` (direct or session mode) when it is set, and otherwise only
-  poll (jobs/runner.py's interval), never LISTEN through the pooler.
+  poll (worker/runner.py's interval), never LISTEN through the pooler.
 """
 
 from __future__ import annotations

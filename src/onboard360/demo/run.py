@@ -7,7 +7,7 @@ One process, one event loop, an embedded PostgreSQL, no account and no network:
   Payment — whose Redirect URL is the service's hosted connect page and whose Partner
   Webhook URL is the service's secret webhook path;
 - the service (``onboard360.web.app``) configured for those hubs, talking to the sandbox;
-- a worker (``onboard360.jobs.runner``): webhooks, keys, events to the product;
+- a worker (``onboard360.worker.runner``): webhooks, keys, events to the product;
 - an example partner product (``onboard360.demo.product``): the one page to open.
 
 Every secret is generated at start and lives only in this process.
@@ -190,9 +190,9 @@ async def demo_operator(database_url: str) -> str:
 async def run_demo(demo: Demo, database_url: str) -> None:
     """Serve the three apps and run a worker until interrupted; print the product page's
     URL and the operator dashboard's, with its login, once up."""
-    from onboard360.jobs.runner import run_worker  # noqa: PLC0415 - heavy imports
     from onboard360.sandbox.app import create_app as create_sandbox  # noqa: PLC0415
     from onboard360.web.app import create_app as create_service  # noqa: PLC0415
+    from onboard360.worker.runner import run_worker  # noqa: PLC0415 - heavy imports
 
     password = await demo_operator(database_url)
     ports = demo.ports

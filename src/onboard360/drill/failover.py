@@ -1,6 +1,6 @@
 """The drill's failover evidence and verdict: the database restarts and the flaky product.
 
-- no worker exited on its own (a PostgreSQL restart must not end one: jobs/runner.py);
+- no worker exited on its own (a PostgreSQL restart must not end one: worker/runner.py);
 - the product's endpoint was never disabled (a blip is not sustained failure), and every
   event reached the product once it answered again;
 - extra key generations, by cause: after a SIGKILL between 360dialog's answer and our

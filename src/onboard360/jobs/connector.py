@@ -3,7 +3,7 @@
 Jobs are fetched and finished through the pool on ``database_url``; the one connection
 that ``LISTEN``s for new jobs may go to another URL, because a LISTEN through a pooler in
 transaction mode is never heard (db/pooling.py). Without a URL to listen on, the worker
-does not listen and polls instead (jobs/runner.py).
+does not listen and polls instead (worker/runner.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Connector(procrastinate.PsycopgConnector):
         super().__init__(
             conninfo=conninfo,
             # A connection that cannot be had within seconds means the database is away:
-            # fail the fetch so the worker notices it (jobs/runner.py) instead of waiting
+            # fail the fetch so the worker notices it (worker/runner.py) instead of waiting
             # psycopg_pool's default 30 s.
             timeout=POOL_WAIT_SECONDS,
             kwargs={**self.connect_kwargs, "connect_timeout": POOL_WAIT_SECONDS},

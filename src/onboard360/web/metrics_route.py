@@ -13,7 +13,7 @@ import hmac
 
 from fastapi import APIRouter, Request, Response
 
-from onboard360.runtime import metrics
+from onboard360.jobs.scrape import CONTENT_TYPE, render
 from onboard360.web.deps import ServiceDep
 from onboard360.web.errors import ApiError
 
@@ -37,4 +37,4 @@ async def scrape(request: Request, service: ServiceDep) -> Response:
                 "send 'Authorization: Bearer <metrics_token>'",
                 "authentication",
             )
-    return Response(await metrics.render(service.engine), media_type=metrics.CONTENT_TYPE)
+    return Response(await render(service.engine), media_type=CONTENT_TYPE)

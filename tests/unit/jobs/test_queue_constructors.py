@@ -1,6 +1,6 @@
 """Each job constructor (jobs/queue.py) builds the arguments its registered task takes.
 
-A task parameter renamed in jobs/worker.py without its constructor (or the reverse) would
+A task parameter renamed in worker/app.py without its constructor (or the reverse) would
 defer jobs the worker cannot call: this fails first.
 """
 
@@ -15,8 +15,8 @@ import pytest
 
 from onboard360.config.settings import Settings
 from onboard360.jobs import queue
-from onboard360.jobs.worker import build_app
 from onboard360.wiring.service import Service
+from onboard360.worker.app import build_app
 
 # One sample job per constructor; a new task needs a line here (test_every_task_...).
 SAMPLES = {

@@ -25,11 +25,11 @@ from onboard360.db.pooling import listen_conninfo
 from onboard360.hub import RetryPolicy
 from onboard360.jobs.observe import observe_job
 from onboard360.jobs.outage import DatabaseWatch, is_database_error, quiet_database_errors
+from onboard360.jobs.scrape import serving_metrics
 from onboard360.jobs.stalled import keep_recovering, recover_stalled_jobs
-from onboard360.jobs.worker import RetryTuning, build_app
 from onboard360.runtime.logging import get_logger
-from onboard360.runtime.metrics import serving_metrics
 from onboard360.wiring.service import open_service
+from onboard360.worker.app import RetryTuning, build_app
 
 log = get_logger(__name__)
 

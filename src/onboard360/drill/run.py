@@ -305,7 +305,40 @@ async def _drain(world: World, patience: float) -> list[str]:
     later = await _latest_retry(world) if problems else None
     if later is not None and later <= MAX_RETRY_WAIT:
         problems = await _wait("the workers to drain", left, later + patience)
-    return problems
+    return problems + (await _stuck_jobs(world) if problems else [])
+
+
+# What each job still queued or running looks like, so a timeout says why it is stuck:
+# its worker's heartbeat (or that the row is gone), and an earlier job holding its lock.
+_STUCK_JOBS = """
+SELECT j.id, j.task_name, j.status::text AS status, j.attempts, j.lock, j.worker_id,
+       round(extract(epoch FROM j.scheduled_at - now())::numeric, 1)::float8 AS due_in,
+       round(extract(epoch FROM now() - w.last_heartbeat)::numeric, 1)::float8 AS heartbeat_age,
+       w.id IS NOT NULL AS worker_row,
+       (SELECT string_agg(o.id || ' ' || o.status || ' worker ' || coalesce(o.worker_id::text, '-'),
+                          ', ' ORDER BY o.id)
+          FROM procrastinate_jobs o
+         WHERE o.lock = j.lock AND o.id <> j.id AND o.status IN ('todo', 'doing')) AS same_lock,
+       (SELECT string_agg(e.type || '@' || to_char(e.at, 'HH24:MI:SS.MS'), ' ' ORDER BY e.id)
+          FROM procrastinate_events e WHERE e.job_id = j.id) AS events
+  FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+ WHERE j.status IN ('todo', 'doing') AND j.task_name = ANY(%s)
+ ORDER BY j.id LIMIT 10
+"""
+
+
+async def _stuck_jobs(world: World) -> list[str]:
+    async with await witness.connect(world.database_url) as conn:
+        cursor = await conn.execute(_STUCK_JOBS, (list(OUR_TASKS),))
+        rows = await cursor.fetchall()
+        cursor = await conn.execute(
+            "SELECT id, round(extract(epoch FROM now() - last_heartbeat)::numeric, 1) AS age"
+            " FROM procrastinate_workers ORDER BY id"
+        )
+        workers = {row["id"]: float(row["age"]) for row in await cursor.fetchall()}
+    return [f"still queued: {dict(row)}" for row in rows] + (
+        [f"workers (heartbeat age, s): {workers}"] if rows else []
+    )
 
 
 # The longest backoff wait a drill's delivery can reach (jobs/backoff.py: 5 s doubling).

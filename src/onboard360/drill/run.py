@@ -52,6 +52,11 @@ WORKERS = 3
 # drill's PostgreSQL may be shared (max_connections 100 by default): 3 × 4 is plenty.
 WORKER_CONCURRENCY = 4
 OUR_TASKS = witness.OUR_TASKS
+# uvicorn closes an idle keep-alive connection after 5 s and httpx keeps one for 5 s: a
+# request sent on it as the server closes it fails with "Server disconnected without
+# sending a response" (encode/httpx#2487), and the popup's steps are not retried. The
+# drill's clients drop idle connections well before the server does.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,14 @@ async def _run(
                 base_url=world.public_url,
                 headers={"Authorization": f"Bearer {world.product_token}"},
                 timeout=15.0,
+                limits=CLIENT_LIMITS,
             ) as service,
-            httpx.AsyncClient(base_url=world.sandbox_url, timeout=30.0) as sandbox,
-            httpx.AsyncClient(base_url=world.product_url, timeout=60.0) as product,
+            httpx.AsyncClient(
+                base_url=world.sandbox_url, timeout=30.0, limits=CLIENT_LIMITS
+            ) as sandbox,
+            httpx.AsyncClient(
+                base_url=world.product_url, timeout=60.0, limits=CLIENT_LIMITS
+            ) as product,
         ):
             # One client walks every onboarding, each in a browser of its own: it keeps no
             # attempt cookies, so each redirect is tied by the state the sandbox echoes.

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from procrastinate.exceptions import ConnectorException
+from procrastinate.manager import JobManager
 from prometheus_client import REGISTRY
 
 from onboard360.db.embedded import to_libpq_uri
@@ -19,6 +23,7 @@ from onboard360.drill.postgres import PrivatePostgres
 from onboard360.jobs.outage import DatabaseWatch, OutageBackoff
 from onboard360.runtime.serving import free_port
 from tests.e2e.service_stack import worker_running
+from tests.integration.test_cli_shutdown import queue_delivery
 from tests.private_postgres import private_database
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
@@ -83,3 +88,42 @@ def test_a_worker_waits_for_a_restarted_database_and_resumes(
     said = caplog.text + capsys.readouterr().out
     assert said.count("database unreachable") == 2, said
     assert said.count("database back") == 2, said
+
+
+def job_status(database_url: str, event_id: str) -> str | None:
+    with psycopg.connect(to_libpq_uri(database_url)) as conn:
+        row = conn.execute(
+            "SELECT status::text FROM procrastinate_jobs WHERE args->>'event_id' = %s",
+            (event_id,),
+        ).fetchone()
+    return row[0] if row else None
+
+
+def test_a_job_whose_outcome_write_was_cut_off_runs_again(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A blip shorter than the pool's wait: the worker's fetches and heartbeats ride it out,
+    # but the write of one job's outcome was on a connection the blip cut.
+    cut: list[int] = []
+    finish = JobManager.finish_job
+
+    async def cut_once(self: JobManager, job: Any, *args: Any, **kwargs: Any) -> None:
+        if not cut:
+            cut.append(job.id)
+            raise ConnectorException("lost") from psycopg.OperationalError("server closed")
+        await finish(self, job, *args, **kwargs)
+
+    monkeypatch.setattr(JobManager, "finish_job", cut_once)
+    with (
+        running_stack(
+            database_url, worker_heartbeat_seconds=0.5, stalled_worker_seconds=1.0
+        ) as stack,
+        worker_running(stack),
+    ):
+        queue_delivery(database_url, "msg_outcome_cut")
+        wait_until(lambda: cut, timeout=15, what="the cut outcome write")
+        wait_until(
+            lambda: job_status(database_url, "msg_outcome_cut") == "succeeded",
+            timeout=15,
+            what="the job run again",
+        )

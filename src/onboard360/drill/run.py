@@ -52,6 +52,11 @@ WORKERS = 3
 # drill's PostgreSQL may be shared (max_connections 100 by default): 3 × 4 is plenty.
 WORKER_CONCURRENCY = 4
 OUR_TASKS = witness.OUR_TASKS
+# uvicorn closes an idle keep-alive connection after 5 s and httpx keeps one for 5 s: a
+# request sent on it as the server closes it fails with "Server disconnected without
+# sending a response" (encode/httpx#2487), and the popup's steps are not retried. The
+# drill's clients drop idle connections well before the server does.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,14 @@ async def _run(
                 base_url=world.public_url,
                 headers={"Authorization": f"Bearer {world.product_token}"},
                 timeout=15.0,
+                limits=CLIENT_LIMITS,
             ) as service,
-            httpx.AsyncClient(base_url=world.sandbox_url, timeout=30.0) as sandbox,
-            httpx.AsyncClient(base_url=world.product_url, timeout=60.0) as product,
+            httpx.AsyncClient(
+                base_url=world.sandbox_url, timeout=30.0, limits=CLIENT_LIMITS
+            ) as sandbox,
+            httpx.AsyncClient(
+                base_url=world.product_url, timeout=60.0, limits=CLIENT_LIMITS
+            ) as product,
         ):
             # One client walks every onboarding, each in a browser of its own: it keeps no
             # attempt cookies, so each redirect is tied by the state the sandbox echoes.
@@ -305,7 +315,40 @@ async def _drain(world: World, patience: float) -> list[str]:
     later = await _latest_retry(world) if problems else None
     if later is not None and later <= MAX_RETRY_WAIT:
         problems = await _wait("the workers to drain", left, later + patience)
-    return problems
+    return problems + (await _stuck_jobs(world) if problems else [])
+
+
+# What each job still queued or running looks like, so a timeout says why it is stuck:
+# its worker's heartbeat (or that the row is gone), and an earlier job holding its lock.
+_STUCK_JOBS = """
+SELECT j.id, j.task_name, j.status::text AS status, j.attempts, j.lock, j.worker_id,
+       round(extract(epoch FROM j.scheduled_at - now())::numeric, 1)::float8 AS due_in,
+       round(extract(epoch FROM now() - w.last_heartbeat)::numeric, 1)::float8 AS heartbeat_age,
+       w.id IS NOT NULL AS worker_row,
+       (SELECT string_agg(o.id || ' ' || o.status || ' worker ' || coalesce(o.worker_id::text, '-'),
+                          ', ' ORDER BY o.id)
+          FROM procrastinate_jobs o
+         WHERE o.lock = j.lock AND o.id <> j.id AND o.status IN ('todo', 'doing')) AS same_lock,
+       (SELECT string_agg(e.type || '@' || to_char(e.at, 'HH24:MI:SS.MS'), ' ' ORDER BY e.id)
+          FROM procrastinate_events e WHERE e.job_id = j.id) AS events
+  FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+ WHERE j.status IN ('todo', 'doing') AND j.task_name = ANY(%s)
+ ORDER BY j.id LIMIT 10
+"""
+
+
+async def _stuck_jobs(world: World) -> list[str]:
+    async with await witness.connect(world.database_url) as conn:
+        cursor = await conn.execute(_STUCK_JOBS, (list(OUR_TASKS),))
+        rows = await cursor.fetchall()
+        cursor = await conn.execute(
+            "SELECT id, round(extract(epoch FROM now() - last_heartbeat)::numeric, 1) AS age"
+            " FROM procrastinate_workers ORDER BY id"
+        )
+        workers = {row["id"]: float(row["age"]) for row in await cursor.fetchall()}
+    return [f"still queued: {dict(row)}" for row in rows] + (
+        [f"workers (heartbeat age, s): {workers}"] if rows else []
+    )
 
 
 # The longest backoff wait a drill's delivery can reach (jobs/backoff.py: 5 s doubling).

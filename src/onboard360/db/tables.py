@@ -62,6 +62,8 @@ onboardings = Table(
     _at("verified_at"),
     Column("ignored", ARRAY(Text)),
     Column("conflict", JSONB),
+    # domain/stage.py's stage_of the rows, kept by db/stages.py (expired is read at read time).
+    Column("stage", Text, nullable=False),
 )
 
 clients = Table(

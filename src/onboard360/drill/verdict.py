@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from onboard360.drill import failover
+from onboard360.drill.channel_checks import CHECKS, SeenChannel, agreement, at_most_one_key, one_key
 from onboard360.drill.clients import Onboarding
 from onboard360.drill.evidence import Evidence
 
@@ -114,26 +115,6 @@ def _quantile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-@dataclass
-class _Channel:
-    """What each witness says about one channel."""
-
-    cid: str
-    kind: str
-    gens: int
-    allowed_extra: int
-    api_status: str
-    api_sha: str | None
-    webhook_url: str | None
-    product: dict[str, Any]
-    product_check: str | None
-    service: dict[str, Any] | None
-
-    @property
-    def activated(self) -> int:
-        return len(self.product.get("activated_ids", []))
-
-
 def _channels(expected: Expected, ev: Evidence, inbound_url: str, verdict: Verdict) -> None:
     problems: list[str] = []
     tally: Counter[str] = Counter()
@@ -141,7 +122,7 @@ def _channels(expected: Expected, ev: Evidence, inbound_url: str, verdict: Verdi
     crash_extra = unknown_extra = 0
     for cid, channel in sorted(ev.channels.items()):
         api_status, api_sha, webhook_url = ev.api_keys.get(cid, ("missing", None, None))
-        seen = _Channel(
+        seen = SeenChannel(
             cid=cid,
             kind=expected.category(cid),
             gens=channel.keys_generated,
@@ -155,11 +136,11 @@ def _channels(expected: Expected, ev: Evidence, inbound_url: str, verdict: Verdi
         )
         tally[seen.kind] += 1
         gens_by[seen.kind] += seen.gens
-        said = _agreement(seen, channel.status, channel.permitted)
+        said = agreement(seen, channel.status, channel.permitted)
         if seen.kind in ("permitted", "revoked"):
-            said += _one_key(seen)
+            said += one_key(seen)
         if seen.kind == "revoked_early":
-            said += _at_most_one_key(seen)
+            said += at_most_one_key(seen)
         if 1 < seen.gens <= 1 + seen.allowed_extra and seen.kind != "denied":
             after_kill = min(seen.gens - 1, ev.stalled_key_jobs.get(cid, 0))
             crash_extra += after_kill
@@ -185,89 +166,6 @@ def _channels(expected: Expected, ev: Evidence, inbound_url: str, verdict: Verdi
         "key_jobs_recovered_from_killed_workers": sum(ev.stalled_key_jobs.values()),
         "working_keys_handed_out": sum(v[0] == "ok" for v in ev.api_keys.values()),
     }
-
-
-def _agreement(seen: _Channel, status: str, permitted: bool) -> list[str]:
-    """The service, the sandbox and the drill's own plan tell the same story."""
-    said = []
-    if seen.service is None:
-        said.append("unknown to the service")
-    elif seen.service["status"] != status:
-        said.append(f"service says {seen.service['status']}, 360dialog says {status}")
-    if seen.kind == "unknown":
-        said.append("not created by any completed onboarding")
-    elif (seen.kind == "permitted") != permitted:
-        said.append(f"expected {seen.kind}, yet the sandbox says permitted={permitted}")
-    return said
-
-
-def _one_key(seen: _Channel) -> list[str]:
-    """One generation (plus one per crash of its key job), handed to the product once."""
-    said = []
-    if seen.gens == 0:
-        said.append("no key was ever generated")
-    elif seen.gens > 1 + seen.allowed_extra:
-        said.append(
-            f"{seen.gens} key generations (1 expected, {seen.allowed_extra} crash(es) of its job)"
-        )
-    if seen.activated != 1:
-        said.append(f"the product got {seen.activated} distinct channel.activated")
-    return said
-
-
-def _at_most_one_key(seen: _Channel) -> list[str]:
-    """Revoked early: the key job may or may not have reached 360dialog, or committed."""
-    said = []
-    if seen.gens > 1 + seen.allowed_extra:
-        said.append(
-            f"{seen.gens} key generations (≤ 1 expected, {seen.allowed_extra} crash(es) of its job)"
-        )
-    if seen.activated > min(1, seen.gens):
-        said.append(f"the product got {seen.activated} channel.activated for {seen.gens} keys")
-    return said
-
-
-def _permitted(seen: _Channel, inbound_url: str) -> list[str]:
-    said = []
-    if seen.api_status != "ok":
-        said.append(f"its stored key does not work: {seen.api_status}")
-    elif seen.webhook_url != inbound_url:
-        said.append(f"messaging webhook at 360dialog is {seen.webhook_url!r}")
-    if seen.product.get("key_sha") != seen.api_sha:
-        said.append("the product holds another key than the service hands out")
-    if seen.product_check != "ok":
-        said.append(f"the product's key check: {seen.product_check}")
-    return said
-
-
-def _revoked(seen: _Channel, _inbound_url: str) -> list[str]:
-    said = []
-    if seen.api_status != "http_409":
-        said.append(f"revoked, yet the key API answered {seen.api_status}")
-    if not seen.product.get("events", {}).get("channel.permission_revoked"):
-        said.append("the product was not told channel.permission_revoked")
-    if seen.service is not None and seen.service["permission"] != "revoked":
-        said.append(f"service permission is {seen.service['permission']}")
-    return said
-
-
-def _denied(seen: _Channel, _inbound_url: str) -> list[str]:
-    said = []
-    if seen.gens:
-        said.append(f"{seen.gens} key generation(s) without permission")
-    if seen.api_status != "http_409" or seen.activated:
-        said.append(f"denied, yet key API {seen.api_status}, {seen.activated} activations")
-    if seen.service is not None and seen.service["permission"] != "refused":
-        said.append(f"service permission is {seen.service['permission']}")
-    return said
-
-
-CHECKS = {
-    "permitted": _permitted,
-    "revoked": _revoked,
-    "revoked_early": _revoked,
-    "denied": _denied,
-}
 
 
 def _webhooks(ev: Evidence, hub_names: dict[str, str], verdict: Verdict) -> None:

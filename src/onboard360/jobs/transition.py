@@ -24,7 +24,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig, ProductConfig
-from onboard360.db import state_rows
+from onboard360.db import stages, state_rows
 from onboard360.db import tables as t
 from onboard360.db.batch import recordset, rows_param
 from onboard360.db.state_rows import CHANNELS, CLIENTS, StateTable
@@ -116,6 +116,8 @@ async def apply_inputs(
     channels, changed_channels = await _transition(
         conn, hub, CHANNELS, channel_ids, lambda cid: ChannelState(cid, billing), decide_channels
     )
+    clients_moved = {channels.states[c].client_id for c in changed_channels}
+    await stages.refresh(conn, hub.name, client_ids=clients_moved)
     if channels.lines:
         await conn.execute(_INSERT_TIMELINE, _rows(hub, [line for _, line in channels.lines]))
     tagged = sorted([*clients.effects, *channels.effects], key=lambda pair: pair[0])

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig
-from onboard360.db import state_rows
+from onboard360.db import stages, state_rows
 from onboard360.db import tables as t
 from onboard360.db.state_rows import CLIENTS
 from onboard360.domain import (
@@ -134,6 +134,7 @@ async def _bind(
         .where(t.clients.c.hub == hub.name, t.clients.c.client_id == client)
         .values(external_user_id=external_user_id)
     )
+    await stages.refresh(conn, hub.name, client_ids=[client])
 
 
 async def _settle_conflicts(  # noqa: PLR0917 - one claim's facts

@@ -42,6 +42,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onboard360.config.hubs import HubConfig
+from onboard360.db import stages
 from onboard360.db import tables as t
 from onboard360.domain import (
     Input,
@@ -176,7 +177,8 @@ async def settle(  # noqa: PLR0917 - one decision's inputs
             {"onboarding_id": str(row.id), "claim": verdict.claim.value, **_claimed(redirect)},
             client_id=redirect.client_id if outcome is Outcome.CONFLICT else None,
         )
-    return Completed(outcome, row)
+    await stages.refresh(conn, hub.name, client_ids=[row.client_id], onboarding_ids=[row.id])
+    return Completed(outcome, await _attempt(conn, row.id) or row)  # with its stage
 
 
 async def lock_client(conn: AsyncConnection, hub: HubConfig, client: str) -> None:
@@ -322,6 +324,8 @@ async def _postpone(
                     .returning(*t.onboardings.c)
                 )
             ).one()
+            await stages.refresh(conn, hub.name, onboarding_ids=[row.id])
+            row = await _attempt(conn, row.id) or row  # with its stage
         await record(
             conn,
             hub,

@@ -11,10 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db.queries.onboardings import channels_by_pairs, client_owners
 from onboard360.domain import statuses
-
-# Blockers only the client can lift; when every shared number is held by one of them, the
-# onboarding waits for the client, not for 360dialog.
-NEEDS_CLIENT = frozenset({"waiting_for_permission", "permission_revoked", "terminated"})
+from onboard360.domain.stage import shown
 
 
 def channel_view(row: Row[Any]) -> dict[str, Any]:
@@ -45,8 +42,8 @@ async def onboarding_view(conn: AsyncConnection, onboarding: Row[Any]) -> dict[s
 async def onboarding_views(
     conn: AsyncConnection, onboardings: Sequence[Row[Any]]
 ) -> list[dict[str, Any]]:
-    """Onboardings and their own numbers (two queries for all); ``stage`` follows the rule
-    ``db/queries/overview.STAGE_SQL`` counts and filters by (keep the two alike).
+    """Onboardings and their own numbers (two queries for all); ``stage`` is the stored one
+    (domain/stage.py), shown as expired past the expiry as every list counts it.
 
     A redirect's ids are claims: anyone can type another client's ids into one. So an
     onboarding shows its client, and the numbers its redirect listed, only while that
@@ -92,20 +89,8 @@ def _own_client(onboarding: Row[Any], owners: dict[tuple[str, str], str | None])
 def _view(
     onboarding: Row[Any], channels: list[dict[str, Any]], *, verified: bool
 ) -> dict[str, Any]:
-    shared = [c for c in channels if c["channel_id"] in onboarding.channels]
     own = {c["channel_id"] for c in channels}
-    if onboarding.redirected_at is None:
-        expired = onboarding.expires_at <= datetime.now(UTC)
-        stage = "expired" if expired else "waiting_for_popup"
-    elif onboarding.verification == "pending":
-        stage = "confirming"  # 360dialog could not confirm the redirect yet: a job will
-    elif shared and all(c["live"] for c in shared):
-        stage = "live"
-    elif any(c["live"] for c in shared) or not all(c["blocker"] in NEEDS_CLIENT for c in shared):
-        stage = "connecting"
-    else:
-        # Nothing more happens until the client acts (e.g. grants API-key permission).
-        stage = "action_needed"
+    stage = shown(onboarding.stage, onboarding.expires_at, datetime.now(UTC))
     return {
         "id": str(onboarding.id),
         "hub": onboarding.hub,

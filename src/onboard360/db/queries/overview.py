@@ -12,32 +12,45 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.settings import Settings
 from onboard360.db.paging import Keyset, fetch_page
+from onboard360.domain.stage import STAGES, WAITING
 
-# An onboarding's stage (alias ``o``), the rule web/progress.py applies to one onboarding,
-# in SQL so lists can count and filter by it. Only channels we know count as shared.
-# One of the onboarding's own numbers (web/progress.py): listed by its redirect, of the
-# client it names, and that client bound to the onboarding's user.
-_OWN = """c.hub = o.hub AND c.channel_id = ANY(o.channels) AND c.client_id = o.client_id
-      AND EXISTS (SELECT 1 FROM clients k WHERE k.hub = o.hub AND k.client_id = o.client_id
-        AND k.external_user_id = o.external_user_id)"""
-STAGE_SQL = f"""CASE
-  WHEN o.redirected_at IS NULL AND o.expires_at <= now() THEN 'expired'
-  WHEN o.redirected_at IS NULL THEN 'waiting_for_popup'
-  WHEN o.verification = 'pending' THEN 'confirming'
-  WHEN EXISTS (SELECT 1 FROM channels c WHERE {_OWN})
-    AND NOT EXISTS (SELECT 1 FROM channels c WHERE {_OWN}
-      AND (c.key_status <> 'stored' OR c.status IS DISTINCT FROM 'running')) THEN 'live'
-  WHEN EXISTS (SELECT 1 FROM channels c WHERE {_OWN}
-      AND ((c.key_status = 'stored' AND c.status = 'running')
-        OR c.blocker IS NULL OR c.blocker NOT IN
-        ('waiting_for_permission', 'permission_revoked', 'terminated'))) THEN 'connecting'
-  ELSE 'action_needed' END"""  # noqa: S608 - fixed SQL, no input
-STAGES = ("waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired")
+# An onboarding's stage is stored (domain/stage.py defines it, db/stages.py keeps it);
+# only "expired" is read from the clock: a stored waiting_for_popup past its expiry.
+# ``stage_filter`` and ``stage_counts`` are the lists' one reading of it (alias ``o``).
+_WAITING = "o.stage = 'waiting_for_popup'"
+_STAGE_FILTER = {
+    "expired": f"{_WAITING} AND o.expires_at <= now()",
+    "waiting_for_popup": f"{_WAITING} AND o.expires_at > now()",
+}
 
+# Counters kept by the onboardings' triggers (migration 0011), plus the hub's waiting
+# onboardings not yet expired (the partial index onboardings_waiting: recent attempts).
 _STAGES = text(
-    f"SELECT {STAGE_SQL} AS stage, count(*) AS n FROM onboardings o "  # noqa: S608 - fixed SQL
-    "WHERE o.hub = :hub GROUP BY 1"
+    """
+    SELECT stage, sum(n)::bigint AS n FROM onboarding_stage_counts
+    WHERE hub = :hub GROUP BY stage
+    UNION ALL
+    SELECT 'unexpired', count(*) FROM onboardings o
+    WHERE o.hub = :hub AND o.stage = 'waiting_for_popup' AND o.expires_at > now()
+    """
 )
+
+
+def stage_filter(stage: str) -> str:
+    """The condition on ``o`` (an onboardings alias) of the onboardings shown in ``stage``."""
+    if stage not in STAGES:
+        raise ValueError(f"no such stage: {stage}")
+    return _STAGE_FILTER.get(stage, f"o.stage = '{stage}'")
+
+
+async def stage_counts(conn: AsyncConnection, hub: str) -> dict[str, int]:
+    """Every stage of ``STAGES``, with how many of the hub's onboardings are in it."""
+    counted = {row.stage: int(row.n) for row in await conn.execute(_STAGES, {"hub": hub})}
+    unexpired = counted.pop("unexpired", 0)
+    counted["expired"] = counted.get(WAITING, 0) - unexpired
+    counted[WAITING] = unexpired
+    return {stage: counted.get(stage, 0) for stage in STAGES}
+
 
 _CHANNEL_STATES = text(
     """
@@ -46,12 +59,6 @@ _CHANNEL_STATES = text(
     GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3
     """
 )
-
-
-async def stage_counts(conn: AsyncConnection, hub: str) -> dict[str, int]:
-    """Every stage of ``STAGES``, with how many of the hub's onboardings are in it."""
-    counted = {row.stage: row.n for row in await conn.execute(_STAGES, {"hub": hub})}
-    return {stage: counted.get(stage, 0) for stage in STAGES}
 
 
 async def channel_states(conn: AsyncConnection, hub: str) -> list[Any]:

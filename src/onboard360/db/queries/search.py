@@ -18,17 +18,30 @@ from onboard360.db.paging import Keyset, fetch_page
 MAX_QUERY = 200
 MIN_PHONE_DIGITS = 4  # fewer digits would match half the book
 
+MIN_PART = 3  # pg_trgm's trigrams: a shorter part of an id is matched whole only
+
+# Each condition is served by an index (migration 0011): ids and user ids by their btree
+# for equality and a pg_trgm GIN for a part (ILIKE '%part%'), phone numbers by a pg_trgm
+# GIN for any run of digits (a prefix with or without the country code, or a suffix).
+# A client matches by itself, by one of its channels or by one of its onboardings; each
+# way is a separate index lookup, never a correlated scan of every client.
 _PHONE = "(:digits <> '' AND c.phone_number LIKE :phone)"
-CLIENT_MATCH = f"""cl.hub = ANY(:hubs) AND (cl.client_id = :q OR cl.external_user_id = :q
-   OR EXISTS (SELECT 1 FROM channels c WHERE c.hub = cl.hub AND c.client_id = cl.client_id
-              AND (c.channel_id = :q OR {_PHONE}))
-   OR EXISTS (SELECT 1 FROM onboardings o WHERE o.hub = cl.hub
-              AND o.client_id = cl.client_id AND o.external_user_id = :q))"""  # noqa: S608 - fixed SQL
+_ID = "({col} = :q OR {col} ILIKE :part)"
+_CLIENT_KEYS = f"""
+  SELECT k.hub, k.client_id FROM clients k WHERE k.hub = ANY(:hubs)
+    AND ({_ID.format(col="k.client_id")} OR {_ID.format(col="k.external_user_id")})
+  UNION SELECT c.hub, c.client_id FROM channels c WHERE c.hub = ANY(:hubs)
+    AND ({_ID.format(col="c.channel_id")} OR {_PHONE})
+  UNION SELECT o.hub, o.client_id FROM onboardings o WHERE o.hub = ANY(:hubs)
+    AND {_ID.format(col="o.external_user_id")}"""  # noqa: S608 - fixed SQL
+CLIENT_MATCH = f"""cl.hub = ANY(:hubs)
+  AND (cl.hub, cl.client_id) IN ({_CLIENT_KEYS})"""
 # Channels no client row owns (e.g. seen only by reconciliation before its client was).
-CHANNEL_MATCH = f"""c.hub = ANY(:hubs) AND (c.channel_id = :q OR {_PHONE})
+CHANNEL_MATCH = f"""c.hub = ANY(:hubs) AND ({_ID.format(col="c.channel_id")} OR {_PHONE})
   AND NOT EXISTS (SELECT 1 FROM clients cl WHERE cl.hub = c.hub AND cl.client_id = c.client_id)"""  # noqa: S608 - fixed SQL
 # Onboardings of that partner user that never came back with a client.
-ONBOARDING_MATCH = "o.hub = ANY(:hubs) AND o.external_user_id = :q AND o.client_id IS NULL"
+ONBOARDING_MATCH = f"""o.hub = ANY(:hubs) AND {_ID.format(col="o.external_user_id")}
+  AND o.client_id IS NULL"""
 
 _CLIENTS = text(
     f"""
@@ -72,17 +85,25 @@ UNION ALL
 
 
 def phone_pattern(query: str) -> tuple[str, str]:
-    """The digits of a phone-like query and a LIKE pattern matching numbers ending in them."""
+    """The digits of a phone-like query and a LIKE pattern matching numbers containing them."""
     stripped = query.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
     digits = stripped.removeprefix("+")
     if len(digits) < MIN_PHONE_DIGITS or not digits.isascii() or not digits.isdigit():
         return "", ""
-    return digits, f"%{digits}"  # only digits: nothing for LIKE to interpret
+    return digits, f"%{digits}%"  # only digits: nothing for LIKE to interpret
+
+
+def part_pattern(query: str) -> str | None:
+    """An ILIKE pattern for ids containing ``query`` (None: too short to be a part)."""
+    if len(query) < MIN_PART:
+        return None
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _params(query: str, hubs: list[str]) -> dict[str, Any]:
     digits, phone = phone_pattern(query)
-    return {"q": query, "digits": digits, "phone": phone, "hubs": hubs}
+    return {"q": query, "part": part_pattern(query), "digits": digits, "phone": phone, "hubs": hubs}
 
 
 async def search_lists(

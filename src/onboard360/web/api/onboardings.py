@@ -8,10 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import Field
-from sqlalchemy import literal_column, select
+from sqlalchemy import select, text
 
 from onboard360.db import tables as t
-from onboard360.db.queries.overview import STAGE_SQL
+from onboard360.db.queries.overview import stage_filter
 from onboard360.web import onboardings
 from onboard360.web.api.common import (
     ERRORS,
@@ -31,8 +31,7 @@ from onboard360.web.strict import PathUUID, RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["onboardings"], responses=ERRORS)
 
-_O = t.onboardings.alias("o")  # STAGE_SQL speaks of the onboarding as "o"
-_STAGE = literal_column(f"({STAGE_SQL})")
+_O = t.onboardings.alias("o")  # stage_filter speaks of the onboarding as "o"
 NEWEST_FIRST = Keyset("onboardings", [_O.c.created_at, _O.c.id], [datetime, UUID], descending=True)
 
 
@@ -89,13 +88,14 @@ async def list_onboardings(
     stage: Annotated[Stage | None, Query()] = None,
 ) -> dict[str, Any]:
     """This product's onboardings, newest first."""
-    query = select(_O).where(
-        _O.c.product == product.name, _O.c.hub.in_(hub_names(service, product, hub))
-    )
+    hubs = hub_names(service, product, hub)
+    # One hub by equality: its (hub, stage, created_at) index then yields the newest first.
+    in_hubs = _O.c.hub == hubs[0] if len(hubs) == 1 else _O.c.hub.in_(hubs)
+    query = select(_O).where(_O.c.product == product.name, in_hubs)
     if external_user_id is not None:
         query = query.where(_O.c.external_user_id == external_user_id)
     if stage is not None:
-        query = query.where(stage == _STAGE)
+        query = query.where(text(stage_filter(stage)))
     async with service.engine.connect() as conn:
         rows, next_cursor = await fetch_page(conn, query, NEWEST_FIRST, limit, cursor)
         return page(await onboarding_views(conn, rows), next_cursor)

@@ -1,0 +1,98 @@
+"""Keep ``onboardings.stage`` equal to ``domain.stage.stage_of`` of the rows, in the
+caller's transaction.
+
+Whatever changes what a stage reads calls ``refresh`` in the same transaction: a
+redirect written or applied (the onboarding, by id), a channel's transition (its
+client's onboardings: jobs/transition.py), a client bound to a user (the client's
+onboardings). The counters per hub and stage follow by the table's trigger (migration
+0010).
+
+``refresh`` locks the onboardings first (``FOR UPDATE``, id order) and reads the facts
+in a later statement: two transactions that change different numbers of one onboarding
+then refresh it one after the other, and the second reads what the first committed, so
+the stored stage is never left computed from a state one of them did not see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import ARRAY, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.domain.stage import NumberFacts, OnboardingFacts, stage_of
+
+_LOCK = text(
+    """
+    SELECT o.id FROM onboardings o
+    WHERE o.hub = :hub AND (o.client_id = ANY(:clients) OR o.id = ANY(:ids))
+    ORDER BY o.id FOR UPDATE OF o
+    """
+).bindparams(
+    bindparam("clients", type_=ARRAY(Text)), bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+)
+_FACTS = text(
+    """
+    SELECT o.id, o.redirected_at IS NOT NULL AS redirected, o.verification, o.client_id,
+      o.external_user_id, o.channels, o.stage, k.external_user_id AS client_owner
+    FROM onboardings o
+    LEFT JOIN clients k ON k.hub = o.hub AND k.client_id = o.client_id
+    WHERE o.id = ANY(:ids)
+    """
+).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+_NUMBERS = text(
+    """
+    SELECT c.channel_id, c.client_id, c.status, c.key_status, c.blocker
+    FROM channels c WHERE c.hub = :hub AND c.channel_id = ANY(:channels)
+    """
+).bindparams(bindparam("channels", type_=ARRAY(Text)))
+_WRITE = text(
+    """
+    UPDATE onboardings o SET stage = u.stage
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:stages AS text[])) AS u(id, stage)
+    WHERE o.id = u.id AND o.stage IS DISTINCT FROM u.stage
+    """
+)
+
+
+async def refresh(
+    conn: AsyncConnection,
+    hub: str,
+    *,
+    client_ids: Iterable[str | None] = (),
+    onboarding_ids: Iterable[uuid.UUID] = (),
+) -> int:
+    """Store the stage of the hub's onboardings of these clients and ids; how many moved."""
+    clients = sorted({c for c in client_ids if c})
+    ids = sorted(set(onboarding_ids))
+    if not clients and not ids:
+        return 0
+    locked = [
+        row.id for row in await conn.execute(_LOCK, {"hub": hub, "clients": clients, "ids": ids})
+    ]
+    if not locked:
+        return 0
+    rows = list(await conn.execute(_FACTS, {"ids": locked}))
+    listed = sorted({c for row in rows for c in row.channels or ()})
+    numbers: dict[str, NumberFacts] = {}
+    if listed:
+        found = await conn.execute(_NUMBERS, {"hub": hub, "channels": listed})
+        numbers = {n.channel_id: NumberFacts(**n._mapping) for n in found}
+    moved: dict[uuid.UUID, str] = {}
+    for row in rows:
+        facts = OnboardingFacts(
+            redirected=row.redirected,
+            verification=row.verification,
+            client_id=row.client_id,
+            external_user_id=row.external_user_id,
+            channels=tuple(row.channels or ()),
+            client_owner=row.client_owner,
+        )
+        stage = stage_of(facts, (numbers[c] for c in facts.channels if c in numbers))
+        if stage != row.stage:
+            moved[row.id] = stage
+    if moved:
+        await conn.execute(_WRITE, {"ids": list(moved), "stages": list(moved.values())})
+    return len(moved)

@@ -1,0 +1,92 @@
+"""The plans, not the clock: at 100,000 onboardings (and clients, channels, events and
+timeline lines in a year's proportions), the overview, the stage filters, search and the
+client page read ``onboardings``, ``channels``, ``product_events`` and ``timeline``
+through indexes only — no sequential scan, so they do not grow with the history."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from bench.history_seed import HUB, PRODUCT, SEED, seed_params
+
+from onboard360.db.queries import clients, overview, search
+from onboard360.domain.stage import STAGES
+from tests.conftest import fresh_database
+from tests.integration.service_http import to_libpq_uri
+
+WATCHED = {"onboardings", "channels", "product_events", "timeline"}
+PARAMS: dict[str, Any] = {
+    "hub": HUB,
+    "hubs": [HUB],
+    "client": "C42",
+    "channels": ["CH42", "CH15193"],
+    "external_user_id": "user-42",
+    "limit": 50,
+}
+
+
+def _sql(clause: Any) -> str:
+    """A ``text()`` clause's SQL with psycopg's placeholders."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", str(clause).replace("%", "%%"))
+
+
+def _lists(stage: str) -> str:
+    return (
+        "SELECT * FROM onboardings o WHERE o.product = %(product)s AND o.hub = %(hub)s "  # noqa: S608
+        f"AND {overview.stage_filter(stage)} ORDER BY o.created_at DESC, o.id DESC LIMIT 101"
+    )
+
+
+QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "stage counts": (_sql(overview._STAGES), {}),
+    "channel states": (_sql(overview._CHANNEL_STATES), {}),
+    **{f"stage={s}": (_lists(s), {"product": PRODUCT}) for s in STAGES},
+    **{
+        f"search {q}": (_sql(search._CLIENTS), search._params(q, [HUB]))
+        for q in ("4915000001", "C4242", "user-4242", "H1234")
+    },
+    **{
+        f"search channels {q}": (_sql(search._CHANNELS), search._params(q, [HUB]))
+        for q in ("4915000001", "CH4242")
+    },
+    "search onboardings": (_sql(search._ONBOARDINGS), search._params("user-77", [HUB])),
+    "client channels": (_sql(clients._CHANNELS), {}),
+    "client onboardings": (_sql(clients._ONBOARDINGS), {}),
+    "client events": (_sql(clients._PRODUCT_EVENTS), {}),
+    "client timeline": (_sql(clients._TIMELINE), {}),
+}
+
+
+@pytest.fixture(scope="module")
+def seeded(template_database: str) -> Iterator[psycopg.Connection[Any]]:
+    with (
+        fresh_database(template_database) as url,
+        psycopg.connect(to_libpq_uri(url), autocommit=True) as conn,
+    ):
+        params = seed_params(100_000)
+        for statement in SEED:
+            conn.execute(_sql(statement), params)
+        conn.execute("VACUUM ANALYZE")  # as autovacuum leaves a settled table
+        yield conn
+
+
+def _scans(plan: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if "Relation Name" in plan:
+        yield plan["Node Type"], plan["Relation Name"]
+    for child in plan.get("Plans", ()):
+        yield from _scans(child)
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_no_sequential_scan_of_the_history(seeded: psycopg.Connection[Any], name: str) -> None:
+    sql, extra = QUERIES[name]
+    (plan,) = seeded.execute(f"EXPLAIN (FORMAT JSON) {sql}", {**PARAMS, **extra}).fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    scans = list(_scans(plan[0]["Plan"]))
+    assert not [s for s in scans if s[0] == "Seq Scan" and s[1] in WATCHED], scans

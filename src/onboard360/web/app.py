@@ -17,12 +17,12 @@ from onboard360.db.migrate import head_revision
 from onboard360.hub import RetryPolicy
 from onboard360.runtime.asgi import BodySizeLimit
 from onboard360.runtime.service import open_service
+from onboard360.services.refusals import Refused
 from onboard360.web import metrics_route
 from onboard360.web.errors import (
-    ApiError,
-    error_response,
     http_error,
     internal_error,
+    refused_response,
     validation_error,
 )
 from onboard360.web.observe import RequestObservability
@@ -50,9 +50,9 @@ def create_app(
     )
     app.state.settings = settings
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.type, exc.code, exc.message)
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> JSONResponse:
+        return refused_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

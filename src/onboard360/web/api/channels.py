@@ -13,9 +13,10 @@ from onboard360.db import tables as t
 from onboard360.db.queries.overview import attention_items
 from onboard360.domain import is_valid_id
 from onboard360.jobs.keys import stored_key
-from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import record
 from onboard360.runtime.service import Service
+from onboard360.services import rotation
+from onboard360.services.source import API
 from onboard360.web.api.common import (
     CONFLICT,
     ERRORS,
@@ -138,13 +139,8 @@ async def rotate_key(
     if not is_valid_id(channel_id):
         raise not_found("channel")
     hubs = [hub.name for hub in product_hubs(service, product)]
-    try:
-        async with service.engine.begin() as conn:
-            intent = await request_rotation(
-                conn, service, hubs, channel_id, replaces=body.key_version
-            )
-    except RotationRefused as exc:
-        status = 404 if exc.code == "not_found" else 409
-        raise ApiError(status, exc.code, str(exc)) from None
+    intent = await rotation.rotate_key(
+        service, hubs, channel_id, replaces=body.key_version, source=API
+    )
     # key_version: the version the new key will have once a worker has generated it.
     return {"channel_id": channel_id, "intent": intent, "key_version": intent}

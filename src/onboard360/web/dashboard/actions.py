@@ -36,9 +36,11 @@ from onboard360.jobs.defer import Job, defer
 from onboard360.jobs.effects import PROVISION_TASK, key_lock
 from onboard360.jobs.endpoints import endpoint_state
 from onboard360.jobs.replay import delivery_state, queued_events, replay_event
-from onboard360.jobs.rotation import RotationRefused, request_rotation
 from onboard360.jobs.transition import apply_inputs
 from onboard360.runtime.service import Service
+from onboard360.services.refusals import RotationRefused
+from onboard360.services.rotation import request_rotation
+from onboard360.services.source import Source
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
@@ -186,7 +188,12 @@ async def plan_retry(conn: AsyncConnection, subject: Subject, _form: Any) -> Pla
 
 
 async def do_retry(
-    conn: AsyncConnection, service: Service, subject: Subject, plan: Plan, _form: Any
+    conn: AsyncConnection,
+    service: Service,
+    subject: Subject,
+    plan: Plan,
+    _form: Any,
+    source: Source,
 ) -> tuple[str, dict[str, Any]]:
     channel = ChannelId(subject.channel_id or "")
     hub = subject.hub
@@ -204,7 +211,7 @@ async def do_retry(
     if plan.step == "confirm_permission":
         sequence = int(await conn.scalar(text("SELECT nextval('onboarding_sequence')")) or 0)
         confirmed = PermissionConfirmed(channel, sequence)
-        await apply_inputs(conn, hub, service.product_of(hub), [confirmed], source="operator")
+        await apply_inputs(conn, hub, service.product_of(hub), [confirmed], source=str(source))
         return "retry_confirmed", {"sequence": sequence}
     return "retry_nothing", {}
 
@@ -231,7 +238,12 @@ async def plan_rotate(conn: AsyncConnection, subject: Subject, _form: Any) -> Pl
 
 
 async def do_rotate(
-    conn: AsyncConnection, service: Service, subject: Subject, _plan: Plan, form: Any
+    conn: AsyncConnection,
+    service: Service,
+    subject: Subject,
+    _plan: Plan,
+    form: Any,
+    source: Source,
 ) -> tuple[str, dict[str, Any]]:
     # The version the confirm page showed, not the current one: a resent form after the
     # rotation went through names a replaced key and is refused, changing nothing.
@@ -240,7 +252,12 @@ async def do_rotate(
         raise PageError(400, "This form names no key version: open the rotate page again.")
     try:
         intent = await request_rotation(
-            conn, service, [subject.hub.name], subject.channel_id or "", replaces=int(seen)
+            conn,
+            service,
+            [subject.hub.name],
+            subject.channel_id or "",
+            replaces=int(seen),
+            source=source,
         )
     except RotationRefused as exc:
         return "rotate_nothing", {"replaces": int(seen), "refused": exc.code}
@@ -281,7 +298,12 @@ async def plan_resend(conn: AsyncConnection, subject: Subject, _form: Any) -> Pl
 
 
 async def do_resend(
-    conn: AsyncConnection, service: Service, subject: Subject, plan: Plan, form: Any
+    conn: AsyncConnection,
+    service: Service,
+    subject: Subject,
+    plan: Plan,
+    form: Any,
+    _source: Source,
 ) -> tuple[str, dict[str, Any]]:
     row = (
         await conn.execute(
@@ -327,7 +349,7 @@ async def read_client_channels(service: Service, subject: Subject) -> list[Chann
 
 Planner = Callable[[AsyncConnection, Subject, Any], Awaitable[Plan]]
 Doer = Callable[
-    [AsyncConnection, Service, Subject, Plan, Any], Awaitable[tuple[str, dict[str, Any]]]
+    [AsyncConnection, Service, Subject, Plan, Any, Source], Awaitable[tuple[str, dict[str, Any]]]
 ]
 
 
@@ -385,7 +407,8 @@ async def perform(
     async with service.engine.begin() as conn:
         subject = await action.subject(conn, service, form)
         plan = await action.plan(conn, subject, form)
-        done, detail = await action.do(conn, service, subject, plan, form)
+        source = Source.dashboard(session.operator_id)
+        done, detail = await action.do(conn, service, subject, plan, form, source)
         await _audit(
             conn, session=session, action=action, subject=subject, done=done, detail=detail
         )
@@ -409,9 +432,10 @@ async def _reconcile(service: Service, session: Session, action: Action, form: A
             )
         return _back(subject, "reconcile_failed")
     hub = subject.hub
+    source = Source.dashboard(session.operator_id)
     async with service.engine.begin() as conn:
         outcome = await apply_inputs(
-            conn, hub, service.product_of(hub), snapshots, source="operator"
+            conn, hub, service.product_of(hub), snapshots, source=str(source)
         )
         detail = {"channels_seen": len(snapshots), "changed": len(outcome.changed_channels)}
         await _audit(

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
+from onboard360.services.refusals import Refused
 from onboard360.web.dashboard.login_gate import GateLimits, LoginGate
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render_error
 from onboard360.web.deps import ServiceDep
@@ -40,16 +41,21 @@ class LoginRequired(Exception):
     """No valid session: the browser is sent to the login page."""
 
 
-class CsrfRefused(Exception):
-    """A POST without this session's CSRF token: refused with 403, nothing done."""
+class CsrfRefused(Refused):
+    """This form has expired or did not come from the dashboard: nothing was done. Go
+    back, reload the page and try again."""
+
+    code = "csrf_refused"
+    status = 403
 
 
-class PageError(Exception):
+class PageError(Refused):
     """A dashboard page that cannot be shown (unknown client, bad parameter)."""
 
+    code = "page_error"
+
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 @dataclass(frozen=True)
@@ -173,13 +179,7 @@ class DashboardRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return login_redirect(request)
-            except CsrfRefused:
-                return render_error(
-                    403,
-                    "This form has expired or did not come from the dashboard: nothing was "
-                    "done. Go back, reload the page and try again.",
-                )
-            except PageError as exc:
-                return render_error(exc.status, str(exc))
+            except Refused as exc:  # every command's refusal, the CSRF check's, a page's
+                return render_error(exc.status, exc.message)
 
         return handle

@@ -41,16 +41,9 @@ from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.runtime.service import Service
 from onboard360.services.redirects import Outcome, client_owner, lock_client, settle
+from onboard360.services.refusals import ClaimRefused
+from onboard360.services.source import Source
 from onboard360.services.verification import Learnt, Unverifiable, learn
-
-
-class ClaimRefused(Exception):
-    """The claim cannot be made; ``status`` and ``code`` say why (for the API)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -68,39 +61,38 @@ async def claim(
     client: ClientId,
     external_user_id: str,
     *,
-    source: str,
+    source: Source,
     reassign: bool = False,
 ) -> Claimed:
     """Bind ``client`` to ``external_user_id`` once 360dialog confirms it (module docstring).
 
     ``reassign`` (an operator's explicit re-assignment) is the only way to take a client
-    from the user it is bound to; ``source`` is ``api`` or ``operator``.
+    from the user it is bound to; ``source`` says who asked.
     """
     try:
         learnt = await learn(service, hub, client, service.engine)
     except Unverifiable as exc:
         raise ClaimRefused(
-            503, "hub_unavailable", f"360dialog cannot confirm the client now: {exc}"
+            f"360dialog cannot confirm the client now: {exc}", code="hub_unavailable", status=503
         ) from None
     if not learnt.facts.exists:
-        raise ClaimRefused(404, "not_found", "360dialog knows no such client under this hub")
+        raise ClaimRefused("360dialog knows no such client under this hub", code="not_found")
     async with service.engine.begin() as conn:
         await lock_client(conn, hub, client)
         previous = await client_owner(conn, hub, client)
         if not may_claim(previous, external_user_id, reassign=reassign):
             raise ClaimRefused(
-                409,
-                "already_claimed",
                 "this client is bound to another user; only an operator can re-assign it",
+                code="already_claimed",
             )
         if previous == external_user_id:
             return Claimed(client, external_user_id, previous, changed=False)
-        await _bind(conn, service, hub, client, external_user_id, learnt=learnt, source=source)
+        await _bind(conn, service, hub, client, external_user_id, learnt=learnt, source=str(source))
         applied = await _settle_conflicts(conn, service, hub, client, external_user_id, learnt)
         await record(
             conn,
             hub,
-            source,
+            str(source),
             "client_claimed",
             {"external_user_id": external_user_id, "reassigned": previous is not None},
             client_id=client,

@@ -148,7 +148,8 @@ async def held(
     row = next((r for r in await browser_attempts(conn, hub, cookies) if r.id == wanted), None)
     if row is None:
         raise OnboardingRefused(
-            400, "This browser did not open that onboarding: start again from the partner's page."
+            "This browser did not open that onboarding: start again from the partner's page.",
+            status=400,
         )
     return row
 
@@ -167,15 +168,15 @@ async def identify(
         row = (await conn.execute(query.with_for_update())).first()
         if row is None:
             raise OnboardingRefused(
-                400, "This onboarding is unknown here: start again from the partner's page."
+                "This onboarding is unknown here: start again from the partner's page.", status=400
             )
         if _holds(row, cookies):
             return row
         if await browser_attempts(conn, hub, cookies):
             raise OnboardingRefused(
-                400,
                 "This window belongs to another onboarding than the one this browser "
                 "started: start again from the partner's page.",
+                status=400,
             )
         return row
     return _choose(await browser_attempts(conn, hub, cookies, lock=True), redirect)
@@ -202,9 +203,9 @@ def _choose(held: list[Row[Any]], redirect: RedirectResult) -> Row[Any] | None:
     open_ = [row for row in held if row.redirected_at is None and row.expires_at > now]
     if len({row.external_user_id for row in open_}) > 1:
         raise OnboardingRefused(
-            409,
             "This browser started onboardings for more than one account: start again "
             "from the partner's page, one at a time.",
+            status=409,
         )
     # The newest opening; with none open, the newest attempt says why (expired, completed).
     return max(open_ or held, key=lambda row: row.popup_opened_at)

@@ -10,7 +10,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,19 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
-from onboard360.domain import NotifyProduct, OnboardingFacts, ProductEvent
+from onboard360.domain import NotifyProduct, attempts
 from onboard360.hub.signatures import io_signature
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import record
 from onboard360.runtime.service import Service
+from onboard360.services.refusals import OnboardingRefused
 
-
-class OnboardingRefused(Exception):
-    """The redirect or popup cannot be tied to a live onboarding; ``status`` says how."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+__all__ = ["OnboardingRefused"]  # web/attempts.py takes it from here
 
 
 @dataclass(frozen=True)
@@ -103,7 +98,7 @@ async def create(
     prefill: Prefill,
 ) -> tuple[Row[Any], str]:
     state = secrets.token_urlsafe(24)
-    expires = datetime.now(UTC) + timedelta(seconds=service.settings.onboarding_ttl_seconds)
+    expires = attempts.expires_at(datetime.now(UTC), service.settings.onboarding_ttl_seconds)
     row = (
         await conn.execute(
             t.onboardings.insert()
@@ -120,12 +115,10 @@ async def create(
         )
     ).one()
     await record(conn, hub, "api", "onboarding_started", {"onboarding_id": str(row.id)})
-    facts = OnboardingFacts(
-        str(row.id), external_user_id, returning_client=prefill.login, expires_at=row.expires_at
+    notice = attempts.started(
+        str(row.id), external_user_id, returning_client=prefill.login, expires=row.expires_at
     )
-    await _notify(
-        conn, service, hub, NotifyProduct(ProductEvent.ONBOARDING_STARTED, onboarding=facts)
-    )
+    await _notify(conn, service, hub, notice)
     return row, state
 
 
@@ -135,7 +128,7 @@ async def find(
     """The live attempt this state belongs to, or OnboardingRefused saying why not."""
     if not state:
         raise OnboardingRefused(
-            400, "This link has no onboarding state: start again from the partner's page."
+            "This link has no onboarding state: start again from the partner's page.", status=400
         )
     query = select(t.onboardings).where(
         t.onboardings.c.hub == hub.name, t.onboardings.c.state_sha256 == state_digest(state)
@@ -143,16 +136,16 @@ async def find(
     row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         raise OnboardingRefused(
-            400, "This onboarding is unknown here: start again from the partner's page."
+            "This onboarding is unknown here: start again from the partner's page.", status=400
         )
     return live(row)
 
 
 def live(row: Row[Any]) -> Row[Any]:
     """``row``, unless it expired before its redirect came back (then OnboardingRefused)."""
-    if row.redirected_at is None and row.expires_at <= datetime.now(UTC):
+    if attempts.is_expired(row, datetime.now(UTC)):
         raise OnboardingRefused(
-            410, "This onboarding has expired: start again from the partner's page."
+            "This onboarding has expired: start again from the partner's page.", status=410
         )
     return row
 

@@ -21,13 +21,11 @@ from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db import tables as t
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.services import redirects
-from onboard360.services.redirects import RedirectRefused
 from onboard360.web import attempts, onboardings
 from onboard360.web.api.common import CONFLICT, ERRORS, GONE, NO_STORE
 from onboard360.web.api.models import Onboarding, PopupParameters
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
-from onboard360.web.onboardings import OnboardingRefused
 from onboard360.web.progress import onboarding_view
 from onboard360.web.strict import PathUUID, RequestBody
 
@@ -77,10 +75,7 @@ async def popup_parameters(
     if row.redirected_at is not None:
         raise ApiError(409, "already_completed", "this onboarding is completed: start a new one")
     hub = _hub(service, row)
-    try:
-        onboardings.live(row)
-    except OnboardingRefused as exc:
-        raise ApiError(exc.status, "invalid_state", str(exc)) from None
+    onboardings.live(row)
     params = onboardings.popup_parameters(hub, attempts.popup_state(row), row.prefill or {})
     response.headers.update(NO_STORE)
     return {
@@ -112,12 +107,9 @@ async def forward_redirect(
             "state_mismatch",
             "the redirect's state belongs to another onboarding than the one named",
         )
-    try:
-        done = await redirects.complete(
-            service.engine, service, _hub(service, row), onboardings.live(row), redirect, body.query
-        )
-    except (OnboardingRefused, RedirectRefused) as exc:
-        raise ApiError(exc.status, "invalid_state", str(exc)) from None
+    done = await redirects.complete(
+        service.engine, service, _hub(service, row), onboardings.live(row), redirect, body.query
+    )
     async with service.engine.connect() as conn:
         return await onboarding_view(conn, done.attempt or row)
 

@@ -17,7 +17,9 @@ from onboard360.db import tables as t
 from onboard360.db.queries.clients import timeline_items
 from onboard360.domain import ClientId, is_valid_id
 from onboard360.runtime.service import Service
-from onboard360.services.claims import ClaimRefused, claim
+from onboard360.services.claims import claim
+from onboard360.services.refusals import ClaimRefused
+from onboard360.services.source import API
 from onboard360.web.api.common import (
     CONFLICT,
     ERRORS,
@@ -192,7 +194,7 @@ async def claim_client(
     async with service.engine.connect() as conn:
         hub = await _claim_hub(conn, service, product, client_id, body.hub)
     try:
-        await claim(service, hub, ClientId(client_id), body.external_user_id, source="api")
+        await claim(service, hub, ClientId(client_id), body.external_user_id, source=API)
     except ClaimRefused as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     return await get_client(client_id, product, service, hub.name)

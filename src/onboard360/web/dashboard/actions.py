@@ -38,10 +38,10 @@ from onboard360.jobs.endpoints import endpoint_state
 from onboard360.jobs.replay import delivery_state, queued_events, replay_event
 from onboard360.jobs.transition import apply_inputs
 from onboard360.runtime.service import Service
+from onboard360.services.audit import audit
 from onboard360.services.refusals import RotationRefused
 from onboard360.services.rotation import request_rotation
 from onboard360.services.source import Source
-from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import (

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from onboard360.web.dashboard.accounts import audit, authenticate
+from onboard360.services.accounts import authenticate
+from onboard360.services.audit import audit
 from onboard360.web.dashboard.pages import PAGE_HEADERS, STATIC, render
 from onboard360.web.dashboard.sessions import (
     COOKIE,

@@ -16,9 +16,11 @@ from fastapi.responses import RedirectResponse
 
 from onboard360.config.hubs import HubConfig
 from onboard360.domain import ClientId
-from onboard360.services.claims import ClaimRefused, claim
+from onboard360.services.audit import audit
+from onboard360.services.claims import claim
 from onboard360.services.redirects import client_owner
-from onboard360.web.dashboard.accounts import audit
+from onboard360.services.refusals import ClaimRefused
+from onboard360.services.source import Source
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep, check_csrf
@@ -64,7 +66,14 @@ async def claim_client(request: Request, session: SessionDep, service: ServiceDe
     reassign = form.get("reassign") == "yes"
     detail: dict[str, Any] = {"hub": hub.name, "client_id": client, "external_user_id": user}
     try:
-        done = await claim(service, hub, client, user, source="operator", reassign=reassign)
+        done = await claim(
+            service,
+            hub,
+            client,
+            user,
+            source=Source.dashboard(session.operator_id),
+            reassign=reassign,
+        )
     except ClaimRefused as exc:
         await _audit(
             service, session.operator_id, hub, client, {**detail, "outcome": f"refused:{exc.code}"}

@@ -37,7 +37,7 @@ from onboard360.jobs.replay import (
     replay_events,
 )
 from onboard360.runtime.service import Service
-from onboard360.web.dashboard.accounts import audit
+from onboard360.services.audit import audit
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import (
     DashboardRoute,

@@ -9,7 +9,7 @@ partner webhook) and ``redirect`` (a browser coming back from the popup).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -29,6 +29,9 @@ class Source:
 
     origin: Origin
     operator_id: int | None = None
+    # The operator's login, for what only operators read (who disabled an endpoint, on the
+    # dashboard); never in str(): the product's timeline shows no operator's email.
+    operator_email: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if (self.origin is Origin.DASHBOARD) != (self.operator_id is not None):
@@ -40,8 +43,13 @@ class Source:
         return str(self.origin)
 
     @classmethod
-    def dashboard(cls, operator_id: int) -> Source:
-        return cls(Origin.DASHBOARD, operator_id)
+    def dashboard(cls, operator_id: int, email: str | None = None) -> Source:
+        return cls(Origin.DASHBOARD, operator_id, email)
+
+    @property
+    def shown_to_operators(self) -> str:
+        """Who asked, as the dashboard shows it: the operator's login when known."""
+        return f"operator:{self.operator_email}" if self.operator_email else str(self)
 
 
 API = Source(Origin.API)

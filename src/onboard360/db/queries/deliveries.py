@@ -30,13 +30,13 @@ async def product_event_exists(conn: AsyncConnection, product: str, event_id: st
 
 
 async def product_event(
-    conn: AsyncConnection, event_id: str, product: str | None = None
+    conn: AsyncConnection, event_id: str, product: str | None = None, *, lock: bool = False
 ) -> Row[Any] | None:
-    """The event (of ``product``, when given), or None."""
+    """The event (of ``product``, when given), or None; locked for update when asked."""
     query = select(t.product_events).where(_E.id == event_id)
     if product is not None:
         query = query.where(_E.product == product)
-    return (await conn.execute(query)).first()
+    return (await conn.execute(query.with_for_update() if lock else query)).first()
 
 
 async def undelivered_events(conn: AsyncConnection, product: str, limit: int) -> list[Row[Any]]:

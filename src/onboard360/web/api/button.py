@@ -13,12 +13,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 from pydantic import Field, model_validator
-from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig, ProductConfig
-from onboard360.db import tables as t
+from onboard360.db.queries.onboarding_rows import product_onboarding, product_onboarding_by_state
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.services import redirects
 from onboard360.web import attempts, onboardings
@@ -117,10 +116,7 @@ async def forward_redirect(
 async def _onboarding(
     conn: AsyncConnection, product: ProductConfig, onboarding_id: UUID
 ) -> Row[Any]:
-    query = select(t.onboardings).where(
-        t.onboardings.c.id == onboarding_id, t.onboardings.c.product == product.name
-    )
-    row = (await conn.execute(query)).first()
+    row = await product_onboarding(conn, product.name, onboarding_id)
     if row is None:
         raise not_found("onboarding")
     return row
@@ -129,11 +125,7 @@ async def _onboarding(
 async def _onboarding_by_state(
     conn: AsyncConnection, product: ProductConfig, state: str
 ) -> Row[Any]:
-    query = select(t.onboardings).where(
-        t.onboardings.c.state_sha256 == onboardings.state_digest(state),
-        t.onboardings.c.product == product.name,
-    )
-    row = (await conn.execute(query)).first()
+    row = await product_onboarding_by_state(conn, product.name, onboardings.state_digest(state))
     if row is None:
         raise not_found("onboarding")
     return row

@@ -18,6 +18,7 @@ operator (the dashboard) claims it for an ``external_user_id``:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,6 +41,7 @@ from onboard360.domain import (
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
 from onboard360.runtime.service import Service
+from onboard360.services.audit import audit
 from onboard360.services.redirects import Outcome, client_owner, lock_client, settle
 from onboard360.services.refusals import ClaimRefused
 from onboard360.services.source import Source
@@ -155,3 +157,40 @@ async def _settle_conflicts(  # noqa: PLR0917 - one claim's facts
             conn, service, hub, row, parse_redirect(query), query, learnt, conflict_settled=True
         )
     return len(rows)
+
+
+@dataclass(frozen=True)
+class OperatorClaim:
+    outcome: str  # claimed, reassigned, unchanged; or refused (``refused``: its code)
+    refused: str | None = None
+
+
+async def claim_for_operator(
+    service: Service,
+    hub: HubConfig,
+    client: ClientId,
+    external_user_id: str,
+    *,
+    source: Source,
+    reassign: bool,
+) -> OperatorClaim:
+    """An operator's claim (the dashboard's): claim(), and one audit row saying what came
+    of it, refused or done."""
+    detail: dict[str, Any] = {
+        "hub": hub.name,
+        "client_id": client,
+        "external_user_id": external_user_id,
+    }
+    try:
+        done = await claim(service, hub, client, external_user_id, source=source, reassign=reassign)
+    except ClaimRefused as exc:
+        result = OperatorClaim("refused", exc.code)
+        detail["outcome"] = f"refused:{exc.code}"
+    else:
+        outcome = "reassigned" if done.previous else ("claimed" if done.changed else "unchanged")
+        result = OperatorClaim(outcome)
+        detail.update(outcome=outcome, previous=done.previous)
+    async with service.engine.begin() as conn:
+        target = f"client:{hub.name}/{client}"
+        await audit(conn, source.operator_id, "claim-client", target, detail)
+    return result

@@ -11,7 +11,8 @@ import httpx
 from sqlalchemy import text
 
 from onboard360.db.pooling import one_off_async_engine
-from onboard360.web.dashboard.accounts import create_operator
+from onboard360.services import source
+from onboard360.services.accounts import create_operator
 from tests.stack import Stack
 
 PASSWORD = "correct horse battery staple"
@@ -23,8 +24,8 @@ def make_operator(stack: Stack, email: str, password: str = PASSWORD) -> int:
     async def run() -> int:
         engine = one_off_async_engine(stack.database_url)
         try:
-            async with engine.begin() as conn:
-                return (await create_operator(conn, email, password)).id
+            operator = await create_operator(engine, email, password, source=source.CLI)
+            return operator.id
         finally:
             await engine.dispose()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from tests.cli_process import run_onboard360
+from tests.integration.dashboard_http import sql
 from tests.stack import Stack
 
 
@@ -66,3 +67,14 @@ def test_sync_of_an_unknown_hub_is_refused(stack: Stack) -> None:
     result = cli(stack, "sync", "--hub", "nope")
     assert result.returncode == 2
     assert "no hub named 'nope'" in result.stderr
+
+
+def test_a_cli_rotation_shows_cli_on_the_timeline(stack: Stack) -> None:
+    channel = live_channel(stack)
+    assert cli(stack, "rotate-key", channel).returncode == 0
+    sources = sql(
+        stack,
+        "SELECT source FROM timeline WHERE channel_id = :c AND kind = 'KeyRotationRequested'",
+        c=channel,
+    )
+    assert [row.source for row in sources] == ["cli"]

@@ -271,3 +271,18 @@ def test_actions_on_unknown_things_are_404_pages(stack: Stack, dashboard: Dashbo
         ("/dashboard/links/new", {"hub": "pp", "client": "NOPE"}),
     ):
         assert dashboard.get(path, **params).status_code == 404, path
+
+
+def test_a_dashboard_rotation_shows_its_operator_on_the_timeline(
+    stack: Stack, dashboard: Dashboard
+) -> None:
+    _, (channel,) = onboarded(stack, "pp")
+    assert submit(dashboard, "rotate-key", hub="pp", channel=channel)[0] == "rotate_requested"
+
+    (operator,) = sql(stack, "SELECT id FROM operators")
+    sources = sql(
+        stack,
+        "SELECT source FROM timeline WHERE channel_id = :c AND kind = 'KeyRotationRequested'",
+        c=channel,
+    )
+    assert [row.source for row in sources] == [f"dashboard:operator-{operator.id}"]

@@ -6,7 +6,8 @@ import asyncio
 import subprocess
 
 from onboard360.db.pooling import one_off_async_engine
-from onboard360.web.dashboard.accounts import set_operator_password
+from onboard360.services import source
+from onboard360.services.accounts import set_operator_password
 from onboard360.web.dashboard.sessions import COOKIE
 from tests.cli_process import run_onboard360
 from tests.integration.dashboard_http import (
@@ -218,8 +219,9 @@ def test_setting_the_password_again_reenables_unlocks_and_ends_old_sessions(stac
     async def set_password() -> None:
         engine = one_off_async_engine(stack.database_url)
         try:
-            async with engine.begin() as conn:
-                await set_operator_password(conn, "Demo@example.test", new_password)
+            await set_operator_password(
+                engine, "Demo@example.test", new_password, source=source.CLI
+            )
         finally:
             await engine.dispose()
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from onboard360.web.dashboard import accounts
+from onboard360.services import accounts
 from tests.integration.dashboard_http import Dashboard, make_operator
 from tests.sandbox_fixtures import wait_until
 from tests.stack import running_stack

@@ -15,8 +15,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from onboard360.db.pooling import one_off_async_engine
 from onboard360.db.queries.overview import stage_counts
 from onboard360.domain.stage import NumberFacts, OnboardingFacts, shown, stage_of
 from tests.integration.service_http import (
@@ -182,7 +182,7 @@ def derived_by_domain(stack: Stack) -> dict[Any, str]:
 
 
 async def overview_counts(url: str) -> dict[str, dict[str, int]]:
-    engine = create_async_engine(url)
+    engine = one_off_async_engine(url)
     try:
         async with engine.connect() as conn:
             return {hub: await stage_counts(conn, hub) for hub in HUBS}

@@ -14,6 +14,8 @@ from typing import Annotated
 import typer
 
 from onboard360.cli.common import ConfigOption, fail, service_settings
+from onboard360.services.refusals import Refused
+from onboard360.services.source import CLI
 
 
 def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
@@ -61,13 +63,12 @@ def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
         raise fail("import keys or take channels over, not both in one run")
     if take_over and take_over_all:
         raise fail("--take-over names channels; --take-over-all takes every one left: pick one")
-    actor = adoption.Actor("cli")
 
     async def run() -> None:
         async with open_service(settings, url) as service:
             if import_keys is not None:
                 keys = parse_held_keys(_read(import_keys))
-                versions = await adoption.import_keys(service, hub_config, keys, actor)
+                versions = await adoption.import_keys(service, hub_config, keys, CLI)
                 for channel_id, version in versions.items():
                     typer.echo(
                         f"{channel_id}: key imported (key version {version}), no key generated"
@@ -75,7 +76,7 @@ def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
             elif take_over or take_over_all:
                 plan = await adoption.plan_take_over(service, hub_config, take_over or None)
                 confirmed = yes_revoke if yes_revoke is not None else _ask(plan)
-                asked = await adoption.take_over(service, hub_config, plan, confirmed, actor)
+                asked = await adoption.take_over(service, hub_config, plan, confirmed, CLI)
                 typer.echo(
                     f"took over {len(plan.channel_ids)} channel(s); {asked} new key(s) asked for "
                     "(a worker generates them)"
@@ -85,8 +86,8 @@ def adopt(  # noqa: PLR0917 - one parameter per option, as Typer reads them
 
     try:
         asyncio.run(run())
-    except adoption.AdoptionRefused as exc:
-        raise fail(str(exc), code=1) from None
+    except Refused as exc:
+        raise fail(exc) from None
     except Exception as exc:
         from onboard360.hub import HubError  # noqa: PLC0415
 

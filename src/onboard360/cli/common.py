@@ -14,16 +14,23 @@ import typer
 
 from onboard360.config.settings import ConfigError, Settings, load_settings
 from onboard360.runtime.logging import configure_logging
+from onboard360.services.refusals import Refused
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file (or ONBOARD360_CONFIG).")
 ]
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print one clear line to stderr and return the Exit to raise."""
+def fail(message: str | Refused, code: int | None = None) -> typer.Exit:
+    """Print one clear line to stderr and return the Exit to raise.
+
+    The CLI's one translation of a command's ``Refused``: its message, exit status 1 (the
+    command was understood and refused); any other failure (bad usage, no config) exits 2.
+    """
+    if isinstance(message, Refused):
+        message, code = message.message, 1 if code is None else code
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
+    return typer.Exit(2 if code is None else code)
 
 
 def settings_or_exit(config: Path | None) -> Settings:

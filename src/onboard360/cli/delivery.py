@@ -1,7 +1,7 @@
 """`onboard360 endpoint …` and `onboard360 events …`: deliveries to a product.
 
-The same operations as ``/api/v1/endpoint`` and ``/api/v1/events/…/replay`` (jobs/
-endpoints.py, jobs/replay.py), audited with ``by: cli``.
+The same operations as ``/api/v1/endpoint`` and ``/api/v1/events/…/replay`` (services/
+deliveries.py), audited with ``by: cli``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.cli.common import ConfigOption, fail
 from onboard360.config.hubs import ProductConfig
 from onboard360.domain import ProductEvent, is_valid_id
+from onboard360.services import deliveries
+from onboard360.services.refusals import Refused
+from onboard360.services.source import CLI
+from onboard360.wiring.service import Service
 
 endpoint_app = typer.Typer(
     help="The product's webhook endpoint: status, disable, enable.", no_args_is_help=True
@@ -31,11 +34,10 @@ ProductOption = Annotated[str, typer.Option("--product", "-p", help="The product
 def _run(
     config: Path | None,
     product_name: str,
-    work: Callable[[AsyncConnection, ProductConfig], Awaitable[T]],
+    work: Callable[[Service, ProductConfig], Awaitable[T]],
 ) -> T:
-    """Run ``work`` in one transaction for a configured product that takes webhooks."""
+    """Run one service command for a configured product that takes webhooks."""
     from onboard360.cli.common import service_settings  # noqa: PLC0415
-    from onboard360.jobs.replay import ReplayRefused  # noqa: PLC0415
     from onboard360.wiring.service import open_service  # noqa: PLC0415
 
     settings, url = service_settings(config)
@@ -46,19 +48,13 @@ def _run(
         raise fail(f"product {product.name} has no webhook_url: it takes no deliveries")
 
     async def run() -> T:
-        async with open_service(settings, url) as service, service.engine.begin() as conn:
-            return await work(conn, product)
+        async with open_service(settings, url) as service:
+            return await work(service, product)
 
     try:
         return asyncio.run(run())
-    except ReplayRefused as exc:
-        raise fail(str(exc), code=1) from None
-
-
-async def _audit(conn: AsyncConnection, product: str, action: str, **detail: Any) -> None:
-    from onboard360.web.dashboard.accounts import audit  # noqa: PLC0415
-
-    await audit(conn, None, action, f"product:{product}", {"by": "cli", **detail})
+    except Refused as exc:
+        raise fail(exc) from None
 
 
 def _describe(state: Any, pending: int, failed: int) -> str:
@@ -77,12 +73,10 @@ def _describe(state: Any, pending: int, failed: int) -> str:
 @endpoint_app.command("status")
 def status(product: ProductOption, config: ConfigOption = None) -> None:
     """Whether deliveries are attempted, and how many events wait."""
-    from onboard360.jobs.endpoints import endpoint_state, undelivered_counts  # noqa: PLC0415
 
-    async def work(conn: AsyncConnection, p: ProductConfig) -> str:
-        return _describe(
-            await endpoint_state(conn, p.name), *await undelivered_counts(conn, p.name)
-        )
+    async def work(service: Service, p: ProductConfig) -> str:
+        report = await deliveries.endpoint_report(service, p)
+        return _describe(report.state, report.pending, report.failed)
 
     typer.echo(_run(config, product, work))
 
@@ -96,15 +90,13 @@ def disable(
     ] = "disabled from the command line",
 ) -> None:
     """Stop deliveries to the product; events are kept until it is enabled (idempotent)."""
-    from onboard360.jobs.endpoints import MAX_REASON_CHARS, disable_endpoint  # noqa: PLC0415
+    from onboard360.jobs.endpoints import MAX_REASON_CHARS  # noqa: PLC0415
 
     if not reason.strip() or len(reason) > MAX_REASON_CHARS:
         raise fail(f"--reason must be 1 to {MAX_REASON_CHARS} characters")
 
-    async def work(conn: AsyncConnection, p: ProductConfig) -> bool:
-        _, changed = await disable_endpoint(conn, p.name, reason, "cli")
-        await _audit(conn, p.name, "endpoint-disable", changed=changed, reason=reason)
-        return changed
+    async def work(service: Service, p: ProductConfig) -> bool:
+        return (await deliveries.disable_deliveries(service, p, reason, source=CLI)).changed
 
     changed = _run(config, product, work)
     typer.echo(f"{product}: disabled" + ("" if changed else " already (nothing changed)"))
@@ -113,12 +105,10 @@ def disable(
 @endpoint_app.command("enable")
 def enable(product: ProductOption, config: ConfigOption = None) -> None:
     """Resume deliveries; the pending events are queued again, oldest first (idempotent)."""
-    from onboard360.jobs.endpoints import enable_endpoint  # noqa: PLC0415
 
-    async def work(conn: AsyncConnection, p: ProductConfig) -> tuple[bool, int]:
-        _, changed, requeued = await enable_endpoint(conn, p.name)
-        await _audit(conn, p.name, "endpoint-enable", changed=changed, requeued=requeued)
-        return changed, requeued
+    async def work(service: Service, p: ProductConfig) -> tuple[bool, int]:
+        done = await deliveries.enable_deliveries(service, p, source=CLI)
+        return done.changed, done.requeued
 
     changed, requeued = _run(config, product, work)
     if changed:
@@ -157,34 +147,15 @@ def replay(  # noqa: PLR0917 - one parameter per option, as Typer reads them
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 1000,
 ) -> None:
     """Send events to the product again (same webhook-id); never queues one twice."""
-    from onboard360.jobs.endpoints import ensure_deliverable  # noqa: PLC0415
-    from onboard360.jobs.replay import (  # noqa: PLC0415
-        ReplayFilter,
-        ReplayRefused,
-        ReplayStatus,
-        is_event_id,
-        replay_event,
-        replay_events,
-        replay_window,
-    )
+    from onboard360.jobs.replay import ReplayFilter, ReplayStatus, is_event_id  # noqa: PLC0415
 
     if event is not None:
         if not is_event_id(event):
             raise fail("--event is not an event id (msg_ and 32 hex digits)")
 
-        async def one(conn: AsyncConnection, p: ProductConfig) -> str:
-            from sqlalchemy import select  # noqa: PLC0415
-
-            from onboard360.db import tables as t  # noqa: PLC0415
-
-            e = t.product_events.c
-            found = await conn.scalar(select(e.id).where(e.id == event, e.product == p.name))
-            if found is None:
-                raise ReplayRefused("not_found", f"product {p.name} has no event {event}")
-            await ensure_deliverable(conn, p)
-            if not await replay_event(conn, p.name, event):
+        async def one(service: Service, p: ProductConfig) -> str:
+            if not await deliveries.replay_one(service, p, event, source=CLI):
                 return f"{event}: already queued (nothing changed)"
-            await _audit(conn, p.name, "event-replay", event_id=event)
             return f"{event}: queued"
 
         typer.echo(_run(config, product, one))
@@ -199,17 +170,15 @@ def replay(  # noqa: PLR0917 - one parameter per option, as Typer reads them
         if value is not None and not is_valid_id(value):
             raise fail(f"{option} is not a valid id")
     try:
-        start, end = replay_window(
+        start, end = deliveries.replay_window(
             _when(since, "--since"), _when(until, "--until"), datetime.now(UTC)
         )
-    except ReplayRefused as exc:
-        raise fail(str(exc)) from None
+    except Refused as exc:  # a bad range is bad usage: exit status 2, as other options
+        raise fail(exc.message) from None
     spec = ReplayFilter(wanted, start, end, event_type, channel, client, limit)
 
-    async def bulk(conn: AsyncConnection, p: ProductConfig) -> str:
-        await ensure_deliverable(conn, p)
-        report = await replay_events(conn, p.name, spec)
-        await _audit(conn, p.name, "events-replay", status=wanted.value, queued=report.queued)
+    async def bulk(service: Service, p: ProductConfig) -> str:
+        report = await deliveries.replay_matching(service, p, spec, source=CLI)
         more = "; more match: run it again for the next ones" if report.has_more else ""
         return f"{report.queued} event(s) queued{more}"
 

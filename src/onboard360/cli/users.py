@@ -6,13 +6,17 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.cli.common import ConfigOption, fail, settings_or_exit
 from onboard360.db.pooling import one_off_async_engine
+from onboard360.services.refusals import Refused
+from onboard360.services.source import CLI
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 users_app = typer.Typer(
     help="Operator accounts for the dashboard (/dashboard).", no_args_is_help=True
@@ -20,7 +24,8 @@ users_app = typer.Typer(
 T = TypeVar("T")
 
 
-def _in_transaction(config: Path | None, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+def _with_engine(config: Path | None, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run one accounts command against the configured database."""
     from onboard360.db.engine import database_url, describe_database_error  # noqa: PLC0415
 
     settings = settings_or_exit(config)
@@ -33,8 +38,7 @@ def _in_transaction(config: Path | None, work: Callable[[AsyncConnection], Await
     async def run() -> T:
         engine = one_off_async_engine(url)
         try:
-            async with engine.begin() as conn:
-                return await work(conn)
+            return await work(engine)
         finally:
             await engine.dispose()
 
@@ -57,8 +61,7 @@ def create(
     ] = False,
 ) -> None:
     """Create an operator; the password is asked twice (never an argument: shell history)."""
-    from onboard360.web.dashboard.accounts import (  # noqa: PLC0415
-        AccountError,
+    from onboard360.services.accounts import (  # noqa: PLC0415
         check_password_rules,
         create_operator,
         normalize_email,
@@ -68,18 +71,20 @@ def create(
         normalize_email(email)
         password = _read_password(password_stdin)
         check_password_rules(password)
-        operator = _in_transaction(config, lambda conn: create_operator(conn, email, password))
-    except AccountError as exc:
-        raise fail(str(exc)) from None
+        operator = _with_engine(
+            config, lambda engine: create_operator(engine, email, password, source=CLI)
+        )
+    except Refused as exc:
+        raise fail(exc.message) from None
     typer.echo(f"operator {operator.email} created; they log in at /dashboard")
 
 
 @users_app.command("list")
 def list_users(config: ConfigOption = None) -> None:
     """List operators: email, state, created."""
-    from onboard360.web.dashboard.accounts import list_operators  # noqa: PLC0415
+    from onboard360.services.accounts import list_operators  # noqa: PLC0415
 
-    rows = _in_transaction(config, list_operators)
+    rows = _with_engine(config, list_operators)
     if not rows:
         typer.echo("no operators yet: onboard360 users create EMAIL")
     for row in rows:
@@ -95,12 +100,12 @@ def disable(
     config: ConfigOption = None,
 ) -> None:
     """Disable an operator and end their sessions at once."""
-    from onboard360.web.dashboard.accounts import AccountError, disable_operator  # noqa: PLC0415
+    from onboard360.services.accounts import disable_operator  # noqa: PLC0415
 
     try:
-        changed = _in_transaction(config, lambda conn: disable_operator(conn, email))
-    except AccountError as exc:
-        raise fail(str(exc)) from None
+        changed = _with_engine(config, lambda engine: disable_operator(engine, email, source=CLI))
+    except Refused as exc:
+        raise fail(exc.message) from None
     typer.echo(
         f"operator {email.strip().lower()} " + ("disabled" if changed else "was disabled already")
     )

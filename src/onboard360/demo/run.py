@@ -175,13 +175,13 @@ def build_demo(ports: DemoPorts, step_delay_seconds: float, data_dir: Path) -> D
 async def demo_operator(database_url: str) -> str:
     """The demo's operator account with a fresh password; answers the password."""
     from onboard360.db.pooling import one_off_async_engine  # noqa: PLC0415
-    from onboard360.web.dashboard.accounts import set_operator_password  # noqa: PLC0415
+    from onboard360.services import source  # noqa: PLC0415
+    from onboard360.services.accounts import set_operator_password  # noqa: PLC0415
 
     password = secrets.token_urlsafe(12)
     engine = one_off_async_engine(database_url)
     try:
-        async with engine.begin() as conn:
-            await set_operator_password(conn, OPERATOR_EMAIL, password)
+        await set_operator_password(engine, OPERATOR_EMAIL, password, source=source.CLI)
     finally:
         await engine.dispose()
     return password

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 import psycopg_pool
-from procrastinate import exceptions as procrastinate_errors
+from procrastinate import exceptions as queue_errors
 from sqlalchemy import exc as sa_errors
 
 from onboard360.runtime import metrics
@@ -81,8 +81,8 @@ def is_database_error(exc: BaseException) -> bool:
             return True
     # procrastinate wraps every driver error; "Database error." with no cause left is a
     # connection it could not get.
-    return isinstance(exc, procrastinate_errors.ConnectorException) and not isinstance(
-        exc, procrastinate_errors.UniqueViolation
+    return isinstance(exc, queue_errors.ConnectorException) and not isinstance(
+        exc, queue_errors.UniqueViolation
     )
 
 

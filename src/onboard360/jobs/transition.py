@@ -106,7 +106,11 @@ async def apply_inputs(
                 old = decided.states[chid]
                 decided.states[chid], effects = apply(old, item)
                 decided.effects.extend(((n, 1), effect) for effect in effects)
-                if effects or decided.states[chid] != old or source in NOISY_SOURCES:
+                if (
+                    effects
+                    or decided.states[chid] != old
+                    or source.partition(":")[0] in NOISY_SOURCES
+                ):
                     line = _timeline_line(decided.states[chid], item, source)
                     decided.lines.append(((n, 1), line))
         return decided
@@ -160,7 +164,8 @@ async def _transition(  # noqa: PLR0917 - one table's whole step
 
 # Sources whose every input is worth a timeline line, even when it changes nothing (a
 # person may ask "did the webhook arrive?"); reconciliation records only changes.
-NOISY_SOURCES = frozenset({"webhook", "redirect", "api", "operator"})
+# An operator's source is ``dashboard:operator-<id>`` (services/source.py): its origin counts.
+NOISY_SOURCES = frozenset({"webhook", "redirect", "api", "operator", "dashboard"})
 
 
 def _targets(item: Input, by_phone: dict[str, list[ChannelId]]) -> list[ChannelId]:

@@ -1,5 +1,6 @@
-"""One module per command group: the work behind the web edges, the CLI and the jobs,
-with no HTTP or Typer in it.
+"""One function per command (start onboarding, rotate key, replay, …): its transaction, its
+audit row and its source; the work behind the web edges and the CLI, with no HTTP or
+Typer in it. A refusal is a ``refusals.Refused``; who asked is a ``source.Source``.
 
 | module | what |
 | --- | --- |
@@ -10,4 +11,11 @@ with no HTTP or Typer in it.
 | ``redirects.py`` | a popup redirect: verified against 360dialog, then applied or recorded |
 | ``verification.py`` | what 360dialog says about a client and its channels |
 | ``claims.py`` | claim a client for a product user (settles conflicts, direct links) |
+| ``onboardings.py`` | start an onboarding (attempt, timeline line, ``onboarding.started``) |
+| ``rotation.py`` | rotate a channel's key (an explicit intent; refuses replays) |
+| ``keys.py`` | read a channel's API key (recorded on the timeline) |
+| ``deliveries.py`` | disable / enable the product's endpoint, replay its events |
+| ``operator.py`` | an operator's confirm-permission, resend, reconcile-now |
+| ``accounts.py``, ``sessions.py`` | operator accounts (create, password, disable), log in/out |
+| ``refusals.py``, ``source.py``, ``audit.py`` | the one refusal type, who asked, the audit row |
 """

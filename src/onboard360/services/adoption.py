@@ -47,6 +47,9 @@ from onboard360.hub.errors import HubAuthError, HubBadRequest
 from onboard360.jobs.keys import store_key
 from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
 from onboard360.jobs.transition import apply_inputs, record
+from onboard360.services.audit import audit
+from onboard360.services.refusals import AdoptionRefused
+from onboard360.services.source import Source
 from onboard360.services.survey import local_states, survey
 from onboard360.wiring.service import Service
 
@@ -54,26 +57,6 @@ MAX_BATCH = 1000
 # A list of named channels is read one Partner API call each up to this many; more are
 # found by paging through the whole hub.
 _BY_ID_LIMIT = 20
-
-
-class AdoptionRefused(Exception):
-    """Nothing was done; ``code`` says why (the message names no key)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who adopts: ``cli``, ``api`` or ``dashboard:operator-<id>`` (timeline and audit)."""
-
-    source: str
-    operator_id: int | None = None
-
-    @classmethod
-    def operator(cls, operator_id: int) -> Actor:
-        return cls(f"dashboard:operator-{operator_id}", operator_id)
 
 
 # ---- reading named channels -----------------------------------------------------------
@@ -85,7 +68,7 @@ async def _hub_channels(
     """The named channels as 360dialog lists them under this hub; refuses unknown ids."""
     bad = [i for i in ids if not is_valid_id(i)]
     if bad:
-        raise AdoptionRefused("invalid_channel_id", f"not a channel id: {bad[0][:40]!r}")
+        raise AdoptionRefused(f"not a channel id: {bad[0][:40]!r}", code="invalid_channel_id")
     api = service.partner_api(hub)
     wanted = set(ids)
     if len(wanted) <= _BY_ID_LIMIT:
@@ -101,20 +84,20 @@ async def _hub_channels(
     missing = [i for i in ids if i not in found]
     if missing:
         raise AdoptionRefused(
-            "unknown_channel",
             f"360dialog lists no channel {missing[0]} under hub {hub.name} "
             f"({len(missing)} of {len(ids)} not found); nothing was done",
+            code="unknown_channel",
         )
     return found
 
 
 def _distinct(ids: Sequence[str]) -> list[str]:
     if not ids:
-        raise AdoptionRefused("no_channels", "name at least one channel")
+        raise AdoptionRefused("name at least one channel", code="no_channels")
     if len(ids) > MAX_BATCH:
-        raise AdoptionRefused("too_many", f"at most {MAX_BATCH} channels at once")
+        raise AdoptionRefused(f"at most {MAX_BATCH} channels at once", code="too_many")
     if len(set(ids)) != len(ids):
-        raise AdoptionRefused("duplicate_channel", "a channel is named twice")
+        raise AdoptionRefused("a channel is named twice", code="duplicate_channel")
     return list(ids)
 
 
@@ -130,7 +113,7 @@ class HeldKey:
 
 
 async def import_keys(
-    service: Service, hub: HubConfig, keys: Sequence[HeldKey], actor: Actor
+    service: Service, hub: HubConfig, keys: Sequence[HeldKey], actor: Source
 ) -> dict[str, int]:
     """Store each key after one Messaging API call shows it works: channel → key version.
 
@@ -140,18 +123,18 @@ async def import_keys(
     ids = _distinct([k.channel_id for k in keys])
     secrets = [k.api_key.get_secret_value().strip() for k in keys]
     if not all(secrets):
-        raise AdoptionRefused("empty_key", "a key is empty; nothing was stored")
+        raise AdoptionRefused("a key is empty; nothing was stored", code="empty_key")
     if len(set(secrets)) != len(secrets):
         # A key opens one channel: the same one given twice is a mix-up in the file.
-        raise AdoptionRefused("duplicate_key", "the same key is given for two channels")
+        raise AdoptionRefused("the same key is given for two channels", code="duplicate_key")
     snapshots = await _hub_channels(service, hub, ids)
     refused = [k.channel_id for k in keys if not await _key_works(service, hub, k.api_key)]
     if refused:
         raise AdoptionRefused(
-            "key_refused",
             f"360dialog refused the key given for {', '.join(refused[:10])}"
             f"{' …' if len(refused) > 10 else ''} (401/403 on GET /v1/configs/webhook): "
             "check it is the channel's current key; nothing was stored",
+            code="key_refused",
         )
     product = service.product_of(hub)
     async with service.engine.begin() as conn:
@@ -159,14 +142,14 @@ async def import_keys(
         intents = {cid: before[cid].key_intent + 1 if cid in before else 1 for cid in ids}
         items: list[Input] = [snapshots[cid] for cid in ids]
         items += [KeyImported(ChannelId(cid), intents[cid]) for cid in ids]
-        outcome = await apply_inputs(conn, hub, product, items, source=actor.source)
+        outcome = await apply_inputs(conn, hub, product, items, source=str(actor))
         for key in keys:
             cid = key.channel_id
             state = outcome.channels[ChannelId(cid)]
             if state.key is not KeyStatus.STORED or state.key_intent != intents[cid]:
                 verdict = may_import_key(before.get(cid) or state)
                 raise AdoptionRefused(
-                    "cannot_import", f"channel {cid}: {verdict.message}; nothing was stored"
+                    f"channel {cid}: {verdict.message}; nothing was stored", code="cannot_import"
                 )
             await store_key(conn, service, hub, cid, intents[cid], key.api_key)
             await _audit(conn, hub, actor, "key_imported", cid, {"key_version": intents[cid]})
@@ -188,9 +171,9 @@ async def _key_works(service: Service, hub: HubConfig, api_key: SecretStr) -> bo
 
 def _unchecked(exc: HubError) -> AdoptionRefused:
     return AdoptionRefused(
-        "key_not_checked",
         f"the key could not be checked at 360dialog ({type(exc).__name__}); "
         "nothing was stored, try again",
+        code="key_not_checked",
     )
 
 
@@ -223,12 +206,14 @@ async def plan_take_over(
         state = states.get(cid)
         if state is not None and state.entitlement is not None:
             raise AdoptionRefused(
-                "already_entitled",
                 f"channel {cid} is onboard360's to key already ({state.entitlement.value}): "
                 "rotate its key instead; nothing was done",
+                code="already_entitled",
             )
         if statuses.is_terminal(snapshots[cid].status):
-            raise AdoptionRefused("terminated", f"channel {cid} is terminated; nothing was done")
+            raise AdoptionRefused(
+                f"channel {cid} is terminated; nothing was done", code="terminated"
+            )
     live = sum(1 for cid in ids if snapshots[cid].status == statuses.RUNNING)
     return TakeOver(tuple(ids), live, snapshots)
 
@@ -241,22 +226,22 @@ def confirmation_needed(plan: TakeOver) -> str:
 
 
 async def take_over(
-    service: Service, hub: HubConfig, plan: TakeOver, confirmed_live: int | None, actor: Actor
+    service: Service, hub: HubConfig, plan: TakeOver, confirmed_live: int | None, actor: Source
 ) -> int:
     """Entitle the planned channels (keys follow through the usual exactly-once jobs),
     only when ``confirmed_live`` names the live channels affected; keys asked for."""
     if confirmed_live != plan.live:
         raise AdoptionRefused(
-            "confirmation_mismatch",
             f"{confirmation_needed(plan)}; confirm with that number ({plan.live}) to go ahead. "
             "Nothing was done",
+            code="confirmation_mismatch",
         )
     if not plan.channel_ids:
         return 0
     items: list[Input] = [plan.snapshots[cid] for cid in plan.channel_ids]
     items += [Entitled(ChannelId(cid), Entitlement.TAKEN_OVER) for cid in plan.channel_ids]
     async with service.engine.begin() as conn:
-        outcome = await apply_inputs(conn, hub, service.product_of(hub), items, source=actor.source)
+        outcome = await apply_inputs(conn, hub, service.product_of(hub), items, source=str(actor))
         for cid in plan.channel_ids:
             await _audit(conn, hub, actor, "taken_over", cid, {"live_confirmed": plan.live})
     return sum(1 for e in outcome.effects if isinstance(e, ProvisionKey))
@@ -265,22 +250,19 @@ async def take_over(
 async def _audit(  # noqa: PLR0917 - one line in each log
     conn: AsyncConnection,
     hub: HubConfig,
-    actor: Actor,
+    actor: Source,
     kind: str,
     channel_id: str,
     detail: dict[str, object],
 ) -> None:
     """A timeline line for the channel and an audit_log line for the actor."""
     # The audit log's one writer; imported here because the dashboard imports this module.
-    from onboard360.web.dashboard.accounts import audit  # noqa: PLC0415
 
-    await record(
-        conn, hub, actor.source, kind, {**detail, "by": actor.source}, channel_id=channel_id
-    )
+    await record(conn, hub, str(actor), kind, {**detail, "by": str(actor)}, channel_id=channel_id)
     await audit(
         conn,
         actor.operator_id,
         f"adopt_{kind}",
         f"channel:{hub.name}/{channel_id}",
-        {"hub": hub.name, "channel_id": channel_id, "source": actor.source, **detail},
+        {"hub": hub.name, "channel_id": channel_id, "source": str(actor), **detail},
     )

@@ -18,6 +18,7 @@ operator (the dashboard) claims it for an ``external_user_id``:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,18 +40,12 @@ from onboard360.domain import (
 )
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import apply_inputs, record
+from onboard360.services.audit import audit
 from onboard360.services.redirects import Outcome, client_owner, lock_client, settle
+from onboard360.services.refusals import ClaimRefused
+from onboard360.services.source import Source
 from onboard360.services.verification import Learnt, Unverifiable, learn
 from onboard360.wiring.service import Service
-
-
-class ClaimRefused(Exception):
-    """The claim cannot be made; ``status`` and ``code`` say why (for the API)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -68,39 +63,38 @@ async def claim(
     client: ClientId,
     external_user_id: str,
     *,
-    source: str,
+    source: Source,
     reassign: bool = False,
 ) -> Claimed:
     """Bind ``client`` to ``external_user_id`` once 360dialog confirms it (module docstring).
 
     ``reassign`` (an operator's explicit re-assignment) is the only way to take a client
-    from the user it is bound to; ``source`` is ``api`` or ``operator``.
+    from the user it is bound to; ``source`` says who asked.
     """
     try:
         learnt = await learn(service, hub, client, service.engine)
     except Unverifiable as exc:
         raise ClaimRefused(
-            503, "hub_unavailable", f"360dialog cannot confirm the client now: {exc}"
+            f"360dialog cannot confirm the client now: {exc}", code="hub_unavailable", status=503
         ) from None
     if not learnt.facts.exists:
-        raise ClaimRefused(404, "not_found", "360dialog knows no such client under this hub")
+        raise ClaimRefused("360dialog knows no such client under this hub", code="not_found")
     async with service.engine.begin() as conn:
         await lock_client(conn, hub, client)
         previous = await client_owner(conn, hub, client)
         if not may_claim(previous, external_user_id, reassign=reassign):
             raise ClaimRefused(
-                409,
-                "already_claimed",
                 "this client is bound to another user; only an operator can re-assign it",
+                code="already_claimed",
             )
         if previous == external_user_id:
             return Claimed(client, external_user_id, previous, changed=False)
-        await _bind(conn, service, hub, client, external_user_id, learnt=learnt, source=source)
+        await _bind(conn, service, hub, client, external_user_id, learnt=learnt, source=str(source))
         applied = await _settle_conflicts(conn, service, hub, client, external_user_id, learnt)
         await record(
             conn,
             hub,
-            source,
+            str(source),
             "client_claimed",
             {"external_user_id": external_user_id, "reassigned": previous is not None},
             client_id=client,
@@ -164,3 +158,40 @@ async def _settle_conflicts(  # noqa: PLR0917 - one claim's facts
             conn, service, hub, row, parse_redirect(query), query, learnt, conflict_settled=True
         )
     return len(rows)
+
+
+@dataclass(frozen=True)
+class OperatorClaim:
+    outcome: str  # claimed, reassigned, unchanged; or refused (``refused``: its code)
+    refused: str | None = None
+
+
+async def claim_for_operator(
+    service: Service,
+    hub: HubConfig,
+    client: ClientId,
+    external_user_id: str,
+    *,
+    source: Source,
+    reassign: bool,
+) -> OperatorClaim:
+    """An operator's claim (the dashboard's): claim(), and one audit row saying what came
+    of it, refused or done."""
+    detail: dict[str, Any] = {
+        "hub": hub.name,
+        "client_id": client,
+        "external_user_id": external_user_id,
+    }
+    try:
+        done = await claim(service, hub, client, external_user_id, source=source, reassign=reassign)
+    except ClaimRefused as exc:
+        result = OperatorClaim("refused", exc.code)
+        detail["outcome"] = f"refused:{exc.code}"
+    else:
+        outcome = "reassigned" if done.previous else ("claimed" if done.changed else "unchanged")
+        result = OperatorClaim(outcome)
+        detail.update(outcome=outcome, previous=done.previous)
+    async with service.engine.begin() as conn:
+        target = f"client:{hub.name}/{client}"
+        await audit(conn, source.operator_id, "claim-client", target, detail)
+    return result

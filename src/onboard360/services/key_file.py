@@ -28,11 +28,12 @@ def parse_held_keys(text: str) -> list[HeldKey]:
         parts = [p.strip() for p in line.split(",")]
         if len(parts) != 2 or not all(parts):
             raise AdoptionRefused(
-                "bad_key_file", f"line {number}: expected 'channel_id,api_key'; nothing was done"
+                f"line {number}: expected 'channel_id,api_key'; nothing was done",
+                code="bad_key_file",
             )
         keys.append(HeldKey(parts[0], SecretStr(parts[1])))
     if not keys:
-        raise AdoptionRefused("bad_key_file", "the key file names no channel")
+        raise AdoptionRefused("the key file names no channel", code="bad_key_file")
     return keys
 
 
@@ -40,7 +41,7 @@ def _json_keys(text: str) -> list[HeldKey]:
     try:
         data = json.loads(text)
     except ValueError:
-        raise AdoptionRefused("bad_key_file", "the key file is not valid JSON") from None
+        raise AdoptionRefused("the key file is not valid JSON", code="bad_key_file") from None
     pairs = list(data.items()) if isinstance(data, dict) else data
     keys = []
     for n, entry in enumerate(pairs):
@@ -48,10 +49,14 @@ def _json_keys(text: str) -> list[HeldKey]:
         if isinstance(entry, dict) and set(entry) == {"channel_id", "api_key"}:
             pair = (entry["channel_id"], entry["api_key"])
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
-            raise AdoptionRefused("bad_key_file", f"entry {n + 1}: expected a channel and a key")
+            raise AdoptionRefused(
+                f"entry {n + 1}: expected a channel and a key", code="bad_key_file"
+            )
         if not all(isinstance(p, str) and p for p in pair):
-            raise AdoptionRefused("bad_key_file", f"entry {n + 1}: expected a channel and a key")
+            raise AdoptionRefused(
+                f"entry {n + 1}: expected a channel and a key", code="bad_key_file"
+            )
         keys.append(HeldKey(pair[0], SecretStr(pair[1])))
     if not keys:
-        raise AdoptionRefused("bad_key_file", "the key file names no channel")
+        raise AdoptionRefused("the key file names no channel", code="bad_key_file")
     return keys

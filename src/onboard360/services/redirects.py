@@ -46,25 +46,18 @@ from onboard360.db import stages
 from onboard360.db import tables as t
 from onboard360.domain import (
     Input,
-    NotifyProduct,
-    OnboardingFacts,
-    ProductEvent,
     Redirected,
     RedirectResult,
+    attempts,
     parse_redirect,
 )
 from onboard360.domain.binding import Attempt, Claim, Verdict, verify
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.queue import defer, verify_job
 from onboard360.jobs.transition import apply_inputs, record
+from onboard360.services.refusals import RedirectRefused
 from onboard360.services.verification import DIRECT_LINK_KIND, Learnt, Unverifiable, learn
 from onboard360.wiring.service import Service
-
-
-class RedirectRefused(Exception):
-    """A different redirect for an attempt already redirected (``status`` 409)."""
-
-    status = 409
 
 
 class Outcome(StrEnum):
@@ -230,13 +223,7 @@ async def _apply(
         },
         client_id=kept.client_id,
     )
-    # The event's dedupe key is the onboarding's: a repeat never sends it twice.
-    facts = OnboardingFacts(
-        str(row.id), row.external_user_id, channels=kept.channels, revoked=kept.revoked
-    )
-    completed = NotifyProduct(
-        ProductEvent.ONBOARDING_COMPLETED, client_id=kept.client_id, onboarding=facts
-    )
+    completed = attempts.completed(str(row.id), row.external_user_id, kept)
     await notify_product(conn, hub, service.product_of(hub), completed, None)
 
 
@@ -340,14 +327,8 @@ async def _postpone(
 def is_repeat(attempt: Row[Any], redirect: RedirectResult) -> bool:
     """Whether ``redirect`` is the one ``attempt`` already received (what the browser sent,
     not what was verified of it): the button calls back twice, a reload sends it again."""
-    if attempt.redirected_at is None:
-        return False
-    first = parse_redirect(attempt.redirect_query or "")
-    return (
-        first.client_id == redirect.client_id
-        and set(first.channels) == set(redirect.channels)
-        and set(first.revoked) == set(redirect.revoked)
-    )
+    first = None if attempt.redirected_at is None else parse_redirect(attempt.redirect_query or "")
+    return attempts.is_same_redirect(first, redirect)
 
 
 def _repeat(attempt: Row[Any], redirect: RedirectResult) -> Completed:

@@ -17,12 +17,12 @@ from onboard360.db.paging import InvalidCursor
 from onboard360.db.queries.health import schema_revision
 from onboard360.hub import RetryPolicy
 from onboard360.runtime.asgi import BodySizeLimit
+from onboard360.services.refusals import Refused
 from onboard360.web import metrics_route
 from onboard360.web.errors import (
-    ApiError,
-    error_response,
     http_error,
     internal_error,
+    refused_response,
     validation_error,
 )
 from onboard360.web.observe import RequestObservability
@@ -52,14 +52,13 @@ def create_app(
     )
     app.state.settings = settings
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.type, exc.code, exc.message)
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> JSONResponse:
+        return refused_response(exc)
 
     @app.exception_handler(InvalidCursor)
     async def _invalid_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
-        refusal = cursor_refusal(exc)
-        return error_response(refusal.status, refusal.type, refusal.code, refusal.message)
+        return refused_response(cursor_refusal(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -32,10 +32,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
-
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, Any, Final
 
 from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.onboardings import onboarding_by_state, onboardings_by_ids
@@ -43,6 +40,10 @@ from onboard360.domain import RedirectResult
 from onboard360.services import attempts as attempt_service
 from onboard360.services.redirects import is_repeat
 from onboard360.web.onboardings import OnboardingRefused, state_digest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 COOKIE_PREFIX: Final = "onboard360_attempt_"
 # A browser that opened more popups than this within an attempt's lifetime is not a person.
@@ -139,7 +140,8 @@ async def held(
     row = next((r for r in await browser_attempts(conn, hub, cookies) if r.id == wanted), None)
     if row is None:
         raise OnboardingRefused(
-            400, "This browser did not open that onboarding: start again from the partner's page."
+            "This browser did not open that onboarding: start again from the partner's page.",
+            status=400,
         )
     return row
 
@@ -154,15 +156,15 @@ async def identify(
         row = await onboarding_by_state(conn, hub.name, state_digest(redirect.state), lock=True)
         if row is None:
             raise OnboardingRefused(
-                400, "This onboarding is unknown here: start again from the partner's page."
+                "This onboarding is unknown here: start again from the partner's page.", status=400
             )
         if _holds(row, cookies):
             return row
         if await browser_attempts(conn, hub, cookies):
             raise OnboardingRefused(
-                400,
                 "This window belongs to another onboarding than the one this browser "
                 "started: start again from the partner's page.",
+                status=400,
             )
         return row
     return _choose(await browser_attempts(conn, hub, cookies, lock=True), redirect)
@@ -189,9 +191,9 @@ def _choose(held: list[Row[Any]], redirect: RedirectResult) -> Row[Any] | None:
     open_ = [row for row in held if row.redirected_at is None and row.expires_at > now]
     if len({row.external_user_id for row in open_}) > 1:
         raise OnboardingRefused(
-            409,
             "This browser started onboardings for more than one account: start again "
             "from the partner's page, one at a time.",
+            status=409,
         )
     # The newest opening; with none open, the newest attempt says why (expired, completed).
     return max(open_ or held, key=lambda row: row.popup_opened_at)

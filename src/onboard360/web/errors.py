@@ -25,19 +25,23 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from onboard360.runtime.logging import REQUEST_ID
+from onboard360.services.refusals import Refused
 
 
-class ApiError(Exception):
-    """A refusal the caller can act on."""
+class ApiError(Refused):
+    """A refusal only the API's edge makes (a bad cursor, a body that is no JSON object);
+    a command's refusals are services/refusals.py's and answer the same way."""
 
     def __init__(
         self, status: int, code: str, message: str, type_: str = "invalid_request"
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, status=status)
         self.type = type_
+
+
+def refused_response(exc: Refused) -> JSONResponse:
+    """Every ``Refused`` under /api/v1, in the one shape: the only translation the API has."""
+    return error_response(exc.status, exc.type, exc.code, exc.message)
 
 
 def error_response(

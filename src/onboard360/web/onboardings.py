@@ -5,52 +5,25 @@ What a redirect then does is services/redirects.py.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from onboard360.config.hubs import HubConfig
-from onboard360.db import tables as t
-from onboard360.domain import NotifyProduct, OnboardingFacts, ProductEvent
+from onboard360.db.queries.onboarding_rows import hub_onboarding_by_state
+from onboard360.domain import attempts
 from onboard360.hub.signatures import io_signature
-from onboard360.jobs.effects import notify_product
-from onboard360.jobs.transition import record
+from onboard360.services.onboardings import Prefill, state_digest
+from onboard360.services.refusals import OnboardingRefused
 from onboard360.wiring.service import Service
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
-class OnboardingRefused(Exception):
-    """The redirect or popup cannot be tied to a live onboarding; ``status`` says how."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Prefill:
-    number: str | None = None
-    email: str | None = None
-    name: str | None = None
-    # An existing client logs in (the popup's next=login) to share more numbers or grant
-    # permission again: the dashboard's re-permission link.
-    login: bool = False
-
-    def as_dict(self) -> dict[str, str | bool]:
-        return {k: v for k, v in vars(self).items() if v}
-
-
-def state_digest(state: str) -> bytes:
-    """What the database keeps of a state (or an attempt cookie's token): its sha256."""
-    return hashlib.sha256(state.encode()).digest()
+# web/attempts.py and the pages take these from here.
+__all__ = ["OnboardingRefused", "Prefill", "state_digest"]
 
 
 def connect_url(service: Service, hub: HubConfig, state: str) -> str:
@@ -95,70 +68,26 @@ def popup_url(hub: HubConfig, params: dict[str, str]) -> str:
     return f"{hub.hub_url}/dashboard/app/{hub.partner_id}?{urlencode(params)}"
 
 
-async def create(
-    conn: AsyncConnection,
-    service: Service,
-    hub: HubConfig,
-    external_user_id: str,
-    prefill: Prefill,
-) -> tuple[Row[Any], str]:
-    state = secrets.token_urlsafe(24)
-    expires = datetime.now(UTC) + timedelta(seconds=service.settings.onboarding_ttl_seconds)
-    row = (
-        await conn.execute(
-            t.onboardings.insert()
-            .values(
-                id=uuid.uuid4(),
-                hub=hub.name,
-                product=hub.product,
-                external_user_id=external_user_id,
-                state_sha256=state_digest(state),
-                prefill=prefill.as_dict(),
-                expires_at=expires,
-            )
-            .returning(*t.onboardings.c)
-        )
-    ).one()
-    await record(conn, hub, "api", "onboarding_started", {"onboarding_id": str(row.id)})
-    facts = OnboardingFacts(
-        str(row.id), external_user_id, returning_client=prefill.login, expires_at=row.expires_at
-    )
-    await _notify(
-        conn, service, hub, NotifyProduct(ProductEvent.ONBOARDING_STARTED, onboarding=facts)
-    )
-    return row, state
-
-
 async def find(
     conn: AsyncConnection, hub: HubConfig, state: str | None, *, lock: bool = False
 ) -> Row[Any]:
     """The live attempt this state belongs to, or OnboardingRefused saying why not."""
     if not state:
         raise OnboardingRefused(
-            400, "This link has no onboarding state: start again from the partner's page."
+            "This link has no onboarding state: start again from the partner's page.", status=400
         )
-    query = select(t.onboardings).where(
-        t.onboardings.c.hub == hub.name, t.onboardings.c.state_sha256 == state_digest(state)
-    )
-    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    row = await hub_onboarding_by_state(conn, hub.name, state_digest(state), lock=lock)
     if row is None:
         raise OnboardingRefused(
-            400, "This onboarding is unknown here: start again from the partner's page."
+            "This onboarding is unknown here: start again from the partner's page.", status=400
         )
     return live(row)
 
 
 def live(row: Row[Any]) -> Row[Any]:
     """``row``, unless it expired before its redirect came back (then OnboardingRefused)."""
-    if row.redirected_at is None and row.expires_at <= datetime.now(UTC):
+    if attempts.is_expired(row, datetime.now(UTC)):
         raise OnboardingRefused(
-            410, "This onboarding has expired: start again from the partner's page."
+            "This onboarding has expired: start again from the partner's page.", status=410
         )
     return row
-
-
-async def _notify(
-    conn: AsyncConnection, service: Service, hub: HubConfig, effect: NotifyProduct
-) -> None:
-    """The attempt's event, in the transaction that writes its row: neither without the other."""
-    await notify_product(conn, hub, service.product_of(hub), effect, None)

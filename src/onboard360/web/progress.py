@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import TYPE_CHECKING, Any
 
 from onboard360.db.queries.onboardings import channels_by_pairs, client_owners
 from onboard360.domain import statuses
 from onboard360.domain.stage import shown
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def channel_view(row: Row[Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from onboard360.hub import HubError
 from onboard360.services import adoption
+from onboard360.services.source import API
 from onboard360.web.api.common import (
     CONFLICT,
     ERRORS,
@@ -126,7 +127,7 @@ async def import_keys(
     where it points. All or nothing: one refused key (409 ``key_refused``) stores none."""
     config = product_hub(service, product, hub)
     keys = [adoption.HeldKey(k.channel_id, k.api_key) for k in body.keys]
-    versions = await _refusals(adoption.import_keys(service, config, keys, adoption.Actor("api")))
+    versions = await _refusals(adoption.import_keys(service, config, keys, API))
     response.headers.update(NO_STORE)
     return {"imported": [{"channel_id": c, "key_version": v} for c, v in versions.items()]}
 
@@ -144,17 +145,14 @@ async def take_over(
     uses stops working. ``live_channels`` must echo how many live channels that is (409
     ``confirmation_mismatch`` says the number, and nothing is done)."""
     config = product_hub(service, product, hub)
-    actor = adoption.Actor("api")
     plan = await _refusals(adoption.plan_take_over(service, config, body.channel_ids))
-    asked = await _refusals(adoption.take_over(service, config, plan, body.live_channels, actor))
+    asked = await _refusals(adoption.take_over(service, config, plan, body.live_channels, API))
     return {"channel_ids": list(plan.channel_ids), "live": plan.live, "keys_requested": asked}
 
 
 async def _refusals(work: Awaitable[T]) -> T:
+    """``work``, with 360dialog's failure as a 502 (its refusals answer by themselves)."""
     try:
         return await work
-    except adoption.AdoptionRefused as exc:
-        status = 404 if exc.code == "unknown_channel" else 409
-        raise ApiError(status, exc.code, str(exc)) from None
     except HubError as exc:
         raise ApiError(502, "hub_error", f"360dialog: {exc}; nothing was done") from None

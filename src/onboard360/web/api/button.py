@@ -8,28 +8,27 @@ its logged-in user is in, so no echoed ``state`` is needed to tie a redirect to 
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 from pydantic import Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig, ProductConfig
-from onboard360.db import tables as t
+from onboard360.db.queries.onboarding_rows import product_onboarding, product_onboarding_by_state
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.services import redirects
-from onboard360.services.redirects import RedirectRefused
 from onboard360.web import attempts, onboardings
 from onboard360.web.api.common import CONFLICT, ERRORS, GONE, NO_STORE
 from onboard360.web.api.models import Onboarding, PopupParameters
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
-from onboard360.web.onboardings import OnboardingRefused
 from onboard360.web.progress import onboarding_view
 from onboard360.web.strict import PathUUID, RequestBody
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 router = APIRouter(prefix="/api/v1", tags=["onboardings"], responses=ERRORS)
 
@@ -77,10 +76,7 @@ async def popup_parameters(
     if row.redirected_at is not None:
         raise ApiError(409, "already_completed", "this onboarding is completed: start a new one")
     hub = _hub(service, row)
-    try:
-        onboardings.live(row)
-    except OnboardingRefused as exc:
-        raise ApiError(exc.status, "invalid_state", str(exc)) from None
+    onboardings.live(row)
     params = onboardings.popup_parameters(hub, attempts.popup_state(row), row.prefill or {})
     response.headers.update(NO_STORE)
     return {
@@ -112,12 +108,9 @@ async def forward_redirect(
             "state_mismatch",
             "the redirect's state belongs to another onboarding than the one named",
         )
-    try:
-        done = await redirects.complete(
-            service.engine, service, _hub(service, row), onboardings.live(row), redirect, body.query
-        )
-    except (OnboardingRefused, RedirectRefused) as exc:
-        raise ApiError(exc.status, "invalid_state", str(exc)) from None
+    done = await redirects.complete(
+        service.engine, service, _hub(service, row), onboardings.live(row), redirect, body.query
+    )
     async with service.engine.connect() as conn:
         return await onboarding_view(conn, done.attempt or row)
 
@@ -125,10 +118,7 @@ async def forward_redirect(
 async def _onboarding(
     conn: AsyncConnection, product: ProductConfig, onboarding_id: UUID
 ) -> Row[Any]:
-    query = select(t.onboardings).where(
-        t.onboardings.c.id == onboarding_id, t.onboardings.c.product == product.name
-    )
-    row = (await conn.execute(query)).first()
+    row = await product_onboarding(conn, product.name, onboarding_id)
     if row is None:
         raise not_found("onboarding")
     return row
@@ -137,11 +127,7 @@ async def _onboarding(
 async def _onboarding_by_state(
     conn: AsyncConnection, product: ProductConfig, state: str
 ) -> Row[Any]:
-    query = select(t.onboardings).where(
-        t.onboardings.c.state_sha256 == onboardings.state_digest(state),
-        t.onboardings.c.product == product.name,
-    )
-    row = (await conn.execute(query)).first()
+    row = await product_onboarding_by_state(conn, product.name, onboardings.state_digest(state))
     if row is None:
         raise not_found("onboarding")
     return row

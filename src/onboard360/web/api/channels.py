@@ -6,15 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
-from sqlalchemy import Select, select, tuple_
 
 from onboard360.config.hubs import ProductConfig
-from onboard360.db import tables as t
+from onboard360.db.queries.channel_rows import CHANNEL_ORDER, channel_in, channels_query
 from onboard360.db.queries.overview import attention_items
 from onboard360.domain import is_valid_id
-from onboard360.jobs.keys import stored_key
-from onboard360.jobs.rotation import RotationRefused, request_rotation
-from onboard360.jobs.transition import record
+from onboard360.services import rotation
+from onboard360.services.keys import read_api_key
+from onboard360.services.source import API
 from onboard360.web.api.common import (
     CONFLICT,
     ERRORS,
@@ -26,7 +25,7 @@ from onboard360.web.api.common import (
 )
 from onboard360.web.api.models import ApiKey, AttentionKind, Channel, RotationAccepted
 from onboard360.web.deps import ProductDep, ServiceDep
-from onboard360.web.errors import ApiError, not_found
+from onboard360.web.errors import not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
 from onboard360.web.progress import channel_view
 from onboard360.web.strict import RequestBody
@@ -34,8 +33,7 @@ from onboard360.wiring.service import Service
 
 router = APIRouter(prefix="/api/v1", tags=["channels"], responses=ERRORS)
 
-_C = t.channels.c
-BY_CHANNEL_ID = Keyset("channels", [_C.channel_id, _C.hub], [str, str])
+BY_CHANNEL_ID = Keyset("channels", CHANNEL_ORDER, [str, str])
 
 
 class RotateKeyRequest(RequestBody):
@@ -62,33 +60,25 @@ async def list_channels(
 ) -> dict[str, Any]:
     """Channels of this product's hubs, ordered by channel id."""
     hubs = hub_names(service, product, hub)
-    query = select(t.channels).where(_C.hub.in_(hubs))
-    if status is not None:
-        query = query.where(_C.status == status)
-    if permission is not None:
-        query = query.where(_C.permission == permission)
-    if attention is not None:
-        items = attention_items(attention, hubs, service.settings)
-        listed = select(items.c.hub, items.c.channel_id)
-        query = query.where(tuple_(_C.hub, _C.channel_id).in_(listed))
+    listed = None if attention is None else attention_items(attention, hubs, service.settings)
+    query = channels_query(hubs, status=status, permission=permission, listed=listed)
     async with service.engine.connect() as conn:
         rows, next_cursor = await fetch_page(conn, query, BY_CHANNEL_ID, limit, cursor)
     return page([channel_view(row) for row in rows], next_cursor)
 
 
-def _channel(service: Service, product: ProductConfig, channel_id: str) -> Select[Any]:
-    """The query for one of this product's channels (404 for an impossible id)."""
+def _hubs(product: ProductConfig, service: Service, channel_id: str) -> list[str]:
+    """The product's hubs to look for the channel in (404 for an impossible id)."""
     if not is_valid_id(channel_id):
         raise not_found("channel")
-    hubs = [hub.name for hub in product_hubs(service, product)]
-    return select(t.channels).where(_C.channel_id == channel_id, _C.hub.in_(hubs))
+    return [hub.name for hub in product_hubs(service, product)]
 
 
 @router.get("/channels/{channel_id}", response_model=Channel)
 async def get_channel(channel_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
-    query = _channel(service, product, channel_id)
+    hubs = _hubs(product, service, channel_id)
     async with service.engine.connect() as conn:
-        row = (await conn.execute(query)).first()
+        row = await channel_in(conn, hubs, channel_id)
     if row is None:
         raise not_found("channel")
     return channel_view(row)
@@ -99,19 +89,9 @@ async def get_api_key(
     channel_id: str, product: ProductDep, service: ServiceDep, response: Response
 ) -> dict[str, Any]:
     """The channel's current API key, for the product that owns the channel only."""
-    query = _channel(service, product, channel_id)
+    hubs = _hubs(product, service, channel_id)
     response.headers.update(NO_STORE)
-    async with service.engine.begin() as conn:
-        row = (await conn.execute(query)).first()
-        if row is None:
-            raise not_found("channel")
-        hub = service.hub(row.hub)
-        key = await stored_key(conn, service, hub, row.channel_id)
-        if key is None:
-            raise ApiError(409, "no_api_key", row.reason or "the channel has no API key yet")
-        await record(
-            conn, hub, "api", "api_key_read", {"product": product.name}, channel_id=row.channel_id
-        )
+    row, key = await read_api_key(service, hubs, channel_id, product=product.name, source=API)
     return {
         "channel_id": row.channel_id,
         "hub": row.hub,
@@ -135,16 +115,9 @@ async def rotate_key(
     the rotation went through) is refused with 409 ``key_already_replaced`` instead of
     silently revoking the key that replaced it.
     """
-    if not is_valid_id(channel_id):
-        raise not_found("channel")
-    hubs = [hub.name for hub in product_hubs(service, product)]
-    try:
-        async with service.engine.begin() as conn:
-            intent = await request_rotation(
-                conn, service, hubs, channel_id, replaces=body.key_version
-            )
-    except RotationRefused as exc:
-        status = 404 if exc.code == "not_found" else 409
-        raise ApiError(status, exc.code, str(exc)) from None
+    hubs = _hubs(product, service, channel_id)
+    intent = await rotation.rotate_key(
+        service, hubs, channel_id, replaces=body.key_version, source=API
+    )
     # key_version: the version the new key will have once a worker has generated it.
     return {"channel_id": channel_id, "intent": intent, "key_version": intent}

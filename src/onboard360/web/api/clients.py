@@ -4,17 +4,17 @@ claim one for a user of the product (services/claims.py)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.db.queries import clients as queries
 from onboard360.domain import ClientId, is_valid_id
-from onboard360.services.claims import ClaimRefused, claim
+from onboard360.services.claims import claim
+from onboard360.services.refusals import ClaimRefused
+from onboard360.services.source import API
 from onboard360.web.api.common import (
     CONFLICT,
     ERRORS,
@@ -33,6 +33,10 @@ from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Limit, Page, page
 from onboard360.web.progress import channel_view
 from onboard360.wiring.service import Service
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 router = APIRouter(prefix="/api/v1", tags=["clients"], responses=ERRORS)
 
@@ -171,7 +175,7 @@ async def claim_client(
     async with service.engine.connect() as conn:
         hub = await _claim_hub(conn, service, product, client_id, body.hub)
     try:
-        await claim(service, hub, ClientId(client_id), body.external_user_id, source="api")
+        await claim(service, hub, ClientId(client_id), body.external_user_id, source=API)
     except ClaimRefused as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     return await get_client(client_id, product, service, hub.name)

@@ -12,34 +12,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import ProductConfig
-from onboard360.db import tables as t
+from onboard360.db.queries.deliveries import ATTEMPT_ORDER, attempts_of, product_event
 from onboard360.domain import ID_PATTERN, ProductEvent
-from onboard360.jobs.endpoints import (
-    MAX_REASON_CHARS,
-    EndpointState,
-    disable_endpoint,
-    enable_endpoint,
-    endpoint_state,
-    ensure_deliverable,
-    undelivered_counts,
-)
-from onboard360.jobs.replay import (
-    MAX_BULK,
-    ReplayFilter,
-    ReplayRefused,
-    ReplayStatus,
-    delivery_state,
-    is_event_id,
-    replay_event,
-    replay_events,
-    replay_window,
-)
+from onboard360.jobs.endpoints import MAX_REASON_CHARS
+from onboard360.jobs.replay import MAX_BULK, ReplayFilter, ReplayStatus, delivery_state, is_event_id
+from onboard360.services import deliveries
+from onboard360.services.source import API
 from onboard360.web.api.common import CONFLICT, ERRORS, PRINTABLE
-from onboard360.web.dashboard.accounts import audit
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import ApiError, not_found
 from onboard360.web.pagination import Cursor, Keyset, Limit, fetch_page, page
@@ -47,7 +28,7 @@ from onboard360.web.strict import DateTimeText, RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=ERRORS)
 
-OLDEST_FIRST = Keyset("attempts", [t.delivery_attempts.c.attempt], [int])
+OLDEST_FIRST = Keyset("attempts", ATTEMPT_ORDER, [int])
 
 
 class Attempt(BaseModel):
@@ -130,21 +111,6 @@ def _with_endpoint(product: ProductConfig) -> ProductConfig:
     return product
 
 
-async def _endpoint(conn: AsyncConnection, state: EndpointState) -> dict[str, Any]:
-    pending, failed = await undelivered_counts(conn, state.product)
-    return {**state.view(), "pending_events": pending, "failed_events": failed}
-
-
-async def _audit(
-    conn: AsyncConnection, product: ProductConfig, action: str, detail: dict[str, Any]
-) -> None:
-    await audit(conn, None, action, f"product:{product.name}", {"by": "api", **detail})
-
-
-def _refused(exc: ReplayRefused) -> ApiError:
-    return ApiError(409, exc.code, str(exc))
-
-
 @router.get("/events/{event_id}/attempts", response_model=AttemptList)
 async def event_attempts(
     event_id: str,
@@ -156,19 +122,13 @@ async def event_attempts(
     """Every attempt to deliver one of this product's events, oldest first."""
     if not is_event_id(event_id):
         raise not_found("event")
-    e, a = t.product_events.c, t.delivery_attempts.c
     async with service.engine.connect() as conn:
-        event = (
-            await conn.execute(
-                select(e.id, e.event_type, e.delivered_at, e.failed_at).where(
-                    e.id == event_id, e.product == product.name
-                )
-            )
-        ).first()
+        event = await product_event(conn, event_id, product.name)
         if event is None:
             raise not_found("event")
-        query = select(t.delivery_attempts).where(a.event_id == event_id)
-        rows, next_cursor = await fetch_page(conn, query, OLDEST_FIRST, limit, cursor)
+        rows, next_cursor = await fetch_page(
+            conn, attempts_of(event_id), OLDEST_FIRST, limit, cursor
+        )
     attempts = [Attempt.model_validate(row._mapping, from_attributes=False) for row in rows]
     return {
         "event_id": event.id,
@@ -186,23 +146,7 @@ async def event_attempts(
 )
 async def replay_one(event_id: str, product: ProductDep, service: ServiceDep) -> dict[str, Any]:
     """Send one event again, with the same ``webhook-id`` (idempotent while it is queued)."""
-    if not is_event_id(event_id):
-        raise not_found("event")
-    try:
-        async with service.engine.begin() as conn:
-            found = await conn.scalar(
-                select(t.product_events.c.id).where(
-                    t.product_events.c.id == event_id, t.product_events.c.product == product.name
-                )
-            )
-            if found is None:
-                raise not_found("event")
-            await ensure_deliverable(conn, product)
-            queued = await replay_event(conn, product.name, event_id)
-            if queued:
-                await _audit(conn, product, "event-replay", {"event_id": event_id})
-    except ReplayRefused as exc:
-        raise _refused(exc) from None
+    queued = await deliveries.replay_one(service, product, event_id, source=API)
     return {"event_id": event_id, "queued": queued}
 
 
@@ -217,10 +161,7 @@ async def replay_bulk(
 ) -> dict[str, Any]:
     """Send again every matching event (oldest first, at most ``limit``) that is not queued
     already; ``has_more`` says to send the same request again for the next ones."""
-    try:
-        since, until = replay_window(body.since, body.until, datetime.now(UTC))
-    except ReplayRefused as exc:
-        raise ApiError(400, exc.code, str(exc)) from None
+    since, until = deliveries.replay_window(body.since, body.until, datetime.now(UTC))
     spec = ReplayFilter(
         status=body.status,
         since=since,
@@ -230,23 +171,15 @@ async def replay_bulk(
         client_id=body.client_id,
         limit=body.limit,
     )
-    try:
-        async with service.engine.begin() as conn:
-            await ensure_deliverable(conn, product)
-            report = await replay_events(conn, product.name, spec)
-            detail = {"status": spec.status.value, "queued": report.queued}
-            await _audit(conn, product, "events-replay", detail)
-    except ReplayRefused as exc:
-        raise _refused(exc) from None
+    report = await deliveries.replay_matching(service, product, spec, source=API)
     return {"queued": report.queued, "has_more": report.has_more, "since": since, "until": until}
 
 
 @router.get("/endpoint", response_model=Endpoint)
 async def get_endpoint(product: ProductDep, service: ServiceDep) -> dict[str, Any]:
     """Whether deliveries to this product's webhook_url are attempted, and what waits."""
-    _with_endpoint(product)
-    async with service.engine.connect() as conn:
-        return await _endpoint(conn, await endpoint_state(conn, product.name))
+    report = await deliveries.endpoint_report(service, _with_endpoint(product))
+    return report.view()
 
 
 @router.post("/endpoint/disable", response_model=EndpointChanged)
@@ -254,19 +187,13 @@ async def disable(
     product: ProductDep, service: ServiceDep, body: DisableRequest | None = None
 ) -> dict[str, Any]:
     """Pause deliveries; events are kept (pending) until the endpoint is enabled."""
-    _with_endpoint(product)
     reason = (body or DisableRequest()).reason
-    async with service.engine.begin() as conn:
-        state, changed = await disable_endpoint(conn, product.name, reason, "api")
-        await _audit(conn, product, "endpoint-disable", {"changed": changed, "reason": reason})
-        return {**await _endpoint(conn, state), "changed": changed, "requeued": 0}
+    done = await deliveries.disable_deliveries(service, _with_endpoint(product), reason, source=API)
+    return {**done.view(), "changed": done.changed, "requeued": 0}
 
 
 @router.post("/endpoint/enable", response_model=EndpointChanged)
 async def enable(product: ProductDep, service: ServiceDep) -> dict[str, Any]:
     """Resume deliveries: every pending event is queued again, oldest first."""
-    _with_endpoint(product)
-    async with service.engine.begin() as conn:
-        state, changed, requeued = await enable_endpoint(conn, product.name)
-        await _audit(conn, product, "endpoint-enable", {"changed": changed, "requeued": requeued})
-        return {**await _endpoint(conn, state), "changed": changed, "requeued": requeued}
+    done = await deliveries.enable_deliveries(service, _with_endpoint(product), source=API)
+    return {**done.view(), "changed": done.changed, "requeued": done.requeued}

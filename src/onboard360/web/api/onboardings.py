@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import Field
-from sqlalchemy import select, text
 
-from onboard360.db import tables as t
-from onboard360.db.queries.overview import stage_filter
+from onboard360.db.queries.onboarding_rows import onboardings_page, product_onboarding
+from onboard360.services.onboardings import Prefill, start_onboarding
+from onboard360.services.source import API
 from onboard360.web import onboardings
 from onboard360.web.api.common import (
     ERRORS,
@@ -24,15 +22,11 @@ from onboard360.web.api.common import (
 from onboard360.web.api.models import Onboarding, OnboardingCreated, Stage
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import not_found
-from onboard360.web.onboardings import Prefill
-from onboard360.web.pagination import Cursor, Keyset, Limit, Page, fetch_page, page
+from onboard360.web.pagination import Cursor, Limit, Page, page
 from onboard360.web.progress import onboarding_view, onboarding_views
 from onboard360.web.strict import PathUUID, RequestBody
 
 router = APIRouter(prefix="/api/v1", tags=["onboardings"], responses=ERRORS)
-
-_O = t.onboardings.alias("o")  # stage_filter speaks of the onboarding as "o"
-NEWEST_FIRST = Keyset("onboardings", [_O.c.created_at, _O.c.id], [datetime, UUID], descending=True)
 
 
 class OnboardingRequest(RequestBody):
@@ -50,29 +44,16 @@ async def create_onboarding(
     body: OnboardingRequest, product: ProductDep, service: ServiceDep
 ) -> dict[str, Any]:
     hub = product_hub(service, product, body.hub)
-    async with service.engine.begin() as conn:
-        # A user who onboarded before comes back to share more numbers or grant
-        # permission: send them to the popup's login rather than a new signup.
-        returning = await conn.scalar(
-            select(t.clients.c.client_id)
-            .where(
-                t.clients.c.hub == hub.name,
-                t.clients.c.external_user_id == body.external_user_id,
-            )
-            .limit(1)
-        )
-        prefill = Prefill(
-            number=body.number, email=body.email, name=body.name, login=returning is not None
-        )
-        row, state = await onboardings.create(conn, service, hub, body.external_user_id, prefill)
+    prefill = Prefill(number=body.number, email=body.email, name=body.name)
+    started = await start_onboarding(service, hub, body.external_user_id, prefill, source=API)
     return {
-        "id": row.id,
+        "id": started.row.id,
         "hub": hub.name,
-        "connect_url": onboardings.connect_url(service, hub, state),
-        "popup_url": onboardings.opener_url(service, hub, state),
-        "state": state,
-        "returning_client": returning is not None,
-        "expires_at": row.expires_at.isoformat(),
+        "connect_url": onboardings.connect_url(service, hub, started.state),
+        "popup_url": onboardings.opener_url(service, hub, started.state),
+        "state": started.state,
+        "returning_client": started.returning_client,
+        "expires_at": started.row.expires_at.isoformat(),
     }
 
 
@@ -89,15 +70,16 @@ async def list_onboardings(
 ) -> dict[str, Any]:
     """This product's onboardings, newest first."""
     hubs = hub_names(service, product, hub)
-    # One hub by equality: its (hub, stage, created_at) index then yields the newest first.
-    in_hubs = _O.c.hub == hubs[0] if len(hubs) == 1 else _O.c.hub.in_(hubs)
-    query = select(_O).where(_O.c.product == product.name, in_hubs)
-    if external_user_id is not None:
-        query = query.where(_O.c.external_user_id == external_user_id)
-    if stage is not None:
-        query = query.where(text(stage_filter(stage)))
     async with service.engine.connect() as conn:
-        rows, next_cursor = await fetch_page(conn, query, NEWEST_FIRST, limit, cursor)
+        rows, next_cursor = await onboardings_page(
+            conn,
+            product.name,
+            hubs,
+            external_user_id=external_user_id,
+            stage=stage,
+            limit=limit,
+            cursor=cursor,
+        )
         return page(await onboarding_views(conn, rows), next_cursor)
 
 
@@ -106,14 +88,7 @@ async def get_onboarding(
     onboarding_id: PathUUID, product: ProductDep, service: ServiceDep
 ) -> dict[str, Any]:
     async with service.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(t.onboardings).where(
-                    t.onboardings.c.id == onboarding_id,
-                    t.onboardings.c.product == product.name,
-                )
-            )
-        ).first()
+        row = await product_onboarding(conn, product.name, onboarding_id)
         if row is None:
             raise not_found("onboarding")
         return await onboarding_view(conn, row)

@@ -1,55 +1,40 @@
 """What an operator can do about a stuck client: each confirmed, audited and idempotent.
 
-Every action is a GET confirm page that says what will happen (or that nothing is left to
-do) and a POST that checks the session's CSRF token and an explicit ``confirm=yes``,
-does the work in one transaction with an ``audit_log`` row, and redirects back to the
-client's page. A repeated POST (a resent form, a double click) finds nothing left to do:
-each action decides from the current state, or from what the confirm page showed.
+The actions are confirmed.py's (a confirm page, then one audited transaction); the work
+is the services' (services/operator.py, services/rotation.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig
-from onboard360.db import codec
-from onboard360.db import tables as t
-from onboard360.domain import (
-    ChannelId,
-    ChannelSnapshot,
-    KeyBlocker,
-    KeyStatus,
-    PermissionConfirmed,
-    SnapshotError,
-    may_generate_key,
-)
-from onboard360.hub import HubError
+from onboard360.db.queries.deliveries import product_event
+from onboard360.db.queries.subjects import channel_row, channel_state, client_exists
+from onboard360.domain import ChannelId, KeyBlocker, KeyStatus, may_generate_key
 from onboard360.jobs.endpoints import endpoint_state
 from onboard360.jobs.queue import defer, provision_job
 from onboard360.jobs.reconcile import stranded_keys
-from onboard360.jobs.replay import delivery_state, queued_events, replay_event
-from onboard360.jobs.rotation import RotationRefused, request_rotation
-from onboard360.jobs.transition import apply_inputs
-from onboard360.web.dashboard.accounts import audit
+from onboard360.jobs.replay import delivery_state, queued_events
+from onboard360.services import operator
+from onboard360.services.refusals import RotationRefused
+from onboard360.services.rotation import request_rotation
+from onboard360.services.source import Source
+from onboard360.web.dashboard import confirmed
 from onboard360.web.dashboard.clients import checked_id, configured_hub
+from onboard360.web.dashboard.confirmed import Action, Outcome, Plan
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
-from onboard360.web.dashboard.sessions import (
-    DashboardRoute,
-    PageError,
-    Session,
-    SessionDep,
-    check_csrf,
-)
+from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep, check_csrf
 from onboard360.web.deps import ServiceDep
 from onboard360.wiring.service import Service
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 
@@ -82,28 +67,13 @@ class Subject:
         return {"hub": self.hub.name, **{k: v for k, v in found.items() if v}}
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What the action would do now: ``step`` (``None``: nothing) and a sentence saying so."""
-
-    step: str | None
-    says: str
-    fields: tuple[tuple[str, str], ...] = ()  # hidden fields the POST must carry back
-
-
 # ---- subjects ------------------------------------------------------------------------
 
 
 async def channel_subject(conn: AsyncConnection, service: Service, params: Any) -> Subject:
     hub = configured_hub(service, str(params.get("hub", "")))
     channel_id = checked_id(str(params.get("channel", "")), "channel")
-    row = (
-        await conn.execute(
-            select(t.channels.c.client_id).where(
-                t.channels.c.hub == hub.name, t.channels.c.channel_id == channel_id
-            )
-        )
-    ).first()
+    row = await channel_row(conn, hub.name, channel_id)
     if row is None:
         raise PageError(404, "There is no such channel in this hub.")
     return Subject(hub, row.client_id, channel_id)
@@ -112,21 +82,14 @@ async def channel_subject(conn: AsyncConnection, service: Service, params: Any) 
 async def client_subject(conn: AsyncConnection, service: Service, params: Any) -> Subject:
     hub = configured_hub(service, str(params.get("hub", "")))
     client_id = checked_id(str(params.get("client", "")), "client")
-    found = await conn.scalar(
-        select(t.clients.c.client_id).where(
-            t.clients.c.hub == hub.name, t.clients.c.client_id == client_id
-        )
-    )
-    if found is None:
+    if not await client_exists(conn, hub.name, client_id):
         raise PageError(404, "There is no such client in this hub.")
     return Subject(hub, client_id)
 
 
 async def event_subject(conn: AsyncConnection, service: Service, params: Any) -> Subject:
     event_id = str(params.get("event", ""))[:100]
-    row = (
-        await conn.execute(select(t.product_events).where(t.product_events.c.id == event_id))
-    ).first()
+    row = await product_event(conn, event_id)
     hub = service.settings.hub(row.hub) if row is not None and row.hub else None
     if row is None or hub is None:
         raise PageError(404, "There is no such event.")
@@ -137,16 +100,7 @@ async def event_subject(conn: AsyncConnection, service: Service, params: Any) ->
 
 
 async def plan_retry(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
-    row = (
-        await conn.execute(
-            select(t.channels.c.state)
-            .where(
-                t.channels.c.hub == subject.hub.name, t.channels.c.channel_id == subject.channel_id
-            )
-            .with_for_update()
-        )
-    ).one()
-    state = codec.channel_from_json(row.state)
+    state = await channel_state(conn, subject.hub.name, subject.channel_id or "", lock=True)
     if state.key is KeyStatus.PROVISIONING:
         channel = subject.channel_id or ""
         if await stranded_keys(conn, subject.hub.name, channel, state.key_intent):
@@ -168,24 +122,21 @@ async def plan_retry(conn: AsyncConnection, subject: Subject, _form: Any) -> Pla
 
 
 async def do_retry(
-    conn: AsyncConnection, service: Service, subject: Subject, plan: Plan, _form: Any
-) -> tuple[str, dict[str, Any]]:
+    conn: AsyncConnection,
+    service: Service,
+    subject: Subject,
+    plan: Plan,
+    _form: Any,
+    source: Source,
+) -> Outcome:
     channel = ChannelId(subject.channel_id or "")
     hub = subject.hub
     if plan.step == "requeue":
-        state = codec.channel_from_json(
-            await conn.scalar(
-                select(t.channels.c.state).where(
-                    t.channels.c.hub == hub.name, t.channels.c.channel_id == channel
-                )
-            )
-        )
+        state = await channel_state(conn, hub.name, channel)
         await defer(conn, provision_job(hub.name, channel, state.key_intent))
         return "retry_requeued", {"intent": state.key_intent}
     if plan.step == "confirm_permission":
-        sequence = int(await conn.scalar(text("SELECT nextval('onboarding_sequence')")) or 0)
-        confirmed = PermissionConfirmed(channel, sequence)
-        await apply_inputs(conn, hub, service.product_of(hub), [confirmed], source="operator")
+        sequence = await operator.confirm_permission(conn, service, hub, channel, source)
         return "retry_confirmed", {"sequence": sequence}
     return "retry_nothing", {}
 
@@ -194,14 +145,8 @@ async def do_retry(
 
 
 async def plan_rotate(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
-    row = (
-        await conn.execute(
-            select(t.channels.c.key_status, t.channels.c.key_intent).where(
-                t.channels.c.hub == subject.hub.name, t.channels.c.channel_id == subject.channel_id
-            )
-        )
-    ).one()
-    if row.key_status != KeyStatus.STORED.value:
+    row = await channel_row(conn, subject.hub.name, subject.channel_id or "")
+    if row is None or row.key_status != KeyStatus.STORED.value:
         return Plan(None, "The channel has no API key to replace.")
     return Plan(
         "rotate",
@@ -212,8 +157,13 @@ async def plan_rotate(conn: AsyncConnection, subject: Subject, _form: Any) -> Pl
 
 
 async def do_rotate(
-    conn: AsyncConnection, service: Service, subject: Subject, _plan: Plan, form: Any
-) -> tuple[str, dict[str, Any]]:
+    conn: AsyncConnection,
+    service: Service,
+    subject: Subject,
+    _plan: Plan,
+    form: Any,
+    source: Source,
+) -> Outcome:
     # The version the confirm page showed, not the current one: a resent form after the
     # rotation went through names a replaced key and is refused, changing nothing.
     seen = str(form.get("key_version", ""))
@@ -221,7 +171,12 @@ async def do_rotate(
         raise PageError(400, "This form names no key version: open the rotate page again.")
     try:
         intent = await request_rotation(
-            conn, service, [subject.hub.name], subject.channel_id or "", replaces=int(seen)
+            conn,
+            service,
+            [subject.hub.name],
+            subject.channel_id or "",
+            replaces=int(seen),
+            source=source,
         )
     except RotationRefused as exc:
         return "rotate_nothing", {"replaces": int(seen), "refused": exc.code}
@@ -239,11 +194,9 @@ _RESEND_STATES = {
 
 
 async def plan_resend(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
-    row = (
-        await conn.execute(
-            select(t.product_events).where(t.product_events.c.id == subject.event_id)
-        )
-    ).one()
+    row = await product_event(conn, subject.event_id or "")
+    if row is None:
+        raise PageError(404, "There is no such event.")
     if await queued_events(conn, [row.id]):
         return Plan(None, "The event is already queued for delivery.")
     if not (await endpoint_state(conn, row.product)).enabled:
@@ -262,21 +215,11 @@ async def plan_resend(conn: AsyncConnection, subject: Subject, _form: Any) -> Pl
 
 
 async def do_resend(
-    conn: AsyncConnection, service: Service, subject: Subject, plan: Plan, form: Any
-) -> tuple[str, dict[str, Any]]:
-    row = (
-        await conn.execute(
-            select(t.product_events)
-            .where(t.product_events.c.id == subject.event_id)
-            .with_for_update()
-        )
-    ).one()
-    product = service.settings.product(row.product)
-    if product is None or not product.webhook_url:
-        raise PageError(409, "The product takes no webhooks: there is nowhere to send it.")
-    if plan.step is None or str(row.attempts) != str(form.get("attempts", "")):
-        return "resend_nothing", {"event_id": row.id}
-    if not await replay_event(conn, product.name, row.id):
+    conn: AsyncConnection, service: Service, subject: Subject, plan: Plan, form: Any, _s: Source
+) -> Outcome:
+    seen = str(form.get("attempts", "")) if plan.step is not None else ""
+    queued, row = await operator.resend_event(conn, service, subject.event_id or "", seen)
+    if not queued:
         return "resend_nothing", {"event_id": row.id}
     return "resend_queued", {"event_id": row.id, "event_type": row.event_type}
 
@@ -292,61 +235,27 @@ async def plan_reconcile(_conn: AsyncConnection, subject: Subject, _form: Any) -
     )
 
 
-async def read_client_channels(service: Service, subject: Subject) -> list[ChannelSnapshot]:
-    """The client's channels as 360dialog lists them; before the transaction (HTTP)."""
-    snapshots: list[ChannelSnapshot] = []
-    api = service.partner_api(subject.hub)
-    async for channel in api.iter_channels(filters={"client_id": subject.client_id}):
-        try:
-            snapshots.append(ChannelSnapshot.from_api(channel.raw))
-        except SnapshotError:
-            continue  # counted by the periodic sync; nothing an operator can do here
-    return snapshots
-
-
 # ---- the routes ----------------------------------------------------------------------
 
-Planner = Callable[[AsyncConnection, Subject, Any], Awaitable[Plan]]
-Doer = Callable[
-    [AsyncConnection, Service, Subject, Plan, Any], Awaitable[tuple[str, dict[str, Any]]]
-]
 
-
-@dataclass(frozen=True)
-class Action:
-    name: str
-    title: str
-    subject: Callable[[AsyncConnection, Service, Any], Awaitable[Subject]]
-    plan: Planner
-    do: Doer | None  # None: done outside the transaction by its own route
-
-
-ACTIONS = {
+ACTIONS: dict[str, Action[Subject]] = {
     a.name: a
     for a in (
         Action("retry-provisioning", "Retry provisioning", channel_subject, plan_retry, do_retry),
         Action("rotate-key", "Rotate the API key", channel_subject, plan_rotate, do_rotate),
         Action("resend-event", "Resend the event", event_subject, plan_resend, do_resend),
+        # Reads 360dialog first: not one transaction, its route does it (services/operator.py).
         Action("reconcile", "Reconcile with 360dialog now", client_subject, plan_reconcile, None),
     )
 }
-
-
-def _action(name: str) -> Action:
-    action = ACTIONS.get(name)
-    if action is None:
-        raise PageError(404, "There is no such action.")
-    return action
 
 
 @router.get("/actions/{name}")
 async def confirm_page(
     name: str, request: Request, session: SessionDep, service: ServiceDep
 ) -> Response:
-    action = _action(name)
-    async with service.engine.begin() as conn:
-        subject = await action.subject(conn, service, request.query_params)
-        plan = await action.plan(conn, subject, {})
+    action = confirmed.find(ACTIONS, name)
+    subject, plan = await confirmed.confirm(service, action, request.query_params)
     return render("confirm.html", session=session, action=action, subject=subject, plan=plan)
 
 
@@ -354,77 +263,22 @@ async def confirm_page(
 async def perform(
     name: str, request: Request, session: SessionDep, service: ServiceDep
 ) -> Response:
-    action = _action(name)
+    action = confirmed.find(ACTIONS, name)
     form = await request.form()
     check_csrf(session.csrf_token, form)
     if form.get("confirm") != "yes":
         query = {k: str(form.get(k, "")) for k in ("hub", "channel", "client", "event")}
         back = f"/dashboard/actions/{name}?" + urlencode({k: v for k, v in query.items() if v})
         return RedirectResponse(back, status_code=303, headers=PAGE_HEADERS)
-    if action.do is None:
-        return await _reconcile(service, session, action, form)
-    async with service.engine.begin() as conn:
-        subject = await action.subject(conn, service, form)
-        plan = await action.plan(conn, subject, form)
-        done, detail = await action.do(conn, service, subject, plan, form)
-        await _audit(
-            conn, session=session, action=action, subject=subject, done=done, detail=detail
-        )
-    return _back(subject, done)
-
-
-async def _reconcile(service: Service, session: Session, action: Action, form: Any) -> Response:
+    if action.do is not None:
+        return await confirmed.perform(service, session, action, form)
     async with service.engine.connect() as conn:
         subject = await action.subject(conn, service, form)
-    try:
-        snapshots = await read_client_channels(service, subject)
-    except HubError as exc:
-        async with service.engine.begin() as conn:
-            await _audit(
-                conn,
-                session=session,
-                action=action,
-                subject=subject,
-                done="reconcile_failed",
-                detail={"error": str(exc)},
-            )
-        return _back(subject, "reconcile_failed")
-    hub = subject.hub
-    async with service.engine.begin() as conn:
-        outcome = await apply_inputs(
-            conn, hub, service.product_of(hub), snapshots, source="operator"
-        )
-        detail = {"channels_seen": len(snapshots), "changed": len(outcome.changed_channels)}
-        await _audit(
-            conn,
-            session=session,
-            action=action,
-            subject=subject,
-            done="reconcile_done",
-            detail=detail,
-        )
-    return _back(subject, "reconcile_done")
-
-
-async def _audit(
-    conn: AsyncConnection,
-    session: Session,
-    *,
-    action: Action,
-    subject: Subject,
-    done: str,
-    detail: dict[str, Any],
-) -> None:
-    await audit(
-        conn,
-        session.operator_id,
-        action.name,
-        subject.target,
-        {**subject.detail(), "outcome": done, **detail},
+    done = await operator.reconcile_client(
+        service,
+        subject.hub,
+        subject.client_id or "",
+        source=Source.dashboard(session.operator_id),
+        audit_as=action.name,
     )
-
-
-def _back(subject: Subject, done: str) -> RedirectResponse:
-    return RedirectResponse(
-        f"{subject.page}?{urlencode({'done': done})}", status_code=303, headers=PAGE_HEADERS
-    )
+    return confirmed.back(subject, done.done)

@@ -20,6 +20,7 @@ from onboard360.config.hubs import HubConfig
 from onboard360.hub import HubError
 from onboard360.services import adoption
 from onboard360.services.key_file import parse_held_keys
+from onboard360.services.source import Source
 from onboard360.web.dashboard.clients import configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, Session, SessionDep, check_csrf
@@ -54,9 +55,7 @@ async def import_keys(
     try:
         one = [adoption.HeldKey(channel, SecretStr(key))] if channel else None
         keys = one or parse_held_keys(pasted)
-        await adoption.import_keys(
-            service, config, keys, adoption.Actor.operator(session.operator_id)
-        )
+        await adoption.import_keys(service, config, keys, Source.dashboard(session.operator_id))
     except (adoption.AdoptionRefused, HubError) as exc:
         return await _refused(service, session, config, exc)
     return _back(config, "imported")
@@ -71,7 +70,7 @@ async def take_over(
     check_csrf(session.csrf_token, form)
     ids = [str(v) for v in form.getlist("channel")]
     typed = str(form.get("live_channels", "")).strip()
-    actor = adoption.Actor.operator(session.operator_id)
+    actor = Source.dashboard(session.operator_id)
     try:
         plan = await adoption.plan_take_over(service, config, ids or None)
         confirmed = int(typed) if typed.isdigit() and len(typed) < 8 else None

@@ -14,22 +14,20 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from onboard360.web.dashboard.accounts import audit, authenticate
+from onboard360.services.accounts import authenticate
+from onboard360.services.sessions import SESSION_LIFETIME, log_in, log_out
 from onboard360.web.dashboard.pages import PAGE_HEADERS, STATIC, render
 from onboard360.web.dashboard.sessions import (
     COOKIE,
     COOKIE_PATH,
     LOGIN_COOKIE,
-    SESSION_LIFETIME,
     DashboardRoute,
     LoginRequired,
     SessionDep,
     check_csrf,
     current_session,
-    end_session,
     login_gate,
     set_cookie,
-    start_session,
 )
 from onboard360.web.deps import ServiceDep
 
@@ -88,9 +86,7 @@ async def login(request: Request, service: ServiceDep) -> Response:
     if operator is None:
         failed = "/dashboard/login?" + urlencode({"failed": 1, "next": target})
         return RedirectResponse(failed, status_code=303, headers=PAGE_HEADERS)
-    async with service.engine.begin() as conn:
-        token, _session = await start_session(conn, operator.id)
-        await audit(conn, operator.id, "login", f"operator:{operator.email}", {})
+    token, _session = await log_in(service.engine, operator)
     response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
     set_cookie(request, response, COOKIE, token, int(SESSION_LIFETIME.total_seconds()))
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
@@ -101,9 +97,7 @@ async def login(request: Request, service: ServiceDep) -> Response:
 async def logout(request: Request, session: SessionDep, service: ServiceDep) -> Response:
     form = await request.form()
     check_csrf(session.csrf_token, form)
-    async with service.engine.begin() as conn:
-        await end_session(conn, request.cookies.get(COOKIE, ""))
-        await audit(conn, session.operator_id, "logout", f"operator:{session.email}", {})
+    await log_out(service.engine, request.cookies.get(COOKIE, ""), session)
     response = RedirectResponse("/dashboard/login?bye=1", status_code=303, headers=PAGE_HEADERS)
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response

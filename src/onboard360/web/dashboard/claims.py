@@ -8,17 +8,15 @@ extra, explicit tick. The POST checks the CSRF token and runs the same
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from onboard360.config.hubs import HubConfig
 from onboard360.domain import ClientId
-from onboard360.services.claims import ClaimRefused, claim
+from onboard360.services.claims import claim_for_operator
 from onboard360.services.redirects import client_owner
-from onboard360.web.dashboard.accounts import audit
+from onboard360.services.source import Source
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep, check_csrf
@@ -61,37 +59,18 @@ async def claim_client(request: Request, session: SessionDep, service: ServiceDe
     user = str(form.get("external_user_id", "")).strip()
     if not user or len(user) > MAX_USER_ID or not user.isprintable():
         raise PageError(400, "Name the user: their id in your product (printable, ≤ 200).")
-    reassign = form.get("reassign") == "yes"
-    detail: dict[str, Any] = {"hub": hub.name, "client_id": client, "external_user_id": user}
-    try:
-        done = await claim(service, hub, client, user, source="operator", reassign=reassign)
-    except ClaimRefused as exc:
-        await _audit(
-            service, session.operator_id, hub, client, {**detail, "outcome": f"refused:{exc.code}"}
-        )
-        back = "/dashboard/claim?" + urlencode(
-            {"hub": hub.name, "client": client, "error": exc.code}
-        )
-        return RedirectResponse(back, status_code=303, headers=PAGE_HEADERS)
-    outcome = "reassigned" if done.previous else ("claimed" if done.changed else "unchanged")
-    await _audit(
+    done = await claim_for_operator(
         service,
-        session.operator_id,
         hub,
         client,
-        {**detail, "outcome": outcome, "previous": done.previous},
+        user,
+        source=Source.dashboard(session.operator_id),
+        reassign=form.get("reassign") == "yes",
     )
-    page = f"/dashboard/clients/{hub.name}/{client}?" + urlencode({"done": f"claim_{outcome}"})
+    if done.refused is not None:
+        back = "/dashboard/claim?" + urlencode(
+            {"hub": hub.name, "client": client, "error": done.refused}
+        )
+        return RedirectResponse(back, status_code=303, headers=PAGE_HEADERS)
+    page = f"/dashboard/clients/{hub.name}/{client}?" + urlencode({"done": f"claim_{done.outcome}"})
     return RedirectResponse(page, status_code=303, headers=PAGE_HEADERS)
-
-
-async def _audit(
-    service: ServiceDep,
-    operator_id: int,
-    hub: HubConfig,
-    client: str,
-    detail: dict[str, Any],
-) -> None:
-    """One audit row for a claim, refused or done, in its own transaction."""
-    async with service.engine.begin() as conn:
-        await audit(conn, operator_id, "claim-client", f"client:{hub.name}/{client}", detail)

@@ -2,26 +2,22 @@
 delivery log, and the product actions (disable / enable the endpoint, replay the failed
 events).
 
-Product actions follow actions.py's rules: a GET confirm page saying what will happen, a
-POST with the session's CSRF token and ``confirm=yes``, the work and its ``audit_log`` row
-in one transaction, and a resent form that finds nothing left to do.
+Product actions are confirmed.py's: a GET confirm page saying what will happen, a POST
+with the session's CSRF token and ``confirm=yes``, the work and its ``audit_log`` row in
+one transaction, and a resent form that finds nothing left to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import ProductConfig
-from onboard360.db import tables as t
+from onboard360.db.queries.deliveries import latest_attempts, product_event, undelivered_events
 from onboard360.jobs.endpoints import (
     disable_endpoint,
     disabled_after,
@@ -36,17 +32,16 @@ from onboard360.jobs.replay import (
     is_event_id,
     replay_events,
 )
-from onboard360.web.dashboard.accounts import audit
+from onboard360.services.source import Source
+from onboard360.web.dashboard import confirmed
+from onboard360.web.dashboard.confirmed import Action, Outcome, Plan
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
-from onboard360.web.dashboard.sessions import (
-    DashboardRoute,
-    PageError,
-    Session,
-    SessionDep,
-    check_csrf,
-)
+from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep, check_csrf
 from onboard360.web.deps import ServiceDep
 from onboard360.wiring.service import Service
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 
@@ -54,16 +49,6 @@ EVENTS_SHOWN = 50
 ATTEMPTS_SHOWN = 100
 # A dashboard replay takes failed events of any age (still at most MAX_BULK per click).
 EVER = datetime(2000, 1, 1, tzinfo=UTC)
-
-_UNDELIVERED = text(
-    """
-    SELECT e.id, e.event_type, e.hub, e.client_id, e.channel_id, e.created_at, e.attempts,
-      e.last_status, e.last_error, e.failed_at
-    FROM product_events e
-    WHERE e.product = :product AND e.delivered_at IS NULL
-    ORDER BY e.created_at, e.id LIMIT :limit
-    """
-)
 
 DONE_MESSAGES = {
     "endpoint_disabled": "Deliveries are disabled: events are kept until you enable them.",
@@ -89,9 +74,7 @@ async def product_page(
     async with service.engine.connect() as conn:
         state = await endpoint_state(conn, product.name)
         pending, failed = await undelivered_counts(conn, product.name)
-        events = list(
-            await conn.execute(_UNDELIVERED, {"product": product.name, "limit": EVENTS_SHOWN})
-        )
+        events = await undelivered_events(conn, product.name, EVENTS_SHOWN)
     return render(
         "product.html",
         session=session,
@@ -111,20 +94,10 @@ async def event_page(event_id: str, session: SessionDep, service: ServiceDep) ->
     if not is_event_id(event_id):
         raise PageError(404, "There is no such event.")
     async with service.engine.connect() as conn:
-        event = (
-            await conn.execute(select(t.product_events).where(t.product_events.c.id == event_id))
-        ).first()
+        event = await product_event(conn, event_id)
         if event is None:
             raise PageError(404, "There is no such event.")
-        a = t.delivery_attempts.c
-        attempts = list(
-            await conn.execute(
-                select(t.delivery_attempts)
-                .where(a.event_id == event_id)
-                .order_by(a.attempt.desc())
-                .limit(ATTEMPTS_SHOWN)
-            )
-        )
+        attempts = await latest_attempts(conn, event_id, ATTEMPTS_SHOWN)
     return render("event.html", session=session, event=event, attempts=attempts)
 
 
@@ -132,41 +105,57 @@ async def event_page(event_id: str, session: SessionDep, service: ServiceDep) ->
 
 
 @dataclass(frozen=True)
-class ProductPlan:
-    step: str | None
-    says: str
+class ProductSubject:
+    """A product, as the subject of an action."""
+
+    product: ProductConfig
+
+    @property
+    def page(self) -> str:
+        return f"/dashboard/products/{self.product.name}"
+
+    @property
+    def target(self) -> str:
+        return f"product:{self.product.name}"
+
+    def detail(self) -> dict[str, Any]:
+        return {"product": self.product.name}
 
 
-async def _plan_disable(conn: AsyncConnection, product: ProductConfig) -> ProductPlan:
-    state = await endpoint_state(conn, product.name)
+async def _product(_conn: AsyncConnection, service: Service, params: Any) -> ProductSubject:
+    return ProductSubject(configured_product(service, str(params.get("product", ""))))
+
+
+async def _plan_disable(conn: AsyncConnection, subject: ProductSubject, _form: Any) -> Plan:
+    state = await endpoint_state(conn, subject.product.name)
     if not state.enabled:
-        return ProductPlan(None, f"Deliveries are disabled already: {state.disabled_reason}")
-    return ProductPlan(
+        return Plan(None, f"Deliveries are disabled already: {state.disabled_reason}")
+    return Plan(
         "disable",
         "No event is sent to the product until its endpoint is enabled again. Events are "
         "kept (pending) and are sent, oldest first, when it is.",
     )
 
 
-async def _plan_enable(conn: AsyncConnection, product: ProductConfig) -> ProductPlan:
-    state = await endpoint_state(conn, product.name)
+async def _plan_enable(conn: AsyncConnection, subject: ProductSubject, _form: Any) -> Plan:
+    state = await endpoint_state(conn, subject.product.name)
     if state.enabled:
-        return ProductPlan(None, "Deliveries are enabled: nothing to do.")
-    pending, _ = await undelivered_counts(conn, product.name)
-    return ProductPlan(
+        return Plan(None, "Deliveries are enabled: nothing to do.")
+    pending, _ = await undelivered_counts(conn, subject.product.name)
+    return Plan(
         "enable",
         f"Deliveries were disabled ({state.disabled_by}: {state.disabled_reason}). Enabling "
         f"queues the {pending} pending event(s) again, oldest first; fix the endpoint first.",
     )
 
 
-async def _plan_replay(conn: AsyncConnection, product: ProductConfig) -> ProductPlan:
-    if not (await endpoint_state(conn, product.name)).enabled:
-        return ProductPlan(None, "Deliveries are disabled: enable the endpoint first.")
-    _, failed = await undelivered_counts(conn, product.name)
+async def _plan_replay(conn: AsyncConnection, subject: ProductSubject, _form: Any) -> Plan:
+    if not (await endpoint_state(conn, subject.product.name)).enabled:
+        return Plan(None, "Deliveries are disabled: enable the endpoint first.")
+    _, failed = await undelivered_counts(conn, subject.product.name)
     if not failed:
-        return ProductPlan(None, "No event has failed: nothing to replay.")
-    return ProductPlan(
+        return Plan(None, "No event has failed: nothing to replay.")
+    return Plan(
         "replay",
         f"The {failed} failed event(s) (at most {MAX_BULK}, oldest first) are sent to the "
         "product again, each with its own webhook-id so the product can de-duplicate them.",
@@ -174,54 +163,53 @@ async def _plan_replay(conn: AsyncConnection, product: ProductConfig) -> Product
 
 
 async def _do_disable(
-    conn: AsyncConnection, product: ProductConfig, session: Session
-) -> tuple[str, dict[str, Any]]:
-    reason = f"disabled by {session.email} on the dashboard"
-    _, changed = await disable_endpoint(conn, product.name, reason, f"operator:{session.email}")
+    conn: AsyncConnection, _s: Service, subject: ProductSubject, _p: Plan, _f: Any, source: Source
+) -> Outcome:
+    by = source.shown_to_operators
+    reason = f"disabled by {by.removeprefix('operator:')} on the dashboard"
+    _, changed = await disable_endpoint(conn, subject.product.name, reason, by)
     return ("endpoint_disabled" if changed else "endpoint_nothing"), {}
 
 
 async def _do_enable(
-    conn: AsyncConnection, product: ProductConfig, _session: Session
-) -> tuple[str, dict[str, Any]]:
-    _, changed, requeued = await enable_endpoint(conn, product.name)
+    conn: AsyncConnection, _s: Service, subject: ProductSubject, _p: Plan, _f: Any, _so: Source
+) -> Outcome:
+    _, changed, requeued = await enable_endpoint(conn, subject.product.name)
     return ("endpoint_enabled" if changed else "endpoint_nothing"), {"requeued": requeued}
 
 
 async def _do_replay(
-    conn: AsyncConnection, product: ProductConfig, _session: Session
-) -> tuple[str, dict[str, Any]]:
+    conn: AsyncConnection, _s: Service, subject: ProductSubject, _p: Plan, _f: Any, _so: Source
+) -> Outcome:
     spec = ReplayFilter(ReplayStatus.FAILED, since=EVER, until=datetime.now(UTC))
-    report = await replay_events(conn, product.name, spec)
+    report = await replay_events(conn, subject.product.name, spec)
     done = "replay_queued" if report.queued else "replay_nothing"
     return done, {"queued": report.queued}
 
 
-@dataclass(frozen=True)
-class ProductAction:
-    name: str
-    title: str
-    plan: Callable[[AsyncConnection, ProductConfig], Awaitable[ProductPlan]]
-    do: Callable[[AsyncConnection, ProductConfig, Session], Awaitable[tuple[str, dict[str, Any]]]]
-    nothing: str  # the outcome when the plan finds nothing to do (a resent form)
-
-
-PRODUCT_ACTIONS = {
+PRODUCT_ACTIONS: dict[str, Action[ProductSubject]] = {
     a.name: a
     for a in (
-        ProductAction(
+        Action(
             "disable-endpoint",
             "Disable deliveries",
+            _product,
             _plan_disable,
             _do_disable,
             "endpoint_nothing",
         ),
-        ProductAction(
-            "enable-endpoint", "Enable deliveries", _plan_enable, _do_enable, "endpoint_nothing"
+        Action(
+            "enable-endpoint",
+            "Enable deliveries",
+            _product,
+            _plan_enable,
+            _do_enable,
+            "endpoint_nothing",
         ),
-        ProductAction(
+        Action(
             "replay-failed",
             "Replay the failed events",
+            _product,
             _plan_replay,
             _do_replay,
             "replay_nothing",
@@ -230,23 +218,14 @@ PRODUCT_ACTIONS = {
 }
 
 
-def _product_action(name: str) -> ProductAction:
-    action = PRODUCT_ACTIONS.get(name)
-    if action is None:
-        raise PageError(404, "There is no such action.")
-    return action
-
-
 @router.get("/products/{product_name}/actions/{name}")
 async def product_confirm(
     product_name: str, name: str, session: SessionDep, service: ServiceDep
 ) -> Response:
-    action = _product_action(name)
-    product = configured_product(service, product_name)
-    async with service.engine.connect() as conn:
-        plan = await action.plan(conn, product)
+    action = confirmed.find(PRODUCT_ACTIONS, name)
+    subject, plan = await confirmed.confirm(service, action, {"product": product_name})
     return render(
-        "product_confirm.html", session=session, action=action, product=product, plan=plan
+        "product_confirm.html", session=session, action=action, product=subject.product, plan=plan
     )
 
 
@@ -254,25 +233,11 @@ async def product_confirm(
 async def product_perform(
     product_name: str, name: str, request: Request, session: SessionDep, service: ServiceDep
 ) -> Response:
-    action = _product_action(name)
+    action = confirmed.find(PRODUCT_ACTIONS, name)
     product = configured_product(service, product_name)
     form = await request.form()
     check_csrf(session.csrf_token, form)
-    page = f"/dashboard/products/{product.name}"
     if form.get("confirm") != "yes":
-        return RedirectResponse(f"{page}/actions/{name}", status_code=303, headers=PAGE_HEADERS)
-    async with service.engine.begin() as conn:
-        plan = await action.plan(conn, product)
-        done, detail = (
-            (action.nothing, {}) if plan.step is None else await action.do(conn, product, session)
-        )
-        await audit(
-            conn,
-            session.operator_id,
-            action.name,
-            f"product:{product.name}",
-            {"product": product.name, "outcome": done, **detail},
-        )
-    return RedirectResponse(
-        f"{page}?{urlencode({'done': done})}", status_code=303, headers=PAGE_HEADERS
-    )
+        page = f"/dashboard/products/{product.name}/actions/{name}"
+        return RedirectResponse(page, status_code=303, headers=PAGE_HEADERS)
+    return await confirmed.perform(service, session, action, {"product": product.name})

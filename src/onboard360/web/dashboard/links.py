@@ -21,13 +21,14 @@ from fastapi.responses import RedirectResponse
 from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.clients import client
 from onboard360.db.queries.onboardings import onboarding_in_hub
+from onboard360.services.onboardings import Prefill, create
+from onboard360.services.source import Source
 from onboard360.web import onboardings
 from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep, check_csrf
 from onboard360.web.deps import ServiceDep
-from onboard360.web.onboardings import Prefill
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 
@@ -74,7 +75,14 @@ async def make_link(request: Request, session: SessionDep, service: ServiceDep) 
         if external is None:
             raise PageError(400, "Say which of your users this client is, then try again.")
     async with service.engine.begin() as conn:
-        row, state = await onboardings.create(conn, service, hub, external, Prefill(login=True))
+        row, state = await create(
+            conn,
+            service,
+            hub,
+            external,
+            Prefill(login=True),
+            source=Source.dashboard(session.operator_id),
+        )
         await audit(
             conn,
             session.operator_id,

@@ -8,22 +8,17 @@ constant time on every POST. Logging out deletes the row, so a copied cookie die
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.db import tables as t
+from onboard360.services.refusals import Refused
+from onboard360.services.sessions import Session, live_session
 from onboard360.web.dashboard.login_gate import GateLimits, LoginGate
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render_error
 from onboard360.web.deps import ServiceDep
@@ -31,36 +26,27 @@ from onboard360.web.deps import ServiceDep
 COOKIE = "o360_session"
 LOGIN_COOKIE = "o360_login"  # the login form's CSRF token, before there is a session
 COOKIE_PATH = "/dashboard"
-SESSION_LIFETIME = timedelta(hours=12)
-IDLE_TIMEOUT = timedelta(hours=2)
-TOUCH_EVERY = timedelta(minutes=1)  # write last_seen_at at most this often
 
 
 class LoginRequired(Exception):
     """No valid session: the browser is sent to the login page."""
 
 
-class CsrfRefused(Exception):
-    """A POST without this session's CSRF token: refused with 403, nothing done."""
+class CsrfRefused(Refused):
+    """This form has expired or did not come from the dashboard: nothing was done. Go
+    back, reload the page and try again."""
+
+    code = "csrf_refused"
+    status = 403
 
 
-class PageError(Exception):
+class PageError(Refused):
     """A dashboard page that cannot be shown (unknown client, bad parameter)."""
 
+    code = "page_error"
+
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Session:
-    operator_id: int
-    email: str
-    csrf_token: str
-
-
-def token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+        super().__init__(message, status=status)
 
 
 def secure_cookies(request: Request) -> bool:
@@ -79,53 +65,15 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
     )
 
 
-async def start_session(conn: AsyncConnection, operator_id: int) -> tuple[str, Session]:
-    token = secrets.token_urlsafe(32)
-    csrf = secrets.token_urlsafe(32)
-    await conn.execute(
-        t.operator_sessions.insert().values(
-            id=token_digest(token),
-            operator_id=operator_id,
-            csrf_token=csrf,
-            expires_at=datetime.now(UTC) + SESSION_LIFETIME,
-        )
-    )
-    email = await conn.scalar(select(t.operators.c.email).where(t.operators.c.id == operator_id))
-    return token, Session(operator_id, str(email), csrf)
-
-
-async def end_session(conn: AsyncConnection, token: str) -> None:
-    await conn.execute(
-        t.operator_sessions.delete().where(t.operator_sessions.c.id == token_digest(token))
-    )
-
-
 async def current_session(request: Request, service: ServiceDep) -> Session:
     """The request's live session, or LoginRequired (expired, forged, disabled operator)."""
     token = request.cookies.get(COOKIE, "")
     if not token or len(token) > 100:
         raise LoginRequired
-    now = datetime.now(UTC)
-    s, o = t.operator_sessions, t.operators
-    async with service.engine.begin() as conn:
-        row = (
-            await conn.execute(
-                select(s.c.id, s.c.csrf_token, s.c.last_seen_at, o.c.id.label("operator_id"))
-                .add_columns(o.c.email)
-                .join(o, o.c.id == s.c.operator_id)
-                .where(
-                    s.c.id == token_digest(token),
-                    s.c.expires_at > now,
-                    s.c.last_seen_at > now - IDLE_TIMEOUT,
-                    o.c.disabled.is_(False),
-                )
-            )
-        ).first()
-        if row is None:
-            raise LoginRequired
-        if row.last_seen_at < now - TOUCH_EVERY:
-            await conn.execute(s.update().where(s.c.id == row.id).values(last_seen_at=func.now()))
-    return Session(row.operator_id, row.email, row.csrf_token)
+    session = await live_session(service.engine, token)
+    if session is None:
+        raise LoginRequired
+    return session
 
 
 SessionDep = Annotated[Session, Depends(current_session)]
@@ -173,13 +121,7 @@ class DashboardRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return login_redirect(request)
-            except CsrfRefused:
-                return render_error(
-                    403,
-                    "This form has expired or did not come from the dashboard: nothing was "
-                    "done. Go back, reload the page and try again.",
-                )
-            except PageError as exc:
-                return render_error(exc.status, str(exc))
+            except Refused as exc:  # every command's refusal, the CSRF check's, a page's
+                return render_error(exc.status, exc.message)
 
         return handle

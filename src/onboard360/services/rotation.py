@@ -1,4 +1,5 @@
-"""Key rotation: an explicit intent, asked for by the product (API) or an operator (CLI)."""
+"""Rotate a channel's key: an explicit intent, asked for by the product (API), an operator
+(dashboard) or someone at the terminal (CLI); the timeline names which."""
 
 from __future__ import annotations
 
@@ -19,15 +20,9 @@ from onboard360.domain import (
     may_rotate_key,
 )
 from onboard360.jobs.transition import apply_inputs
+from onboard360.services.refusals import RotationRefused
+from onboard360.services.source import Source
 from onboard360.wiring.service import Service
-
-
-class RotationRefused(Exception):
-    """The channel's key cannot be rotated now; ``code`` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 async def request_rotation(
@@ -37,6 +32,7 @@ async def request_rotation(
     channel_id: str,
     *,
     replaces: int | None = None,
+    source: Source,
 ) -> int:
     """Ask for a new key for the channel (in the caller's transaction); the new intent.
 
@@ -48,7 +44,7 @@ async def request_rotation(
     rotation is still in flight is refused too, so a double click does not make two keys.
     """
     if not is_valid_id(channel_id):
-        raise RotationRefused("not_found", "no such channel")
+        raise RotationRefused("no such channel", code="not_found")
     row = (
         await conn.execute(
             select(t.channels.c.hub, t.channels.c.state)
@@ -57,7 +53,7 @@ async def request_rotation(
         )
     ).first()
     if row is None:
-        raise RotationRefused("not_found", "no such channel")
+        raise RotationRefused("no such channel", code="not_found")
     state = codec.channel_from_json(row.state)
     intent = state.key_intent if replaces is None else replaces
     verdict = may_rotate_key(state, intent)
@@ -65,32 +61,47 @@ async def request_rotation(
         raise _refusal(state, replaces, verdict.blocker, verdict.message)
     hub = service.hub(row.hub)
     request = KeyRotationRequested(ChannelId(channel_id), intent)
-    outcome = await apply_inputs(conn, hub, service.product_of(hub), [request], source="api")
+    outcome = await apply_inputs(conn, hub, service.product_of(hub), [request], source=str(source))
     return outcome.channels[request.channel_id].key_intent
+
+
+async def rotate_key(
+    service: Service,
+    hubs: Sequence[str],
+    channel_id: str,
+    *,
+    replaces: int | None = None,
+    source: Source,
+) -> int:
+    """request_rotation in a transaction of its own: the API's and the CLI's command."""
+    async with service.engine.begin() as conn:
+        return await request_rotation(
+            conn, service, hubs, channel_id, replaces=replaces, source=source
+        )
 
 
 def _refusal(
     state: ChannelState, replaces: int | None, blocker: KeyBlocker | None, message: str
 ) -> RotationRefused:
     if blocker is not KeyBlocker.NO_KEY:
-        return RotationRefused(f"cannot_rotate_{blocker}", message)
+        return RotationRefused(message, code=f"cannot_rotate_{blocker}")
     if state.key is KeyStatus.PROVISIONING:
         return RotationRefused(
-            "rotation_in_progress",
             f"key version {state.key_intent} is being generated for this channel; "
             "nothing more was asked for",
+            code="rotation_in_progress",
         )
     if replaces is not None and 0 < replaces < state.key_intent:
         return RotationRefused(
-            "key_already_replaced",
             f"key version {replaces} was already replaced (the channel is at version "
             f"{state.key_intent}); nothing was done. To rotate again, send the current "
             "key_version from GET /api/v1/channels/{id}/api-key",
+            code="key_already_replaced",
         )
     if replaces is not None and state.key is KeyStatus.STORED:
         return RotationRefused(
-            "unknown_key_version",
             f"the channel has no key version {replaces}; its current key is version "
             f"{state.key_intent}",
+            code="unknown_key_version",
         )
-    return RotationRefused(f"cannot_rotate_{blocker}", message)
+    return RotationRefused(message, code=f"cannot_rotate_{blocker}")

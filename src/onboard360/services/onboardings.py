@@ -1,0 +1,112 @@
+"""Start an onboarding: the attempt a product makes for one of its users.
+
+The attempt's row, its timeline line and ``onboarding.started`` are written in one
+transaction; the state token it answers is the popup's capability (only its sha256 is
+kept). What the redirect then does is services/redirects.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboard360.config.hubs import HubConfig
+from onboard360.db import tables as t
+from onboard360.db.queries.onboarding_rows import user_has_client
+from onboard360.domain import NotifyProduct, attempts
+from onboard360.jobs.effects import notify_product
+from onboard360.jobs.transition import record
+from onboard360.services.source import Source
+from onboard360.wiring.service import Service
+
+
+@dataclass(frozen=True)
+class Prefill:
+    number: str | None = None
+    email: str | None = None
+    name: str | None = None
+    # An existing client logs in (the popup's next=login) to share more numbers or grant
+    # permission again: the dashboard's re-permission link.
+    login: bool = False
+
+    def as_dict(self) -> dict[str, str | bool]:
+        return {k: v for k, v in vars(self).items() if v}
+
+
+def state_digest(state: str) -> bytes:
+    """What the database keeps of a state (or an attempt cookie's token): its sha256."""
+    return hashlib.sha256(state.encode()).digest()
+
+
+@dataclass(frozen=True)
+class Started:
+    row: Row[Any]
+    state: str  # the popup's capability: answered once, never stored
+    returning_client: bool
+
+
+async def start_onboarding(
+    service: Service,
+    hub: HubConfig,
+    external_user_id: str,
+    prefill: Prefill,
+    *,
+    source: Source,
+) -> Started:
+    """A new attempt for the user. A user who onboarded a client on this hub before comes
+    back to share more numbers or grant permission again: the popup opens at its login
+    rather than a new signup."""
+    async with service.engine.begin() as conn:
+        returning = await user_has_client(conn, hub.name, external_user_id)
+        if returning:
+            prefill = Prefill(prefill.number, prefill.email, prefill.name, login=True)
+        row, state = await create(conn, service, hub, external_user_id, prefill, source=source)
+    return Started(row, state, returning)
+
+
+async def create(
+    conn: AsyncConnection,
+    service: Service,
+    hub: HubConfig,
+    external_user_id: str,
+    prefill: Prefill,
+    *,
+    source: Source,
+) -> tuple[Row[Any], str]:
+    state = secrets.token_urlsafe(24)
+    expires = attempts.expires_at(datetime.now(UTC), service.settings.onboarding_ttl_seconds)
+    row = (
+        await conn.execute(
+            t.onboardings.insert()
+            .values(
+                id=uuid.uuid4(),
+                hub=hub.name,
+                product=hub.product,
+                external_user_id=external_user_id,
+                state_sha256=state_digest(state),
+                prefill=prefill.as_dict(),
+                expires_at=expires,
+            )
+            .returning(*t.onboardings.c)
+        )
+    ).one()
+    await record(conn, hub, str(source), "onboarding_started", {"onboarding_id": str(row.id)})
+    notice = attempts.started(
+        str(row.id), external_user_id, returning_client=prefill.login, expires=row.expires_at
+    )
+    await _notify(conn, service, hub, notice)
+    return row, state
+
+
+async def _notify(
+    conn: AsyncConnection, service: Service, hub: HubConfig, effect: NotifyProduct
+) -> None:
+    """The attempt's event, in the transaction that writes its row: neither without the other."""
+    await notify_product(conn, hub, service.product_of(hub), effect, None)

@@ -23,8 +23,12 @@ from onboard360.db.queries.onboarding_rows import user_has_client
 from onboard360.domain import NotifyProduct, attempts
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import record
+from onboard360.services.audit import audit
 from onboard360.services.source import Source
 from onboard360.wiring.service import Service
+
+# The audit log's name for an operator's re-permission link.
+LINK_ACTION = "repermission-link"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,26 @@ async def start_onboarding(
             prefill = Prefill(prefill.number, prefill.email, prefill.name, login=True)
         row, state = await create(conn, service, hub, external_user_id, prefill, source=source)
     return Started(row, state, returning)
+
+
+async def permission_link(
+    service: Service, hub: HubConfig, client_id: str, external_user_id: str, operator_id: str
+) -> Started:
+    """An operator's re-permission link for a client: an attempt that opens at the popup's
+    login for the client's user, and the operator's audit row, in one transaction."""
+    source = Source.dashboard(operator_id)
+    async with service.engine.begin() as conn:
+        row, state = await create(
+            conn, service, hub, external_user_id, Prefill(login=True), source=source
+        )
+        detail = {
+            "hub": hub.name,
+            "client_id": client_id,
+            "onboarding_id": str(row.id),
+            "external_user_id": external_user_id,
+        }
+        await audit(conn, operator_id, LINK_ACTION, f"client:{hub.name}/{client_id}", detail)
+    return Started(row, state, returning_client=True)
 
 
 async def create(

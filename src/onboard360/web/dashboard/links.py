@@ -21,10 +21,8 @@ from fastapi.responses import RedirectResponse
 from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.clients import client
 from onboard360.db.queries.onboardings import onboarding_in_hub
-from onboard360.services.onboardings import Prefill, create
-from onboard360.services.source import Source
+from onboard360.services.onboardings import permission_link
 from onboard360.web import onboardings
-from onboard360.web.dashboard.accounts import audit
 from onboard360.web.dashboard.clients import checked_id, configured_hub
 from onboard360.web.dashboard.pages import PAGE_HEADERS, render
 from onboard360.web.dashboard.sessions import DashboardRoute, PageError, SessionDep, check_csrf
@@ -32,7 +30,6 @@ from onboard360.web.deps import ServiceDep
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 
-ACTION = "repermission-link"
 MAX_USER_ID = 200
 
 
@@ -74,27 +71,8 @@ async def make_link(request: Request, session: SessionDep, service: ServiceDep) 
         external = str(form.get("external_user_id", "")).strip()[:MAX_USER_ID] or None
         if external is None:
             raise PageError(400, "Say which of your users this client is, then try again.")
-    async with service.engine.begin() as conn:
-        row, state = await create(
-            conn,
-            service,
-            hub,
-            external,
-            Prefill(login=True),
-            source=Source.dashboard(session.operator_id),
-        )
-        await audit(
-            conn,
-            session.operator_id,
-            ACTION,
-            f"client:{hub.name}/{client_id}",
-            {
-                "hub": hub.name,
-                "client_id": client_id,
-                "onboarding_id": str(row.id),
-                "external_user_id": external,
-            },
-        )
+    started = await permission_link(service, hub, client_id, external, session.operator_id)
+    row, state = started.row, started.state
     query = urlencode({"hub": hub.name, "client": client_id, "start": state})
     target = f"/dashboard/links/{row.id}?{query}"
     return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)

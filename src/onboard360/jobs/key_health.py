@@ -82,13 +82,18 @@ class _Pace:
         self.next_at = max(self.next_at, now) + self.gap
 
 
+def share(live: int, every_minutes: int, period_hours: float) -> int:
+    """One run's even share of the period's checks."""
+    if live <= 0 or every_minutes <= 0:
+        return 0
+    return math.ceil(live * every_minutes / (period_hours * 60))
+
+
 def batch_size(live: int, every_minutes: int, period_hours: float, rate: float) -> int:
     """How many keys one run checks: its share of the period, at most what the rate
     allows in one run interval."""
-    if live <= 0 or every_minutes <= 0:
-        return 0
-    share = math.ceil(live * every_minutes / (period_hours * 60))
-    return min(share, max(1, math.floor(rate * every_minutes * 60)))
+    wanted = share(live, every_minutes, period_hours)
+    return min(wanted, max(1, math.floor(rate * every_minutes * 60))) if wanted else 0
 
 
 async def check_keys(service: Service, *, every_minutes: int | None = None) -> KeyCheckReport:
@@ -113,9 +118,8 @@ async def _check_hub(
     now = datetime.now(UTC)
     async with service.engine.connect() as conn:
         live = await live_keyed_count(conn, hub.name)
-        wanted = math.ceil(live * every / (period.total_seconds() / 60)) if every else 0
-        rate = settings.key_check_rate_per_second
-        size = batch_size(live, every, settings.key_check_period_hours, rate)
+        hours, rate = settings.key_check_period_hours, settings.key_check_rate_per_second
+        wanted, size = share(live, every, hours), batch_size(live, every, hours, rate)
         if size < wanted:
             log.warning(
                 "key checks cannot keep their period at this rate",
@@ -136,16 +140,16 @@ async def _check_hub(
             metrics.KEY_CHECKS.labels(hub.name, RATE_LIMITED).inc()
             report.count(RATE_LIMITED)
             report.rate_limited, report.retry_after = True, exc.retry_after
-            log.warning("key checks rate-limited: run stopped", hub=hub.name, **_wait(exc))
+            log.warning(
+                "key checks rate-limited: run stopped",
+                hub=hub.name,
+                retry_after_seconds=exc.retry_after,
+            )
             return False
         if outcome is not None:
             metrics.KEY_CHECKS.labels(hub.name, outcome).inc()
             report.count(outcome)
     return True
-
-
-def _wait(exc: HubRateLimited) -> dict[str, float]:
-    return {"retry_after_seconds": exc.retry_after}
 
 
 async def _check_one(

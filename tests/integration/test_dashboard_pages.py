@@ -49,6 +49,7 @@ def test_overview_counts_onboardings_channels_and_each_kind_of_trouble(stack: St
     }
     assert attention_counts(page, "pp") == {
         "waiting_for_permission": 0,
+        "key_not_working": 0,
         "stuck": 1,
         "provisioning_failed": 1,
         "handoff_failing": 1,

@@ -73,6 +73,14 @@ WHEN_SENT: dict[ProductEvent, dict[str, Any]] = {
     ProductEvent.CHANNEL_VIOLATION: {"status": "running", **GRANTED, **STORED},
     ProductEvent.CHANNEL_NOT_LIVE: {"status": "suspended", **GRANTED, **STORED},
     ProductEvent.CHANNEL_TERMINATED: {"status": "terminated", **GRANTED},
+    ProductEvent.KEY_NOT_WORKING: {
+        "status": "running",
+        **GRANTED,
+        **STORED,
+        "key_refused_intent": 1,
+        "key_losses": 1,
+    },
+    ProductEvent.KEY_WORKING: {"status": "running", **GRANTED, **STORED, "key_losses": 1},
 }
 
 

@@ -108,6 +108,26 @@ class Settings(BaseSettings):
         max_length=100,
         description="when workers reconcile every hub with 360dialog (cron); empty: never",
     )
+    key_check_every_minutes: int = Field(
+        10,
+        ge=0,
+        le=60,
+        description="workers check a batch of stored keys every this many minutes (a "
+        "divisor of 60); 0: never",
+    )
+    key_check_period_hours: float = Field(
+        24.0,
+        gt=0,
+        le=30 * 24,
+        description="every live channel's stored key is checked once per this period, the "
+        "checks spread evenly over it",
+    )
+    key_check_rate_per_second: float = Field(
+        5.0,
+        gt=0,
+        le=1000,
+        description="at most this many key checks per second (a 429 ends the run early)",
+    )
     database_pool_size: int = Field(
         10,
         ge=1,
@@ -138,6 +158,21 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+    @field_validator("key_check_every_minutes")
+    @classmethod
+    def _divides_an_hour(cls, value: int) -> int:
+        if value and 60 % value:
+            raise ValueError("key_check_every_minutes must divide 60 (1, 2, 3, 5, …, 30, 60)")
+        return value
+
+    @property
+    def key_check_cron(self) -> str:
+        """``key_check_every_minutes`` as a cron; empty when the checks are off."""
+        every = self.key_check_every_minutes
+        if not every:
+            return ""
+        return "0 * * * *" if every == 60 else f"*/{every} * * * *"
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

@@ -31,6 +31,8 @@ def channel_to_json(state: ChannelState) -> dict[str, Any]:
         "key_intent": state.key_intent,
         "key_intent_sequence": state.key_intent_sequence,
         "key_rotating": state.key_rotating,
+        "key_refused_intent": state.key_refused_intent,
+        "key_losses": state.key_losses,
         "announced": sorted(event.value for event in state.announced),
         "violations": sorted(state.violations),
         "template_messaging": state.template_messaging,
@@ -79,6 +81,8 @@ def channel_from_json(data: dict[str, Any]) -> ChannelState:
         # of their intent in flight counts, as it did when they were written).
         key_intent_sequence=int(get("key_intent_sequence", permission_sequence)),
         key_rotating=bool(get("key_rotating", False)),
+        key_refused_intent=int(get("key_refused_intent", 0)),
+        key_losses=int(get("key_losses", 0)),
         announced=frozenset([_PRODUCT_EVENT[e] for e in get("announced", ())]),
         violations=frozenset(get("violations", ())),
         template_messaging=get("template_messaging"),

@@ -93,6 +93,11 @@ channels = Table(
     Column("state", JSONB, nullable=False),
     _at("created_at"),
     _at("updated_at"),
+    # The key health check (jobs/key_health.py): its last run on the stored key, what it
+    # found (working, not_working, unavailable), and its last success.
+    _at("key_checked_at"),
+    Column("key_check_outcome", Text),
+    _at("key_good_at"),
 )
 
 key_generations = Table(

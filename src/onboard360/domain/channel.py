@@ -40,6 +40,9 @@ class KeyBlocker(StrEnum):
     WAITING_FOR_PERMISSION = "waiting_for_permission"
     # Rotation only: the key named is not the channel's current stored key.
     NO_KEY = "no_key"
+    # A health check found the stored key refused (401/403): it is stored still, and only
+    # a person may ask for a new one (a new key revokes the old: never automatic).
+    KEY_NOT_WORKING = "key_not_working"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ class ChannelState:
     # The key being provisioned replaces a stored one (rotation), rather than being the
     # channel's first usable key (first provisioning, or after permission came back).
     key_rotating: bool = False
+    # The intent of the stored key a health check found refused (401/403); 0: none. Tied
+    # to the intent, so a new key (a rotation, an import) is never marked by an old check.
+    key_refused_intent: int = 0
+    # How many times a working key was found not working: each loss is notified once.
+    key_losses: int = 0
     announced: frozenset[ProductEvent] = frozenset()
     violations: frozenset[str] = frozenset()
     # Why onboard360 may key this channel; None: it is someone else's (Entitlement).
@@ -90,6 +98,11 @@ class ChannelState:
     template_messaging: bool | None = None
     account_mode: str | None = None
     fb_account_status: str | None = None
+
+    @property
+    def key_not_working(self) -> bool:
+        """A key is stored and 360dialog refused it on the newest health check."""
+        return self.key is KeyStatus.STORED and self.key_refused_intent == self.key_intent > 0
 
     @property
     def permission(self) -> Permission:
@@ -111,6 +124,8 @@ def _no_first_key(state: ChannelState) -> KeyVerdict | None:
         return KeyVerdict(KeyBlocker.TERMINATED, f"the channel is {state.status}")
     if statuses.is_unknown(state.status):  # like terminated: whatever key it has
         return KeyVerdict(KeyBlocker.NOT_RUNNING, statuses.not_running(state.status))
+    if state.key_not_working:
+        return KeyVerdict(KeyBlocker.KEY_NOT_WORKING, KEY_NOT_WORKING_MESSAGE)
     if state.key is KeyStatus.STORED:
         return KeyVerdict(KeyBlocker.HAS_KEY, "the channel already has an API key")
     if state.key is KeyStatus.PROVISIONING:
@@ -148,6 +163,12 @@ def may_import_key(state: ChannelState) -> KeyVerdict:
         )
     return KeyVerdict(None, "the key the partner holds may be imported")
 
+
+KEY_NOT_WORKING_MESSAGE = (
+    "360dialog refused the stored API key (401/403 on a health check): the client may have "
+    "taken API-key permission away or the key was replaced outside onboard360; a new key is "
+    "generated only when someone asks for one (it revokes the old one)"
+)
 
 NOT_ENTITLED_MESSAGE = (
     "not onboarded through onboard360: claim its client, import its key, or take it over "

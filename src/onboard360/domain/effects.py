@@ -34,6 +34,9 @@ class ProductEvent(StrEnum):
     # KEY_IMPORTED): the product can start messaging.
     CHANNEL_ACTIVATED = "channel.activated"
     KEY_ROTATED = "channel.key_rotated"
+    # A health check found the stored key refused (401/403), or working again after that.
+    KEY_NOT_WORKING = "channel.key_not_working"
+    KEY_WORKING = "channel.key_working"
     # A redirect listed the number (new, or again after a refusal): shared with the
     # partner. Under Direct Payment this says nothing yet about API-key permission.
     CHANNEL_SHARED = "channel.shared"
@@ -134,6 +137,8 @@ _BY_SEQUENCE = frozenset(
 _BY_KEY_INTENT = frozenset(
     {ProductEvent.CHANNEL_ACTIVATED, ProductEvent.KEY_ROTATED, ProductEvent.PERMISSION_REFUSED}
 )
+# Once per loss of a working key (and once per recovery from it).
+_BY_KEY_LOSS = frozenset({ProductEvent.KEY_NOT_WORKING, ProductEvent.KEY_WORKING})
 # Once per violation, and once per user a client is claimed for.
 _BY_DETAIL = frozenset({ProductEvent.CHANNEL_VIOLATION, ProductEvent.CLIENT_CLAIMED})
 
@@ -156,6 +161,8 @@ def _again(effect: NotifyProduct, state: ChannelState | None) -> str:
         return ""
     if effect.event in _BY_KEY_INTENT:
         return f":{state.key_intent}"
+    if effect.event in _BY_KEY_LOSS:
+        return f":{state.key_intent}:{state.key_losses}"
     if effect.event in _BY_SEQUENCE:
         return f":{state.permission_sequence}"
     return ""

@@ -123,6 +123,28 @@ class KeyRotationRequested:
     intent: int
 
 
+@dataclass(frozen=True)
+class KeyCheckPassed:
+    """A health check's read-only Messaging API call with the stored key of ``intent``
+    succeeded: the key works (a mark of that key is lifted)."""
+
+    channel_id: ChannelId
+    intent: int
+
+
+@dataclass(frozen=True)
+class KeyCheckFailed:
+    """360dialog answered 401/403 to a health check with the stored key of ``intent``.
+
+    Only a verdict is an input: a 5xx, a timeout or a 429 says nothing about the key and
+    is not applied. A failed check never asks for a key: generating one would revoke the
+    old key, which may only be refused for a while (a person decides).
+    """
+
+    channel_id: ChannelId
+    intent: int
+
+
 Input: TypeAlias = (
     PartnerEvent
     | Redirected
@@ -133,4 +155,6 @@ Input: TypeAlias = (
     | KeyStored
     | KeyRefused
     | KeyRotationRequested
+    | KeyCheckPassed
+    | KeyCheckFailed
 )

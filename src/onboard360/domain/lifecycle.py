@@ -27,6 +27,11 @@ Rules, because the platform gives no ordering and no event ids:
   confirmation) is stale too: the client may have granted API-key permission on that
   visit while the job was in flight. It leaves the permission as the newer input set it
   and one new intent is asked for, as if the refusal had arrived before that input.
+- A health check's verdict on the stored key (KeyCheckFailed: 401/403, KeyCheckPassed)
+  counts only for the key of the intent it checked: a refusal marks the key not working
+  (``channel.key_not_working``, once per loss), a later success lifts the mark
+  (``channel.key_working``). Neither ever asks for a key: a new key revokes the old one,
+  so only a person may ask for it (KEY_NOT_WORKING blocks automatic provisioning).
 - Milestone notifications (created, running, not live, terminated) are sent once; activated once
   per key that is not a rotation, key_rotated once per rotation.
 
@@ -59,6 +64,8 @@ from onboard360.domain.inputs import (
     ChannelSnapshot,
     Entitled,
     Input,
+    KeyCheckFailed,
+    KeyCheckPassed,
     KeyImported,
     KeyRefused,
     KeyRotationRequested,
@@ -135,6 +142,8 @@ def apply(state: ChannelState, item: Input) -> Transition:
         state = _on_key_outcome(state, item, effects)
     elif isinstance(item, KeyRotationRequested):
         state = _on_rotation(state, item, effects)
+    elif isinstance(item, KeyCheckFailed | KeyCheckPassed):
+        state = _on_key_check(state, item, effects)
     return _settle(state, item, effects)
 
 
@@ -264,6 +273,20 @@ def _on_import(state: ChannelState, item: KeyImported, effects: list[Effect]) ->
         entitlement=state.entitlement or Entitlement.IMPORTED,
     )
     effects.append(state.notify(ProductEvent.CHANNEL_ACTIVATED, KEY_IMPORTED))
+    return state
+
+
+def _on_key_check(
+    state: ChannelState, item: KeyCheckFailed | KeyCheckPassed, effects: list[Effect]
+) -> ChannelState:
+    if state.key is not KeyStatus.STORED or item.intent != state.key_intent:
+        return state  # a check of a key that was replaced or discarded meanwhile
+    if isinstance(item, KeyCheckFailed) and not state.key_not_working:
+        state = replace(state, key_refused_intent=item.intent, key_losses=state.key_losses + 1)
+        effects.append(state.notify(ProductEvent.KEY_NOT_WORKING))
+    elif isinstance(item, KeyCheckPassed) and state.key_not_working:
+        state = replace(state, key_refused_intent=0)
+        effects.append(state.notify(ProductEvent.KEY_WORKING))
     return state
 
 

@@ -345,3 +345,15 @@ class MessagingAPI:
         return await self._http.request(
             "GET", "/v1/configs/webhook", headers={"D360-API-KEY": api_key}
         )
+
+    async def key_works(self, api_key: str) -> bool:
+        """Whether 360dialog accepts ``api_key``: one read-only call (GET the webhook
+        config). False on 401/403; any other failure (5xx, timeout, 429: HubRateLimited)
+        is raised, since it says nothing about the key."""
+        try:
+            await self.get_webhook(api_key)
+        except (e.HubAuthError, e.HubBadRequest) as exc:
+            if exc.status in {401, 403}:
+                return False
+            raise
+        return True

@@ -46,6 +46,8 @@ MESSAGING_TASK: Final = "configure_messaging"
 VERIFY_TASK: Final = "verify_redirect"
 # Periodic only (procrastinate defers it from the cron): no constructor.
 RECONCILE_TASK: Final = "reconcile"
+# Periodic (key_check_every_minutes), and deferred by key_health_job for a run now.
+KEY_HEALTH_TASK: Final = "check_keys"
 
 DEFAULT_QUEUE: Final = "default"
 
@@ -98,6 +100,12 @@ def verify_job(hub: str, onboarding_id: str | None, query: str, client_id: str) 
     """Verify and apply a redirect 360dialog could not be asked about; one per client."""
     args = {"hub": hub, "onboarding_id": onboarding_id, "query": query}
     return JobSpec(VERIFY_TASK, args, lock=f"bind:{hub}:{client_id}")
+
+
+def key_health_job() -> JobSpec:
+    """One run of the key health check (jobs/key_health.py): never two at once, and at
+    most one waiting, whether deferred here or by the cron."""
+    return JobSpec(KEY_HEALTH_TASK, {}, lock=KEY_HEALTH_TASK, queueing_lock=KEY_HEALTH_TASK)
 
 
 # ---- defer -----------------------------------------------------------------------------------

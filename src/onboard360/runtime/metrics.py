@@ -84,6 +84,12 @@ JOB_DURATION = Histogram(
     ["task"],
     buckets=_SLOW_BUCKETS,
 )
+KEY_CHECKS = Counter(
+    "onboard360_key_checks",
+    "Health checks of stored API keys by hub and outcome: working, not_working (401/403), "
+    "unavailable (5xx, timeout: no verdict), rate_limited (429: the run stopped).",
+    ["hub", "outcome"],
+)
 
 DATABASE_OUTAGES = Counter(
     "onboard360_worker_database_outages",

@@ -43,7 +43,6 @@ from onboard360.domain import (
     statuses,
 )
 from onboard360.hub import HubError
-from onboard360.hub.errors import HubAuthError, HubBadRequest
 from onboard360.jobs.keys import store_key
 from onboard360.jobs.reconcile import DEFAULT_PAGE_SIZE
 from onboard360.jobs.transition import apply_inputs, record
@@ -159,14 +158,9 @@ async def import_keys(
 async def _key_works(service: Service, hub: HubConfig, api_key: SecretStr) -> bool:
     """One read-only Messaging API call with the key; False when 360dialog refuses it."""
     try:
-        await service.messaging_api(hub).get_webhook(api_key.get_secret_value())
-    except (HubAuthError, HubBadRequest) as exc:
-        if exc.status in (401, 403):
-            return False
-        raise _unchecked(exc) from None
+        return await service.messaging_api(hub).key_works(api_key.get_secret_value())
     except HubError as exc:
         raise _unchecked(exc) from None
-    return True
 
 
 def _unchecked(exc: HubError) -> AdoptionRefused:

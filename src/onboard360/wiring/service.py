@@ -63,8 +63,11 @@ class Service:
             self._partner_apis[hub.name, quick] = api
         return api
 
-    def messaging_api(self, hub: HubConfig) -> MessagingAPI:
-        return MessagingAPI(base_url=hub.messaging_api_url, client=self.http, retry=self.retry)
+    def messaging_api(self, hub: HubConfig, *, once: bool = False) -> MessagingAPI:
+        """``once``: a single try, no retry (the key health check: a 429 or a 5xx ends
+        the check there, and the next round tries again)."""
+        retry = replace(self.retry, attempts=1) if once else self.retry
+        return MessagingAPI(base_url=hub.messaging_api_url, client=self.http, retry=retry)
 
 
 def quick_retry(retry: RetryPolicy) -> RetryPolicy:

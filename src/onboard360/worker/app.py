@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import procrastinate
 from procrastinate import JobContext, RetryStrategy
 
-from onboard360.jobs import handoff_jobs, inbox, keys
+from onboard360.jobs import handoff_jobs, inbox, key_health, keys
 from onboard360.jobs.backoff import DeliveryBackoff
 from onboard360.jobs.checkpoints import SyncAlreadyRunning
 from onboard360.jobs.connector import connector_for
 from onboard360.jobs.queue import (
     DELIVER_TASK,
     INBOX_TASK,
+    KEY_HEALTH_TASK,
     MESSAGING_TASK,
     PROVISION_TASK,
     RECONCILE_TASK,
@@ -84,6 +85,20 @@ def build_app(
                     continue
                 done.append(f"{hub.name}: {report.channels_changed} changed")
             return ", ".join(done)
+
+    # Not retried: a run that fails leaves its channels first in line for the next one.
+    @app.task(
+        name=KEY_HEALTH_TASK,
+        lock=KEY_HEALTH_TASK,
+        queueing_lock=KEY_HEALTH_TASK,
+        pass_context=False,
+    )
+    async def check_keys(timestamp: int | None = None) -> str:
+        report = await key_health.check_keys(service)
+        return report.summary()
+
+    if service.settings.key_check_cron:
+        app.periodic(cron=service.settings.key_check_cron, periodic_id=KEY_HEALTH_TASK)(check_keys)
 
     @app.task(name=VERIFY_TASK, retry=hub_retry)
     async def verify_redirect(hub: str, onboarding_id: str | None, query: str) -> str:

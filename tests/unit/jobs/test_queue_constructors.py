@@ -25,6 +25,7 @@ SAMPLES = {
     queue.DELIVER_TASK: queue.deliver_job("product", "msg_1", "ch_1"),
     queue.MESSAGING_TASK: queue.messaging_job("hub", "ch_1"),
     queue.VERIFY_TASK: queue.verify_job("hub", None, "client=c_1", "c_1"),
+    queue.KEY_HEALTH_TASK: queue.key_health_job(),
 }
 # Deferred by procrastinate itself from its cron, never by us.
 PERIODIC = {queue.RECONCILE_TASK}
@@ -68,3 +69,10 @@ def test_the_receivers_sql_defers_the_inbox_tasks_argument(app: procrastinate.Ap
     assert parameter == queue.INBOX_EVENT_IDS
     assert f"'{queue.INBOX_EVENT_IDS}'" in queue.inbox_defer_sql("stored")
     assert f"'{queue.INBOX_TASK}'" in queue.inbox_defer_sql("stored")
+
+
+def test_the_key_check_runs_on_its_cron_and_never_twice_at_once(app: procrastinate.App) -> None:
+    task = app.tasks[queue.KEY_HEALTH_TASK]
+    assert task.lock == task.queueing_lock == queue.KEY_HEALTH_TASK
+    (periodic,) = [p for p in app.periodic_registry.periodic_tasks.values() if p.task is task]
+    assert periodic.cron == "*/10 * * * *"  # key_check_every_minutes' default

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 Stage = Literal["waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired"]
 AttentionKind = Literal[
     "waiting_for_permission",
+    "key_not_working",
     "stuck",
     "provisioning_failed",
     "handoff_failing",

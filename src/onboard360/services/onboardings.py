@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig
 from onboard360.db import tables as t
-from onboard360.db.queries.onboarding_rows import user_has_client
+from onboard360.db.queries.onboardings import user_has_client
 from onboard360.domain import NotifyProduct, attempts
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import record

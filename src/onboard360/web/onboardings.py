@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from onboard360.config.hubs import HubConfig
-from onboard360.db.queries.onboarding_rows import hub_onboarding_by_state
+from onboard360.db.queries.onboardings import onboarding_by_state
 from onboard360.domain import attempts
 from onboard360.hub.signatures import io_signature
 from onboard360.services.onboardings import Prefill, state_digest
@@ -76,7 +76,7 @@ async def find(
         raise OnboardingRefused(
             "This link has no onboarding state: start again from the partner's page.", status=400
         )
-    row = await hub_onboarding_by_state(conn, hub.name, state_digest(state), lock=lock)
+    row = await onboarding_by_state(conn, hub.name, state_digest(state), lock=lock)
     if row is None:
         raise OnboardingRefused(
             "This onboarding is unknown here: start again from the partner's page.", status=400

@@ -1,6 +1,7 @@
-"""Onboarding attempts as the connect pages, the dashboard's links and progress read them:
-by id, by state digest, by the attempt cookies a browser holds; the numbers and owners an
-attempt's view shows; and the one write a browser causes (its popup was opened)."""
+"""Onboarding attempts as the API, the connect pages, the dashboard's links and progress read
+them: a product's list, by id, by state digest, by the attempt cookies a browser holds; the
+numbers and owners an attempt's view shows; and the one write a browser causes (its popup
+was opened)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
+from onboard360.db.paging import Keyset, fetch_page
+from onboard360.db.queries.overview import stage_filter
 
 _O = t.onboardings.c
 
@@ -74,3 +77,55 @@ async def client_owners(
         tuple_(cl.hub, cl.client_id).in_(sorted(pairs))
     )
     return {(row.hub, row.client_id): row.external_user_id for row in await conn.execute(query)}
+
+
+_ALIASED = t.onboardings.alias("o")  # stage_filter speaks of the onboarding as "o"
+NEWEST_FIRST = Keyset(
+    "onboardings", [_ALIASED.c.created_at, _ALIASED.c.id], [datetime, uuid.UUID], descending=True
+)
+
+
+async def onboardings_page(
+    conn: AsyncConnection,
+    product: str,
+    hubs: list[str],
+    *,
+    external_user_id: str | None,
+    stage: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row[Any]], str | None]:
+    """A product's onboardings in ``hubs``, newest first, optionally of one user or stage."""
+    o = _ALIASED.c
+    # One hub by equality: its (hub, stage, created_at) index then yields the newest first.
+    in_hubs = o.hub == hubs[0] if len(hubs) == 1 else o.hub.in_(hubs)
+    query = select(_ALIASED).where(o.product == product, in_hubs)
+    if external_user_id is not None:
+        query = query.where(o.external_user_id == external_user_id)
+    if stage is not None:
+        query = query.where(text(stage_filter(stage)))
+    return await fetch_page(conn, query, NEWEST_FIRST, limit, cursor)
+
+
+async def product_onboarding(
+    conn: AsyncConnection, product: str, onboarding_id: uuid.UUID
+) -> Row[Any] | None:
+    query = select(t.onboardings).where(_O.id == onboarding_id, _O.product == product)
+    return (await conn.execute(query)).first()
+
+
+async def product_onboarding_by_state(
+    conn: AsyncConnection, product: str, state_sha256: bytes
+) -> Row[Any] | None:
+    query = select(t.onboardings).where(_O.state_sha256 == state_sha256, _O.product == product)
+    return (await conn.execute(query)).first()
+
+
+async def user_has_client(conn: AsyncConnection, hub: str, external_user_id: str) -> bool:
+    """Whether the user onboarded a client on this hub before (a returning client)."""
+    found = await conn.scalar(
+        select(t.clients.c.client_id)
+        .where(t.clients.c.hub == hub, t.clients.c.external_user_id == external_user_id)
+        .limit(1)
+    )
+    return found is not None

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field, model_validator
 
 from onboard360.config.hubs import HubConfig, ProductConfig
-from onboard360.db.queries.onboarding_rows import product_onboarding, product_onboarding_by_state
+from onboard360.db.queries.onboardings import product_onboarding, product_onboarding_by_state
 from onboard360.domain import RedirectError, parse_redirect
 from onboard360.services import redirects
 from onboard360.web import attempts, onboardings

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from onboard360.db.queries.onboarding_rows import onboardings_page, product_onboarding
+from onboard360.db.queries.onboardings import onboardings_page, product_onboarding
 from onboard360.services.onboardings import Prefill, start_onboarding
 from onboard360.services.source import API
 from onboard360.web import onboardings

@@ -308,6 +308,7 @@ def generate_key_command() -> None:
 
 
 app.add_typer(sandbox_app, name="sandbox")
+app.command("prune")(__import__("onboard360.cli.prune", fromlist=["prune"]).prune)
 app.add_typer(users_app, name="users")
 app.add_typer(endpoint_app, name="endpoint")
 app.add_typer(events_app, name="events")

@@ -27,7 +27,7 @@ SAMPLES = {
     queue.VERIFY_TASK: queue.verify_job("hub", None, "client=c_1", "c_1"),
 }
 # Deferred by procrastinate itself from its cron, never by us.
-PERIODIC = {queue.RECONCILE_TASK}
+PERIODIC = {queue.RECONCILE_TASK, queue.PRUNE_TASK}
 
 
 @pytest.fixture(scope="module")

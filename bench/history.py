@@ -273,7 +273,7 @@ def report(results: list[dict[str, Any]]) -> None:
         f"{'p50 ' + _short(r['onboardings']):>11}{'p95':>8}{'× sel1':>8}" for r in results
     )
     if len(results) > 1:
-        header += f"{'growth':>8}"
+        header += f"{'growth':>8}{'g/sel1':>8}"
     print(header)
     for label, _path in CALLS:
         line = f"{label:<48}"
@@ -283,7 +283,10 @@ def report(results: list[dict[str, Any]]) -> None:
             line += f"{call['median_ms'] / base:>8.1f}"
         if len(results) > 1:
             growth = last["calls"][label]["median_ms"] / first["calls"][label]["median_ms"]
-            line += f"{growth:>8.2f}"
+            base_growth = (
+                last["calls"][BASELINE]["median_ms"] / first["calls"][BASELINE]["median_ms"]
+            )
+            line += f"{growth:>8.2f}{growth / base_growth:>8.2f}"
         print(line)
     for r in results:
         sizes = ", ".join(

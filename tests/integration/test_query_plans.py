@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -27,6 +28,8 @@ PARAMS: dict[str, Any] = {
     "channels": ["CH42", "CH15193"],
     "external_user_id": "user-42",
     "limit": 50,
+    "stuck_before": datetime.now(UTC) - timedelta(hours=1),
+    "products": [PRODUCT],
 }
 
 
@@ -45,6 +48,10 @@ def _lists(stage: str) -> str:
 QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "stage counts": (_sql(overview._STAGES), {}),
     "channel states": (_sql(overview._CHANNEL_STATES), {}),
+    **{
+        f"attention {kind}": (_sql(f"SELECT count(*) FROM ({spec.sql}) items"), {})  # noqa: S608
+        for kind, spec in overview.ATTENTION.items()
+    },
     **{f"stage={s}": (_lists(s), {"product": PRODUCT}) for s in STAGES},
     **{
         f"search {q}": (_sql(search._CLIENTS), search._params(q, [HUB]))

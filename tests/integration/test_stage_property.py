@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from onboard360.db.pooling import one_off_async_engine
-from onboard360.db.queries.overview import stage_counts
+from onboard360.db.queries.overview import channel_states, stage_counts
 from onboard360.domain.stage import NumberFacts, OnboardingFacts, shown, stage_of
 from tests.integration.service_http import (
     channel_event,
@@ -190,6 +190,20 @@ async def overview_counts(url: str) -> dict[str, dict[str, int]]:
         await engine.dispose()
 
 
+async def channel_counts(url: str) -> dict[str, set[tuple[str, str, str, int]]]:
+    engine = one_off_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {hub: {tuple(r) for r in await channel_states(conn, hub)} for hub in HUBS}
+    finally:
+        await engine.dispose()
+
+
+CHANNELS_BY_STATE = """
+    SELECT coalesce(status, 'unknown') AS status, permission, key_status, count(*) AS n
+    FROM channels WHERE hub = %s GROUP BY 1, 2, 3"""
+
+
 WORLDS: dict[int, World] = {}
 
 
@@ -218,3 +232,8 @@ def test_stored_stage_is_always_the_derived_one(stack: Stack, script: list[tuple
     for hub in HUBS:
         expected = Counter(stage for i, stage in stored.items() if hub_of[i] == hub)
         assert {s: n for s, n in counts[hub].items() if n} == dict(expected), hub
+    # The channels' counters (migration 0013) are a count(*) over the rows as well.
+    by_state = asyncio.run(channel_counts(stack.database_url))
+    for hub in HUBS:
+        expected_states = {tuple(r.values()) for r in rows(stack, CHANNELS_BY_STATE, hub)}
+        assert by_state[hub] == expected_states, hub

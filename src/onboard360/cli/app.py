@@ -17,6 +17,7 @@ from onboard360.cli.common import (
 )
 from onboard360.cli.delivery import endpoint_app, events_app
 from onboard360.cli.hubs import hubs_app
+from onboard360.cli.prune import prune
 from onboard360.cli.users import users_app
 from onboard360.runtime.logging import configure_logging
 from onboard360.sandbox.cli import sandbox_app
@@ -310,6 +311,7 @@ def generate_key_command() -> None:
 
 
 app.add_typer(sandbox_app, name="sandbox")
+app.command("prune")(prune)
 app.add_typer(users_app, name="users")
 app.add_typer(endpoint_app, name="endpoint")
 app.add_typer(events_app, name="events")

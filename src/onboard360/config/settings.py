@@ -128,6 +128,46 @@ class Settings(BaseSettings):
         le=1000,
         description="at most this many key checks per second (a 429 ends the run early)",
     )
+    # Retention (jobs/prune.py): what is kept, applied by the worker's prune job.
+    retention_inbox_weeks: int = Field(
+        4,
+        ge=1,
+        le=520,
+        description="raw partner webhook bodies (inbox_events, with phone numbers and "
+        "emails) are kept this long once processed; unprocessed ones are never removed",
+    )
+    retention_delivery_attempts_weeks: int = Field(
+        4,
+        ge=1,
+        le=520,
+        description="the delivery log of events the product accepted is kept this long; "
+        "attempts of an event not delivered yet are never removed",
+    )
+    retention_jobs_days: int = Field(
+        7,
+        ge=1,
+        le=3650,
+        description="finished queue jobs (succeeded, cancelled, failed) are kept this long; "
+        "waiting and running jobs, and failed key jobs, are never removed",
+    )
+    retention_timeline_days: int | None = Field(
+        None,
+        ge=1,
+        description="timeline lines older than this are removed; unset: kept while the client "
+        "exists",
+    )
+    retention_product_events_days: int | None = Field(
+        None,
+        ge=1,
+        description="delivered product events older than this are removed (with their "
+        "delivery log); unset: kept while the client exists; undelivered ones always stay",
+    )
+    prune_cron: str = Field(
+        "17 3 * * *",
+        max_length=100,
+        description="when workers apply the retention settings (cron); empty: never "
+        "(onboard360 prune does it by hand)",
+    )
     database_pool_size: int = Field(
         10,
         ge=1,

@@ -7,6 +7,13 @@ client's onboardings: jobs/transition.py), a client bound to a user (the client'
 onboardings). The counters per hub and stage follow by the table's trigger (migration
 0010).
 
+Lock order, the same for every writer (so none waits on another in a circle): the
+client's row, then its channels (``FOR UPDATE``, id order; jobs/transition.py), then its
+onboardings (id order, here). A transition that changes a channel refreshes the client's
+onboardings after it locked the channel; a binding decision (services/redirects.settle,
+services/claims) therefore calls ``lock_in_order`` for the client, the channels it will
+touch and the onboardings it will refresh before it locks or writes any onboarding.
+
 ``refresh`` locks the onboardings first (``FOR UPDATE``, id order) and reads the facts
 in a later statement: two transactions that change different numbers of one onboarding
 then refresh it one after the other, and the second reads what the first committed, so
@@ -22,6 +29,8 @@ from sqlalchemy import ARRAY, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboard360.db import state_rows
+from onboard360.db.state_rows import CHANNELS, CLIENTS
 from onboard360.domain.stage import NumberFacts, OnboardingFacts, stage_of
 
 _LOCK = text(
@@ -55,6 +64,24 @@ _WRITE = text(
     WHERE o.id = u.id AND o.stage IS DISTINCT FROM u.stage
     """
 )
+
+
+async def lock_in_order(
+    conn: AsyncConnection,
+    hub: str,
+    *,
+    client_ids: Iterable[str | None] = (),
+    channel_ids: Iterable[str] = (),
+    onboarding_ids: Iterable[uuid.UUID] = (),
+) -> None:
+    """Lock the clients, then the channels, then these clients' onboardings and these ids:
+    the order a transition and ``refresh`` take them in."""
+    clients = sorted({c for c in client_ids if c})
+    await state_rows.lock(conn, hub, CLIENTS, clients)
+    await state_rows.lock(conn, hub, CHANNELS, set(channel_ids))
+    ids = sorted(set(onboarding_ids))
+    if clients or ids:
+        await conn.execute(_LOCK, {"hub": hub, "clients": clients, "ids": ids})
 
 
 async def refresh(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 import procrastinate
@@ -48,6 +49,7 @@ VERIFY_TASK: Final = "verify_redirect"
 RECONCILE_TASK: Final = "reconcile"
 # Periodic (key_check_every_minutes), and deferred by key_health_job for a run now.
 KEY_HEALTH_TASK: Final = "check_keys"
+PRUNE_TASK: Final = "prune"
 
 DEFAULT_QUEUE: Final = "default"
 
@@ -198,3 +200,43 @@ class JobCount:
 async def job_counts(conn: AsyncConnection) -> list[JobCount]:
     """Jobs waiting, running and failed, per task (for the metrics)."""
     return [JobCount(row.task_name, row.status, row.n) for row in await conn.execute(_COUNTS)]
+
+
+# ---- retention -------------------------------------------------------------------------------
+
+# Finished jobs with no event since the cutoff, oldest first. Never a waiting or running
+# job, and never a failed key job: ``key_job_failed`` (the dashboard's "provisioning
+# failed") reads those. procrastinate's events go with their job (ON DELETE CASCADE), its
+# periodic-defer rows are unlinked by its own trigger.
+_FINISHED = f"""
+  SELECT j.id FROM procrastinate_jobs j
+  WHERE j.id > :after
+    AND (j.status IN ('succeeded', 'cancelled', 'aborted')
+      OR (j.status = 'failed' AND j.task_name <> '{PROVISION_TASK}'))
+    AND NOT EXISTS (SELECT 1 FROM procrastinate_events e
+      WHERE e.job_id = j.id AND e.at >= :cutoff)"""  # noqa: S608 - fixed SQL
+_COUNT_FINISHED = text(f"SELECT count(*) FROM ({_FINISHED}) j")  # noqa: S608 - fixed SQL
+_DELETE_FINISHED = text(
+    f"""
+    DELETE FROM procrastinate_jobs WHERE id IN (
+      {_FINISHED} ORDER BY j.id LIMIT :batch FOR UPDATE OF j SKIP LOCKED)
+    RETURNING id
+    """  # noqa: S608 - fixed SQL
+)
+
+
+# The queue's table as retention names it (metrics, logs, `onboard360 prune`).
+JOBS_TABLE: Final = "procrastinate_jobs"
+
+
+async def count_finished_jobs(conn: AsyncConnection, cutoff: datetime) -> int:
+    """How many finished jobs ``delete_finished_jobs`` would remove."""
+    return int(await conn.scalar(_COUNT_FINISHED, {"after": 0, "cutoff": cutoff}) or 0)
+
+
+async def delete_finished_jobs(
+    conn: AsyncConnection, cutoff: datetime, after: int, batch: int
+) -> list[int]:
+    """Remove up to ``batch`` finished jobs with ids above ``after``; their ids."""
+    params = {"after": after, "cutoff": cutoff, "batch": batch}
+    return [row.id for row in await conn.execute(_DELETE_FINISHED, params)]

@@ -91,6 +91,11 @@ KEY_CHECKS = Counter(
     ["hub", "outcome"],
 )
 
+PRUNED_ROWS = Counter(
+    "onboard360_pruned_rows",
+    "Rows removed by the retention settings (jobs/prune.py), by table.",
+    ["table"],
+)
 DATABASE_OUTAGES = Counter(
     "onboard360_worker_database_outages",
     "Times this worker lost the database (it waits for it and resumes; it does not exit).",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig
@@ -89,6 +89,7 @@ async def claim(
             )
         if previous == external_user_id:
             return Claimed(client, external_user_id, previous, changed=False)
+        await _lock_in_order(conn, hub, client, external_user_id, learnt)
         await _bind(conn, service, hub, client, external_user_id, learnt=learnt, source=str(source))
         applied = await _settle_conflicts(conn, service, hub, client, external_user_id, learnt)
         await record(
@@ -131,6 +132,34 @@ async def _bind(
     await stages.refresh(conn, hub.name, client_ids=[client])
 
 
+def _conflicts_of(hub: HubConfig, client: ClientId, external_user_id: str) -> Select[Any]:
+    return (
+        select(t.onboardings)
+        .where(
+            t.onboardings.c.hub == hub.name,
+            t.onboardings.c.client_id == client,
+            t.onboardings.c.external_user_id == external_user_id,
+            t.onboardings.c.verification == Outcome.CONFLICT.value,
+        )
+        .order_by(t.onboardings.c.sequence)
+    )
+
+
+async def _lock_in_order(
+    conn: AsyncConnection,
+    hub: HubConfig,
+    client: ClientId,
+    external_user_id: str,
+    learnt: Learnt,
+) -> None:
+    """The client, every channel the claim and its settled conflicts touch, then the
+    client's onboardings: db/stages.py's one lock order, before anything is written."""
+    conflicts = (await conn.execute(_conflicts_of(hub, client, external_user_id))).all()
+    named = [parse_redirect(row.redirect_query or "") for row in conflicts]
+    channels = {*learnt.snapshots, *(c for r in named for c in (*r.channels, *r.revoked))}
+    await stages.lock_in_order(conn, hub.name, client_ids=[client], channel_ids=channels)
+
+
 async def _settle_conflicts(  # noqa: PLR0917 - one claim's facts
     conn: AsyncConnection,
     service: Service,
@@ -140,18 +169,7 @@ async def _settle_conflicts(  # noqa: PLR0917 - one claim's facts
     learnt: Learnt,
 ) -> int:
     """Apply this user's attempts whose redirect over this client was a conflict."""
-    rows = (
-        await conn.execute(
-            select(t.onboardings)
-            .where(
-                t.onboardings.c.hub == hub.name,
-                t.onboardings.c.client_id == client,
-                t.onboardings.c.external_user_id == external_user_id,
-                t.onboardings.c.verification == Outcome.CONFLICT.value,
-            )
-            .order_by(t.onboardings.c.sequence)
-        )
-    ).all()
+    rows = (await conn.execute(_conflicts_of(hub, client, external_user_id))).all()
     for row in rows:
         query = row.redirect_query or ""
         await settle(

@@ -143,6 +143,15 @@ async def settle(  # noqa: PLR0917 - one decision's inputs
     with ``conflict_settled``, while a ``conflict`` a claim just settled.
     """
     await lock_client(conn, hub, redirect.client_id)
+    # Rows in the one lock order (db/stages.py): a webhook's transition holds the client's
+    # rows and then locks its onboardings; locking the attempt first would deadlock it.
+    await stages.lock_in_order(
+        conn,
+        hub.name,
+        client_ids=[redirect.client_id],
+        channel_ids=[*redirect.channels, *redirect.revoked],
+        onboarding_ids=[] if attempt is None else [attempt.id],
+    )
     if attempt is not None:
         attempt = await _attempt(conn, attempt.id, lock=True)
         if attempt is None:

@@ -15,12 +15,15 @@ from onboard360.jobs import handoff_jobs, inbox, key_health, keys
 from onboard360.jobs.backoff import DeliveryBackoff
 from onboard360.jobs.checkpoints import SyncAlreadyRunning
 from onboard360.jobs.connector import connector_for
+from onboard360.jobs.prune import prune as prune_rows
+from onboard360.jobs.prune import summary
 from onboard360.jobs.queue import (
     DELIVER_TASK,
     INBOX_TASK,
     KEY_HEALTH_TASK,
     MESSAGING_TASK,
     PROVISION_TASK,
+    PRUNE_TASK,
     RECONCILE_TASK,
     VERIFY_TASK,
 )
@@ -99,6 +102,13 @@ def build_app(
 
     if service.settings.key_check_cron:
         app.periodic(cron=service.settings.key_check_cron, periodic_id=KEY_HEALTH_TASK)(check_keys)
+
+    if service.settings.prune_cron:  # retention (jobs/prune.py)
+
+        @app.periodic(cron=service.settings.prune_cron, periodic_id="prune")
+        @app.task(name=PRUNE_TASK, queueing_lock=PRUNE_TASK, pass_context=False)
+        async def prune(timestamp: int) -> str:
+            return summary(await prune_rows(service.engine, service.settings))
 
     @app.task(name=VERIFY_TASK, retry=hub_retry)
     async def verify_redirect(hub: str, onboarding_id: str | None, query: str) -> str:

@@ -28,7 +28,7 @@ SAMPLES = {
     queue.KEY_HEALTH_TASK: queue.key_health_job(),
 }
 # Deferred by procrastinate itself from its cron, never by us.
-PERIODIC = {queue.RECONCILE_TASK}
+PERIODIC = {queue.RECONCILE_TASK, queue.PRUNE_TASK}
 
 
 @pytest.fixture(scope="module")

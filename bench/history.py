@@ -1,0 +1,320 @@
+"""A year of history: the overview, stage filters, search and client pages at 100,000 and
+1,000,000 onboardings.
+
+    .venv/bin/python -m bench.history [--sizes 100000 1000000] [--repeat 25]
+
+For each size, a fresh migrated database gets a year of history in a few statements
+(``bench/history_seed.py``: onboardings, clients, channels, product events and timeline
+lines in the proportions of issue 16), then ``VACUUM ANALYZE`` (as autovacuum leaves a
+settled table). The service (``create_app``, what ``onboard360 serve`` runs) serves it
+over real HTTP on 127.0.0.1 in this process, with one hub, one product and one operator
+logged in through the login form. Each call is made ``--repeat`` times after 3 warm-up
+calls, one at a time on one keep-alive connection; reported: median and p95 in ms, × the
+baseline's median of the same size, and the growth of the median from the smallest size
+to the largest.
+
+Baseline: ``GET /bench/select1``, a route added to the same app that runs ``SELECT 1``
+through the service's own pool — an HTTP request and one database round trip, nothing else.
+
+``--backfill`` (default on) also times migration 0011's filling of ``onboardings.stage``
+on the seeded rows: the database goes back to revision 0010 (the column, counters and
+indexes dropped) and up to 0011 again; the time from the first batch to the first index
+build is the backfill, the rest the concurrent index builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import psycopg
+from fastapi import FastAPI, Request
+from onboard360.web.dashboard.accounts import create_operator
+from pydantic import SecretStr
+from sqlalchemy import Engine, event, text
+
+from bench.common import databases, libpq, median, percentile, token
+from bench.history_seed import HUB, PRODUCT, SEED, proportions, seed_params
+from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.settings import Settings
+from onboard360.db.migrate import upgrade
+from onboard360.db.pooling import one_off_async_engine
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.serving import running
+from onboard360.web.app import create_app
+
+PRODUCT_TOKEN = token()
+OPERATOR = "bench@example.test"
+PASSWORD = "bench history password 16"
+TABLES = (
+    "onboardings",
+    "clients",
+    "channels",
+    "product_events",
+    "timeline",
+    "inbox_events",
+    "delivery_attempts",
+    "procrastinate_jobs",
+)
+BATCH_STATEMENT = "SELECT id::text FROM (SELECT id FROM onboardings"  # 0011's batch bound
+HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+# (label, path): the issue's table first, then the other lists.
+CALLS = (
+    ("SELECT 1 (baseline)", "/bench/select1"),
+    ("GET /api/v1/overview", "/api/v1/overview"),
+    ("GET /dashboard", "/dashboard"),
+    ("GET /api/v1/onboardings?stage=live", "/api/v1/onboardings?stage=live"),
+    ("GET /api/v1/search?q=4915000012 (phone prefix)", "/api/v1/search?q=4915000012"),
+    ("GET /dashboard/clients/{hub}/{id}", f"/dashboard/clients/{HUB}/C42"),
+    ("GET /api/v1/search?q=C42 (client id)", "/api/v1/search?q=C42"),
+    ("GET /api/v1/clients/C42/timeline", f"/api/v1/clients/C42/timeline?hub={HUB}"),
+    ("GET /api/v1/onboardings", "/api/v1/onboardings"),
+    ("GET /api/v1/onboardings?stage=expired", "/api/v1/onboardings?stage=expired"),
+    ("GET /api/v1/onboardings?stage=action_needed", "/api/v1/onboardings?stage=action_needed"),
+    ("GET /api/v1/clients", "/api/v1/clients"),
+    ("GET /api/v1/channels", "/api/v1/channels"),
+    ("GET /api/v1/events", "/api/v1/events"),
+    ("GET /api/v1/attention?kind=stuck", "/api/v1/attention?kind=stuck"),
+    ("GET /dashboard/search?q=user-4242", "/dashboard/search?q=user-4242"),
+    ("GET /metrics", "/metrics"),
+)
+BASELINE = CALLS[0][0]
+
+
+def _psycopg_sql(statement: str) -> str:
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.replace("%", "%%"))
+
+
+def seed(url: str, onboardings: int) -> dict[str, float]:
+    """The history, then VACUUM ANALYZE; seconds per step."""
+    params = seed_params(onboardings)
+    steps: dict[str, float] = {}
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        for statement in SEED:
+            table = statement.split("INSERT INTO", 1)[1].split()[0]
+            started = time.perf_counter()
+            conn.execute(_psycopg_sql(statement), params)
+            steps[table] = time.perf_counter() - started
+        started = time.perf_counter()
+        conn.execute("VACUUM ANALYZE")
+        steps["vacuum_analyze"] = time.perf_counter() - started
+    return steps
+
+
+def table_sizes(url: str) -> dict[str, dict[str, int]]:
+    """Rows (estimated by ANALYZE) and total bytes (with indexes) per table."""
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
+            "FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r'",
+            [list(TABLES)],
+        ).fetchall()
+    return {name: {"rows": max(int(n), 0), "bytes": int(size)} for name, n, size in rows}
+
+
+@contextmanager
+def statement_clock() -> Iterator[list[tuple[float, str]]]:
+    """(time, first words) of every statement any SQLAlchemy engine sends meanwhile."""
+    seen: list[tuple[float, str]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((time.perf_counter(), " ".join(statement.split())[:60]))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+def backfill(url: str) -> dict[str, float]:
+    """Migration 0011 again over the seeded rows: seconds of the backfill and the indexes."""
+    from alembic import command  # noqa: PLC0415
+
+    from onboard360.db.migrate import alembic_config  # noqa: PLC0415
+
+    command.downgrade(alembic_config(url), "0010")
+    started = time.perf_counter()
+    with statement_clock() as seen:
+        upgrade(url, "0011")
+    done = time.perf_counter()
+    batches = [at for at, words in seen if words.startswith(BATCH_STATEMENT)]
+    indexes = [at for at, words in seen if words.startswith("CREATE INDEX CONCURRENTLY")]
+    first_index = indexes[0] if indexes else done
+    return {
+        "total_s": done - started,
+        "backfill_s": first_index - (batches[0] if batches else started),
+        "batches": len(batches),
+        "indexes_s": done - first_index,
+    }
+
+
+def settings() -> Settings:
+    hub = HubConfig(
+        name=HUB,
+        partner_id="BenchHistPA",
+        api_key=SecretStr(token()),
+        webhook_secret=SecretStr(token()),
+        hub_url="http://127.0.0.1:9",
+        partner_api_url="http://127.0.0.1:9/api/v2",
+        messaging_api_url="http://127.0.0.1:9",
+    )
+    product = ProductConfig(name=PRODUCT, api_tokens=[SecretStr(PRODUCT_TOKEN)])
+    return Settings(
+        public_url="http://127.0.0.1:8000",
+        encryption_keys=[SecretStr(generate_key())],
+        hubs=[hub],
+        products=[product],
+        metrics_public=True,
+        log_level="warning",
+    )
+
+
+def app_with_baseline(url: str) -> FastAPI:
+    app = create_app(settings(), url)
+
+    @app.get("/bench/select1", include_in_schema=False)
+    async def select1(request: Request) -> dict[str, int]:
+        async with request.app.state.service.engine.connect() as conn:
+            return {"one": int(await conn.scalar(text("SELECT 1")) or 0)}
+
+    return app
+
+
+def make_operator(url: str) -> None:
+    async def run() -> None:
+        engine = one_off_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await create_operator(conn, OPERATOR, PASSWORD)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def log_in(http: httpx.Client) -> None:
+    page = http.get("/dashboard/login")
+    fields = dict(HIDDEN_RE.findall(page.text))
+    answer = http.post("/dashboard/login", data={**fields, "email": OPERATOR, "password": PASSWORD})
+    if answer.status_code != 303 or "failed" in answer.headers.get("location", ""):
+        raise RuntimeError(f"login refused: {answer.status_code} {answer.headers}")
+
+
+def measure(base_url: str, repeat: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    headers = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as http:
+        log_in(http)
+        for label, path in CALLS:
+            times = []
+            for attempt in range(3 + repeat):
+                started = time.perf_counter()
+                answer = http.get(path)
+                elapsed = (time.perf_counter() - started) * 1000
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+                if attempt >= 3:
+                    times.append(elapsed)
+            results[label] = {"median_ms": median(times), "p95_ms": percentile(times, 95)}
+    return results
+
+
+def run_size(onboardings: int, repeat: int, with_backfill: bool) -> dict[str, Any]:
+    with databases() as dbs:
+        _, url = dbs.fresh()
+        started = time.perf_counter()
+        steps = seed(url, onboardings)
+        seconds = time.perf_counter() - started
+        print(f"{onboardings:,} onboardings seeded in {seconds:.1f} s: {_steps(steps)}", flush=True)
+        make_operator(url)
+        with running(app_with_baseline(url)) as base_url:
+            calls = measure(base_url, repeat)
+        base = calls[BASELINE]["median_ms"]
+        for label, call in calls.items():
+            print(
+                f"  {label:<48}{call['median_ms']:>8.1f}{call['p95_ms']:>8.1f}"
+                f"{call['median_ms'] / base:>8.1f}",
+                flush=True,
+            )
+        result: dict[str, Any] = {
+            "onboardings": onboardings,
+            "proportions": proportions(onboardings),
+            "seed_s": steps,
+            "tables": table_sizes(url),
+            "calls": calls,
+        }
+        if with_backfill:
+            result["backfill"] = backfill(url)
+            fill = result["backfill"]
+            print(
+                f"  migration 0011 over {onboardings:,} rows: backfill {fill['backfill_s']:.1f} s"
+                f" ({fill['batches']:.0f} batches), indexes {fill['indexes_s']:.1f} s",
+                flush=True,
+            )
+        return result
+
+
+def _steps(steps: dict[str, float]) -> str:
+    return ", ".join(f"{name} {s:.1f} s" for name, s in steps.items())
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    first, last = results[0], results[-1]
+    header = f"{'call':<48}" + "".join(
+        f"{'p50 ' + _short(r['onboardings']):>11}{'p95':>8}{'× sel1':>8}" for r in results
+    )
+    if len(results) > 1:
+        header += f"{'growth':>8}{'g/sel1':>8}"
+    print(header)
+    for label, _path in CALLS:
+        line = f"{label:<48}"
+        for r in results:
+            call, base = r["calls"][label], r["calls"][BASELINE]["median_ms"]
+            line += f"{call['median_ms']:>11.1f}{call['p95_ms']:>8.1f}"
+            line += f"{call['median_ms'] / base:>8.1f}"
+        if len(results) > 1:
+            growth = last["calls"][label]["median_ms"] / first["calls"][label]["median_ms"]
+            base_growth = (
+                last["calls"][BASELINE]["median_ms"] / first["calls"][BASELINE]["median_ms"]
+            )
+            line += f"{growth:>8.2f}{growth / base_growth:>8.2f}"
+        print(line)
+    for r in results:
+        sizes = ", ".join(
+            f"{name} {t['rows']:,} rows {t['bytes'] / 2**20:.0f} MB"
+            for name, t in sorted(r["tables"].items())
+        )
+        print(f"{_short(r['onboardings'])}: {sizes}")
+
+
+def _short(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=25)
+    parser.add_argument("--no-backfill", dest="backfill", action="store_false")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    started = time.monotonic()
+    results = [run_size(n, args.repeat, args.backfill) for n in args.sizes]
+    report(results)
+    print(f"took {time.monotonic() - started:.0f} s")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()

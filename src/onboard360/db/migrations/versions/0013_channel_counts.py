@@ -23,7 +23,9 @@ channel of the hub — the channels by state (an index-only scan of ``channels_s
   - ``channels_attention_stuck``: ``key_status <> 'stored' AND status IS DISTINCT FROM
     'terminated'`` (the age condition stays in the query: a range on ``updated_at``);
   - ``channels_attention_violations``: ``jsonb_array_length(coalesce(state->'violations',
-    '[]')) > 0``.
+    '[]')) > 0``;
+  - ``channels_attention_key_not_working``: ``blocker = 'key_not_working'`` (key health,
+    migration 0012).
 
 The counters are filled from the rows in the migration's transaction (one aggregate over
 the channels: ~0.2 s per 100,000 channels); indexes are built CONCURRENTLY outside it.
@@ -99,6 +101,7 @@ _INDEXES = (
     "WHERE key_status <> 'stored' AND status IS DISTINCT FROM 'terminated'",
     f"channels_attention_violations ON channels {_ITEM} "
     "WHERE jsonb_array_length(coalesce(state->'violations', '[]')) > 0",
+    f"channels_attention_key_not_working ON channels {_ITEM} WHERE blocker = 'key_not_working'",
 )
 
 

@@ -8,9 +8,11 @@ temporary directory, and served from the hub's Redirect URL origin, as the butto
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,6 +28,8 @@ from onboard360.sandbox.models import HubSpec
 from tests.e2e.service_stack import worker_running
 from tests.sandbox_fixtures import wait_until
 from tests.stack import PRODUCT_TOKEN, running_stack
+
+PORT_LOCK = Path("/tmp/onboard360-tests-port-8082.lock")
 
 BUTTON_DIR = Path(__file__).parent / "button"
 PARTNER_ID = "ButtonTestPA"
@@ -130,19 +134,34 @@ def click_through_popup(page: Page, partner_id: str, expected_email: str) -> str
     return url
 
 
+@pytest.fixture
+def default_sandbox_port() -> Iterator[int]:
+    """The sandbox's default port (env="local" hard-codes it), for one test at a time.
+
+    The xdist group keeps these tests on one worker; the lock holds even where a
+    scheduler does not (two workers, or two test runs on one machine).
+    """
+    with open(PORT_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not port_is_free("127.0.0.1", p.DEFAULT_PORT):
+                pytest.fail(f"port {p.DEFAULT_PORT} is busy (is `onboard360 demo` running?)")
+            yield p.DEFAULT_PORT
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.mark.browser
 @pytest.mark.xdist_group("port8082")
 def test_official_button_callback_receives_client_and_channels(
-    page: Page, button_bundle: Path
+    page: Page, button_bundle: Path, default_sandbox_port: int
 ) -> None:
-    if not port_is_free("127.0.0.1", p.DEFAULT_PORT):
-        pytest.fail(f"port {p.DEFAULT_PORT} is busy (is `onboard360 demo` running?)")
     page_port = free_port()
     page_url = f"http://localhost:{page_port}/"
     sandbox_app = create_app([HubSpec(partner_id=PARTNER_ID, redirect_url=page_url)])
     world = sandbox_app.state.sandbox
     with (
-        running(sandbox_app, port=p.DEFAULT_PORT),
+        running(sandbox_app, port=default_sandbox_port),
         running(button_page(button_bundle, "button-state", "button@example.com"), port=page_port),
     ):
         page.goto(page_url)
@@ -161,16 +180,16 @@ def test_official_button_callback_receives_client_and_channels(
 @pytest.mark.browser
 @pytest.mark.xdist_group("port8082")
 def test_official_button_redirect_forwarded_to_the_service_goes_live(
-    database_url: str, page: Page, button_bundle: Path
+    database_url: str, page: Page, button_bundle: Path, default_sandbox_port: int
 ) -> None:
-    if not port_is_free("127.0.0.1", p.DEFAULT_PORT):
-        pytest.fail(f"port {p.DEFAULT_PORT} is busy (is `onboard360 demo` running?)")
     page_port = free_port()
     page_url = f"http://localhost:{page_port}/"
     # The hub wants an IO Signature on every popup opening: the page gets it from onboard360.
     options = {"auto_advance": True, "io_signature": True, "redirect_urls": {"pp": page_url}}
     with (
-        running_stack(database_url, hub_options=options, sandbox_port=p.DEFAULT_PORT) as stack,
+        running_stack(
+            database_url, hub_options=options, sandbox_port=default_sandbox_port
+        ) as stack,
         worker_running(stack),
     ):
         created = stack.start_onboarding("pp", "button-user", email="svc@example.com")

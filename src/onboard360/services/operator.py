@@ -1,10 +1,11 @@
 """What an operator does about a stuck channel or client, beside the product's own
-commands: confirm a permission the client granted, reconcile a client now, resend an
-event. Each names its source (``dashboard:operator-<id>``) on the timeline.
+commands: confirm a permission the client granted, queue a failed key job again, reconcile
+a client now, resend an event. Each names its source (``dashboard:operator-<id>``) on the
+timeline.
 
-``confirm_permission`` and ``resend_event`` run in the caller's transaction (the
-dashboard's confirmed action: plan, do and audit in one); ``reconcile_client`` reads
-360dialog first and owns its transaction and audit row.
+``confirm_permission``, ``requeue_key`` and ``resend_event`` run in the caller's
+transaction (the dashboard's confirmed action: plan, do and audit in one);
+``reconcile_client`` reads 360dialog first and owns its transaction and audit row.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.deliveries import product_event
+from onboard360.db.queries.subjects import channel_state
 from onboard360.domain import ChannelId, ChannelSnapshot, PermissionConfirmed, SnapshotError
 from onboard360.hub import HubError
+from onboard360.jobs.queue import defer, provision_job
 from onboard360.jobs.replay import replay_event
 from onboard360.jobs.transition import apply_inputs
 from onboard360.services.audit import audit
@@ -43,6 +46,14 @@ async def confirm_permission(
     confirmed = PermissionConfirmed(channel, sequence)
     await apply_inputs(conn, hub, service.product_of(hub), [confirmed], source=str(source))
     return sequence
+
+
+async def requeue_key(conn: AsyncConnection, hub: HubConfig, channel: ChannelId) -> int:
+    """Queue the key job of the channel's current intent again (its job failed for good);
+    the intent. The key ledger still allows one generation per intent."""
+    state = await channel_state(conn, hub.name, channel)
+    await defer(conn, provision_job(hub.name, channel, state.key_intent))
+    return state.key_intent
 
 
 async def resend_event(

@@ -18,7 +18,6 @@ from onboard360.db.queries.deliveries import product_event
 from onboard360.db.queries.subjects import channel_row, channel_state, client_exists
 from onboard360.domain import ChannelId, KeyBlocker, KeyStatus, may_generate_key
 from onboard360.jobs.endpoints import endpoint_state
-from onboard360.jobs.queue import defer, provision_job
 from onboard360.jobs.reconcile import stranded_keys
 from onboard360.jobs.replay import delivery_state, queued_events
 from onboard360.services import operator
@@ -132,9 +131,8 @@ async def do_retry(
     channel = ChannelId(subject.channel_id or "")
     hub = subject.hub
     if plan.step == "requeue":
-        state = await channel_state(conn, hub.name, channel)
-        await defer(conn, provision_job(hub.name, channel, state.key_intent))
-        return "retry_requeued", {"intent": state.key_intent}
+        intent = await operator.requeue_key(conn, hub, channel)
+        return "retry_requeued", {"intent": intent}
     if plan.step == "confirm_permission":
         sequence = await operator.confirm_permission(conn, service, hub, channel, source)
         return "retry_confirmed", {"sequence": sequence}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import random
 import signal
 import socket
 import threading
@@ -115,18 +116,47 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nobody listens on now, for a server another process will start.
+
+    Racy by nature (someone may take it before the server binds): picked at random below
+    the kernel's ephemeral range, so at least outgoing connections never hold it. A server
+    in this process should use ``running`` without a port, which binds before it serves.
+    """
+    for _ in range(200):
+        port = _RANDOM.randrange(_PICK_LOW, _PICK_HIGH)
+        if port_is_free(host, port):
+            return port
+    raise RuntimeError(f"no free port on {host} in {_PICK_LOW}-{_PICK_HIGH}")
+
+
+# Below Linux's default ephemeral range (32768-60999), above most well-known services.
+_PICK_LOW, _PICK_HIGH = 20000, 32000
+# Not the module's generator: a test plugin may seed that the same in every worker.
+_RANDOM = random.SystemRandom()
+
+
+def _bound_socket(host: str) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
 
 
 @contextlib.contextmanager
 def running(app: ASGIApp, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` over real HTTP in a background thread; yields its base URL."""
-    site = Site(app, host, port or free_port(host))
+    """Serve ``app`` over real HTTP in a background thread; yields its base URL.
+
+    Without ``port`` the socket is bound here, before the thread starts: no other process
+    can take the port between choosing and listening.
+    """
+    sock = _bound_socket(host) if port is None else None
+    site = Site(app, host, port if sock is None else int(sock.getsockname()[1]))
     server = server_for(site)
     server.config.install_signal_handlers = False  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.run, name=f"uvicorn:{site.port}", daemon=True)
+    sockets = None if sock is None else [sock]
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": sockets}, name=f"uvicorn:{site.port}", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -138,3 +168,5 @@ def running(app: ASGIApp, host: str = "127.0.0.1", port: int | None = None) -> I
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        if sock is not None:
+            sock.close()

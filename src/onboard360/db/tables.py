@@ -64,6 +64,19 @@ onboardings = Table(
     Column("conflict", JSONB),
     # domain/stage.py's stage_of the rows, kept by db/stages.py (expired is read at read time).
     Column("stage", Text, nullable=False),
+    # The journey (migration 0014): each step stamped once, when first reached; NULL
+    # journey_id: the attempt started its own journey (its id).
+    Column("journey_id", UUID(as_uuid=True)),
+    Column("resumed_from", UUID(as_uuid=True)),
+    _at("popup_blocked_at"),
+    _at("popup_closed_at"),
+    _at("first_channel_at"),
+    _at("running_at"),
+    _at("key_stored_at"),
+    _at("activated_at"),
+    _at("abandoned_at"),
+    Column("abandoned_step", Text),
+    Column("abandoned_reason", Text),
 )
 
 clients = Table(

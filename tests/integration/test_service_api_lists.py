@@ -229,3 +229,17 @@ def test_unknown_routes_wrong_methods_and_bad_values_share_the_error_shape(stack
         "/api/v1/onboardings", content=b"{nope", headers={"content-type": "application/json"}
     )
     assert_error(answer, 400, "invalid_json")
+
+
+def test_search_finds_a_number_by_its_digits_however_it_is_written(stack: Stack) -> None:
+    _created, client, channel = live_channel(stack, "pp")
+    # 360dialog's format for phone numbers is not documented: a hub that sends spaces.
+    execute(
+        stack,
+        "UPDATE channels SET phone_number = '+49 151 2345-6789' WHERE channel_id = %s",
+        channel,
+    )
+    for typed in ("4915123456789", "+49 151 23", "151 2345", "456789", "(151) 2345-67"):
+        hits = walk(stack, "/api/v1/search", q=typed)
+        assert [(h["kind"], h["client_id"]) for h in hits] == [("client", client)], typed
+    assert walk(stack, "/api/v1/search", q="4915999") == []

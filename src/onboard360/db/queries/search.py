@@ -1,8 +1,9 @@
 """What a search finds: clients by client id, channel id, phone number or the partner's
 user id; numbers no client row owns yet; onboardings of that user that never came back.
 
-The query is only ever a bound parameter (never SQL text). Each ``*_MATCH`` is the one
-definition of what matches, used by the dashboard's lists and the API's hits alike.
+The query is only ever a bound parameter (never SQL text). ``MATCHED_CLIENTS`` and each
+``*_MATCH`` is the one definition of what matches, used by the dashboard's lists and the
+API's hits alike.
 """
 
 from __future__ import annotations
@@ -20,17 +21,17 @@ MIN_PHONE_DIGITS = 4  # fewer digits would match half the book
 
 MIN_PART = 3  # pg_trgm's trigrams: a shorter part of an id is matched whole only
 
-# Each condition is served by an index (migration 0011): ids and user ids by their btree
-# for equality and a pg_trgm GIN on ``lower(col)`` for a part (``lower(col) LIKE
-# '%part%'``, the part lowercased), phone numbers by a pg_trgm GIN on
-# ``lower(phone_number)`` for any run of digits (a prefix with or without the country
-# code, or a suffix). The trigram indexes are on ``lower(…)`` so that no equality lookup
-# (``col = ANY(…)``, the lifecycle's own reads) can ever pick one: pg_trgm serves ``=``
-# too, one GIN probe per array element, and a planner with stale statistics chose that
-# for reconciliation's pages (seconds per 1,000 ids at 30,000 rows).
+# Each condition is served by an index (migrations 0011, 0015): ids and user ids by a
+# btree for equality and a pg_trgm GIN on ``lower(col)`` for a part (``lower(col) LIKE
+# '%part%'``, the part lowercased); phone numbers by a pg_trgm GIN on their digits
+# (whatever separators 360dialog sends) for any run of digits (a prefix with or without
+# the country code, or a suffix). The trigram indexes on ids are on ``lower(…)`` so that
+# no equality lookup (``col = ANY(…)``, the lifecycle's own reads) can ever pick one:
+# pg_trgm serves ``=`` too, one GIN probe per array element, and a planner with stale
+# statistics chose that for reconciliation's pages (seconds per 1,000 ids at 30,000 rows).
 # A client matches by itself, by one of its channels or by one of its onboardings; each
 # way is a separate index lookup, never a correlated scan of every client.
-_PHONE = "(:digits <> '' AND lower(c.phone_number) LIKE :phone)"
+_PHONE = "(:digits <> '' AND regexp_replace(c.phone_number, '[^0-9]', '', 'g') LIKE :phone)"
 _ID = "({col} = :q OR lower({col}) LIKE :part)"
 _CLIENT_KEYS = f"""
   SELECT k.hub, k.client_id FROM clients k WHERE k.hub = ANY(:hubs)
@@ -39,8 +40,10 @@ _CLIENT_KEYS = f"""
     AND ({_ID.format(col="c.channel_id")} OR {_PHONE})
   UNION SELECT o.hub, o.client_id FROM onboardings o WHERE o.hub = ANY(:hubs)
     AND {_ID.format(col="o.external_user_id")}"""  # noqa: S608 - fixed SQL
-CLIENT_MATCH = f"""cl.hub = ANY(:hubs)
-  AND (cl.hub, cl.client_id) IN ({_CLIENT_KEYS})"""
+# The matching clients: the keys joined to their rows by primary key (a nested loop over
+# the matches, never a hash of every client).
+MATCHED_CLIENTS = f"""(SELECT DISTINCT m.hub, m.client_id FROM ({_CLIENT_KEYS}) m) keys
+  JOIN clients cl ON cl.hub = keys.hub AND cl.client_id = keys.client_id"""  # noqa: S608 - fixed SQL
 # Channels no client row owns (e.g. seen only by reconciliation before its client was).
 CHANNEL_MATCH = f"""c.hub = ANY(:hubs) AND ({_ID.format(col="c.channel_id")} OR {_PHONE})
   AND NOT EXISTS (SELECT 1 FROM clients cl WHERE cl.hub = c.hub AND cl.client_id = c.client_id)"""  # noqa: S608 - fixed SQL
@@ -53,7 +56,7 @@ _CLIENTS = text(
     SELECT cl.hub, cl.client_id, cl.external_user_id, cl.created_at,
       (SELECT count(*) FROM channels c WHERE c.hub = cl.hub AND c.client_id = cl.client_id)
         AS channels
-    FROM clients cl WHERE {CLIENT_MATCH}
+    FROM {MATCHED_CLIENTS}
     ORDER BY cl.hub, cl.client_id LIMIT :limit
     """  # noqa: S608 - fixed SQL
 )
@@ -77,7 +80,7 @@ _HITS = f"""
   SELECT 1 AS rank, 'client' AS kind, cl.hub, cl.client_id AS ref, cl.client_id,
     NULL::text AS channel_id, NULL::text AS phone_number, cl.external_user_id,
     NULL::uuid AS onboarding_id, cl.created_at
-  FROM clients cl WHERE {CLIENT_MATCH}
+  FROM {MATCHED_CLIENTS}
 UNION ALL
   SELECT 2, 'channel', c.hub, c.channel_id, c.client_id, c.channel_id, c.phone_number, NULL,
     NULL, c.created_at

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,27 +56,37 @@ async def record_popup_opened(
     )
 
 
+# (hub, id) pairs as two arrays joined by primary key: one plan whatever their number (an
+# IN list of 100 pairs is a BitmapOr of 100 probes, ~3 ms to plan at 50 pairs).
+_PAIRS = "unnest(CAST(:hubs AS text[]), CAST(:ids AS text[])) AS p(hub, id)"
+_CHANNELS_BY_PAIRS = text(
+    f"SELECT c.* FROM {_PAIRS} JOIN channels c ON c.hub = p.hub AND c.channel_id = p.id "  # noqa: S608
+    "ORDER BY c.channel_id"
+).columns(*t.channels.c)
+_CLIENT_OWNERS = text(
+    f"SELECT k.hub, k.client_id, k.external_user_id FROM {_PAIRS} "  # noqa: S608
+    "JOIN clients k ON k.hub = p.hub AND k.client_id = p.id"
+)
+
+
+def _pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    unique = sorted(set(pairs))
+    return {"hubs": [hub for hub, _ in unique], "ids": [ref for _, ref in unique]}
+
+
 async def channels_by_pairs(
     conn: AsyncConnection, pairs: Iterable[tuple[str, str]]
 ) -> list[Row[Any]]:
     """The channel rows of these (hub, channel id) pairs, by channel id."""
-    query = (
-        select(t.channels)
-        .where(tuple_(t.channels.c.hub, t.channels.c.channel_id).in_(sorted(pairs)))
-        .order_by(t.channels.c.channel_id)
-    )
-    return list(await conn.execute(query))
+    return list(await conn.execute(_CHANNELS_BY_PAIRS, _pairs(pairs)))
 
 
 async def client_owners(
     conn: AsyncConnection, pairs: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], str | None]:
     """The product user each of these (hub, client id) is bound to (None: nobody)."""
-    cl = t.clients.c
-    query = select(cl.hub, cl.client_id, cl.external_user_id).where(
-        tuple_(cl.hub, cl.client_id).in_(sorted(pairs))
-    )
-    return {(row.hub, row.client_id): row.external_user_id for row in await conn.execute(query)}
+    rows = await conn.execute(_CLIENT_OWNERS, _pairs(pairs))
+    return {(row.hub, row.client_id): row.external_user_id for row in rows}
 
 
 _ALIASED = t.onboardings.alias("o")  # stage_filter speaks of the onboarding as "o"

@@ -36,7 +36,6 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi import FastAPI, Request
-from onboard360.web.dashboard.accounts import create_operator
 from pydantic import SecretStr
 from sqlalchemy import Engine, event, text
 
@@ -48,6 +47,8 @@ from onboard360.db.migrate import upgrade
 from onboard360.db.pooling import one_off_async_engine
 from onboard360.runtime.crypto import generate_key
 from onboard360.runtime.serving import running
+from onboard360.services.accounts import create_operator
+from onboard360.services.source import CLI
 from onboard360.web.app import create_app
 
 PRODUCT_TOKEN = token()
@@ -193,8 +194,7 @@ def make_operator(url: str) -> None:
     async def run() -> None:
         engine = one_off_async_engine(url)
         try:
-            async with engine.begin() as conn:
-                await create_operator(conn, OPERATOR, PASSWORD)
+            await create_operator(engine, OPERATOR, PASSWORD, source=CLI)
         finally:
             await engine.dispose()
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ARRAY, Text, bindparam, text
+from sqlalchemy import ARRAY, Text, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,15 +33,27 @@ from onboard360.db import state_rows
 from onboard360.db.state_rows import CHANNELS, CLIENTS
 from onboard360.domain.stage import NumberFacts, OnboardingFacts, stage_of
 
-_LOCK = text(
-    """
-    SELECT o.id FROM onboardings o
-    WHERE o.hub = :hub AND (o.client_id = ANY(:clients) OR o.id = ANY(:ids))
-    ORDER BY o.id FOR UPDATE OF o
-    """
-).bindparams(
-    bindparam("clients", type_=ARRAY(Text)), bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
-)
+_CLIENTS_ANY = "o.client_id = ANY(:clients)"
+_IDS_ANY = "o.id = ANY(:ids)"
+
+
+def _lock_statement(which: str) -> TextClause:
+    return text(
+        f"SELECT o.id FROM onboardings o WHERE o.hub = :hub AND ({which}) "  # noqa: S608
+        "ORDER BY o.id FOR UPDATE OF o"
+    )
+
+
+_CLIENTS = bindparam("clients", type_=ARRAY(Text))
+_IDS = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+# One statement per shape (clients, ids), so each is planned for the index it reads: an
+# OR of both made every transition's lock a BitmapOr of two probes, one of them for an
+# empty list.
+_LOCKS = {
+    (True, False): _lock_statement(_CLIENTS_ANY).bindparams(_CLIENTS),
+    (False, True): _lock_statement(_IDS_ANY).bindparams(_IDS),
+    (True, True): _lock_statement(f"{_CLIENTS_ANY} OR {_IDS_ANY}").bindparams(_CLIENTS, _IDS),
+}
 _FACTS = text(
     """
     SELECT o.id, o.redirected_at IS NOT NULL AS redirected, o.verification, o.client_id,
@@ -81,7 +93,20 @@ async def lock_in_order(
     await state_rows.lock(conn, hub, CHANNELS, set(channel_ids))
     ids = sorted(set(onboarding_ids))
     if clients or ids:
-        await conn.execute(_LOCK, {"hub": hub, "clients": clients, "ids": ids})
+        await _lock(conn, hub, clients, ids)
+
+
+async def _lock(
+    conn: AsyncConnection, hub: str, clients: list[str], ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Lock these clients' onboardings of the hub and these ids (id order); their ids."""
+    params: dict[str, object] = {"hub": hub}
+    if clients:
+        params["clients"] = clients
+    if ids:
+        params["ids"] = ids
+    statement = _LOCKS[(bool(clients), bool(ids))]
+    return [row.id for row in await conn.execute(statement, params)]
 
 
 async def refresh(
@@ -96,9 +121,7 @@ async def refresh(
     ids = sorted(set(onboarding_ids))
     if not clients and not ids:
         return 0
-    locked = [
-        row.id for row in await conn.execute(_LOCK, {"hub": hub, "clients": clients, "ids": ids})
-    ]
+    locked = await _lock(conn, hub, clients, ids)
     if not locked:
         return 0
     rows = list(await conn.execute(_FACTS, {"ids": locked}))

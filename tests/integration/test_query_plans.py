@@ -54,16 +54,28 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     },
     **{f"stage={s}": (_lists(s), {"product": PRODUCT}) for s in STAGES},
     **{
-        f"search {q}": (_sql(search._CLIENTS), search._params(q, [HUB]))
+        f"search {q} {prefix=}": (_sql(search._CLIENTS), search._params(q, [HUB], prefix=prefix))
         # what people type to find one client: prefix (with or without + and spaces),
         # suffix, id, user id; not queries matching much of the table, which may scan
         for q in ("491500001234", "+49 150 0012 34", "12345", "C4242", "user-4242", "H1234")
+        for prefix in (True, False)
     },
     **{
-        f"search channels {q}": (_sql(search._CHANNELS), search._params(q, [HUB]))
+        f"search channels {q} {prefix=}": (
+            _sql(search._CHANNELS),
+            search._params(q, [HUB], prefix=prefix),
+        )
         for q in ("491500001234", "CH4242")
+        for prefix in (True, False)
     },
-    "search onboardings": (_sql(search._ONBOARDINGS), search._params("user-77", [HUB])),
+    "search phone prefix found": (
+        _sql(search._PREFIX_FOUND),
+        {"phone": search.phone_pattern("491500001234", prefix=True)},
+    ),
+    "search onboardings": (
+        _sql(search._ONBOARDINGS),
+        search._params("user-77", [HUB], prefix=False),
+    ),
     "client channels": (_sql(clients._CHANNELS), {}),
     "client onboardings": (_sql(clients._ONBOARDINGS), {}),
     "client events": (_sql(clients._PRODUCT_EVENTS), {}),

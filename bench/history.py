@@ -16,6 +16,11 @@ to the largest.
 Baseline: ``GET /bench/select1``, a route added to the same app that runs ``SELECT 1``
 through the service's own pool — an HTTP request and one database round trip, nothing else.
 
+``--retention`` (default on) also seeds a year of traffic (webhook bodies, delivery
+attempts, finished jobs: ``bench/history_retention.py``) before measuring, and after it
+reports each table's rows and size without retention and with it (the service's prune,
+default settings, then ``VACUUM FULL``).
+
 ``--backfill`` (default on) also times migration 0011's filling of ``onboardings.stage``
 on the seeded rows: the database goes back to revision 0010 (the column, counters and
 indexes dropped) and up to 0011 again; the time from the first batch to the first index
@@ -40,6 +45,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, event, text
 
 from bench.common import databases, libpq, median, percentile, token
+from bench.history_retention import describe, retention, seed_traffic
 from bench.history_seed import HUB, PRODUCT, SEED, proportions, seed_params
 from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.config.settings import Settings
@@ -228,11 +234,15 @@ def measure(base_url: str, repeat: int) -> dict[str, dict[str, float]]:
     return results
 
 
-def run_size(onboardings: int, repeat: int, with_backfill: bool) -> dict[str, Any]:
+def run_size(
+    onboardings: int, repeat: int, with_backfill: bool, with_retention: bool
+) -> dict[str, Any]:
     with databases() as dbs:
         _, url = dbs.fresh()
         started = time.perf_counter()
         steps = seed(url, onboardings)
+        if with_retention:
+            steps.update(seed_traffic(url, seed_params(onboardings)))
         seconds = time.perf_counter() - started
         print(f"{onboardings:,} onboardings seeded in {seconds:.1f} s: {_steps(steps)}", flush=True)
         make_operator(url)
@@ -252,6 +262,10 @@ def run_size(onboardings: int, repeat: int, with_backfill: bool) -> dict[str, An
             "tables": table_sizes(url),
             "calls": calls,
         }
+        if with_retention:
+            result["retention"] = retention(url, settings())
+            print(f"  retention at {onboardings:,}: without it -> with it", flush=True)
+            print("\n".join(describe(result["retention"])), flush=True)
         if with_backfill:
             result["backfill"] = backfill(url)
             fill = result["backfill"]
@@ -305,10 +319,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=25)
     parser.add_argument("--no-backfill", dest="backfill", action="store_false")
+    parser.add_argument("--no-retention", dest="retention", action="store_false")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     started = time.monotonic()
-    results = [run_size(n, args.repeat, args.backfill) for n in args.sizes]
+    results = [run_size(n, args.repeat, args.backfill, args.retention) for n in args.sizes]
     report(results)
     print(f"took {time.monotonic() - started:.0f} s")
     if args.json:

@@ -1,7 +1,8 @@
-"""The plans, not the clock: at 100,000 onboardings (and clients, channels, events and
-timeline lines in a year's proportions), the overview, the stage filters, search and the
-client page read ``onboardings``, ``clients``, ``channels``, ``product_events`` and
-``timeline`` through indexes only — no sequential scan, so they do not grow with the history."""
+"""The plans, not the clock: at 100,000 onboardings (and clients, channels, events,
+timeline lines, webhook bodies and delivery attempts in a year's proportions), the
+overview, the stage filters, search and the client page read the history and the traffic
+tables (``WATCHED``) through indexes only — no sequential scan, so they do not grow with
+the history."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.history_retention import TRAFFIC, traffic_params
 from bench.history_seed import HUB, PRODUCT, SEED, seed_params
 
 from onboard360.db.queries import clients, overview, search
@@ -20,7 +22,16 @@ from onboard360.domain.stage import STAGES
 from tests.conftest import fresh_database
 from tests.integration.service_http import to_libpq_uri
 
-WATCHED = {"onboardings", "clients", "channels", "product_events", "timeline"}
+# The history and the traffic a year leaves beside it (webhook bodies, the delivery log).
+WATCHED = {
+    "onboardings",
+    "clients",
+    "channels",
+    "product_events",
+    "timeline",
+    "inbox_events",
+    "delivery_attempts",
+}
 PARAMS: dict[str, Any] = {
     "hub": HUB,
     "hubs": [HUB],
@@ -92,6 +103,8 @@ def seeded(template_database: str) -> Iterator[psycopg.Connection[Any]]:
         params = seed_params(100_000)
         for statement in SEED:
             conn.execute(_sql(statement), params)
+        for statement in TRAFFIC:
+            conn.execute(statement, traffic_params(params))
         conn.execute("VACUUM ANALYZE")  # as autovacuum leaves a settled table
         yield conn
 

@@ -19,6 +19,7 @@ from bench.history_seed import HUB, PRODUCT, SEED, seed_params
 
 from onboard360.db.queries import clients, overview, search
 from onboard360.domain.stage import STAGES
+from onboard360.jobs import queue, scrape
 from tests.conftest import fresh_database
 from tests.integration.service_http import to_libpq_uri
 
@@ -31,6 +32,7 @@ WATCHED = {
     "timeline",
     "inbox_events",
     "delivery_attempts",
+    "procrastinate_jobs",
 }
 PARAMS: dict[str, Any] = {
     "hub": HUB,
@@ -87,6 +89,9 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
         _sql(search._ONBOARDINGS),
         search._params("user-77", [HUB], prefix=False),
     ),
+    "metrics jobs": (_sql(queue._COUNTS), {}),
+    "metrics inbox lag": (_sql(scrape._INBOX_LAG), {}),
+    "metrics undelivered": (_sql(scrape._UNDELIVERED), {}),
     "client channels": (_sql(clients._CHANNELS), {}),
     "client onboardings": (_sql(clients._ONBOARDINGS), {}),
     "client events": (_sql(clients._PRODUCT_EVENTS), {}),

@@ -1,5 +1,6 @@
-"""Search by a user id and by a phone number however 360dialog formats it, and a client's
-webhooks on its timeline, through indexes.
+"""What a year of history and traffic is read through: search by a user id and by a phone
+number however 360dialog formats it, a client's webhooks on its timeline, the metrics'
+count of unfinished jobs.
 
 Revision ID: 0015
 Revises: 0014
@@ -31,6 +32,13 @@ onboardings), each search's statements, quiet machine, medians of 7:
   seeded a year of traffic beside the history: at 100,000 onboardings (151,515 bodies)
   the client page went from 10 to 39 ms and the timeline from 6 to 37 ms.
 
+- ``procrastinate_jobs_unfinished`` (btree ``(task_name, status)`` of the jobs waiting,
+  running or failed): every ``GET /metrics`` counts them per task
+  (jobs/queue.py's ``job_counts``); without it that count read every finished job the
+  retention keeps (7 days of traffic by default, all of them before retention existed):
+  236 ms per scrape with 1,480,000 finished jobs, 0.04 ms of SQL with it. An index of
+  ours on the queue's table: procrastinate's migrations leave indexes they do not know.
+
 Search's statements for a phone prefix (``4915000012``, 1,000 matches) went from 57 to
 ~13 ms, for a client id part (``C42``, 1,111 matches) from 49 to ~6 ms. Built
 concurrently, outside the transaction, so a big table stays writable meanwhile.
@@ -50,6 +58,8 @@ _NEW = (
     f"channels_phone_digits_prefix ON channels (hub, ({PHONE_DIGITS}) text_pattern_ops)",
     "inbox_events_client ON inbox_events (hub, client_id)",
     "inbox_events_channel ON inbox_events (hub, channel_id)",
+    "procrastinate_jobs_unfinished ON procrastinate_jobs (task_name, status) "
+    "WHERE status IN ('todo', 'doing', 'failed')",
 )
 _OLD = "channels_phone_trgm ON channels USING gin (lower(phone_number) gin_trgm_ops)"
 

@@ -67,7 +67,10 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     },
     **{f"stage={s}": (_lists(s), {"product": PRODUCT}) for s in STAGES},
     **{
-        f"search {q} {prefix=}": (_sql(search._CLIENTS), search._params(q, [HUB], prefix=prefix))
+        f"search {q} {prefix=}": (
+            _sql(search._CLIENTS),
+            search._params(q, [HUB], search.Prefixes(prefix, prefix)),
+        )
         # what people type to find one client: prefix (with or without + and spaces),
         # suffix, id, user id; not queries matching much of the table, which may scan
         for q in ("491500001234", "+49 150 0012 34", "12345", "C4242", "user-4242", "H1234")
@@ -76,18 +79,18 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     **{
         f"search channels {q} {prefix=}": (
             _sql(search._CHANNELS),
-            search._params(q, [HUB], prefix=prefix),
+            search._params(q, [HUB], search.Prefixes(prefix, prefix)),
         )
         for q in ("491500001234", "CH4242")
         for prefix in (True, False)
     },
-    "search phone prefix found": (
-        _sql(search._PREFIX_FOUND),
-        {"phone": search.phone_pattern("491500001234", prefix=True)},
+    "search prefixes found": (
+        _sql(search._PREFIXES_FOUND),
+        {"phone": "491500001234%", "part": "user-4242%"},
     ),
     "search onboardings": (
         _sql(search._ONBOARDINGS),
-        search._params("user-77", [HUB], prefix=False),
+        search._params("user-77", [HUB], search.Prefixes()),
     ),
     "metrics jobs": (_sql(queue._COUNTS), {}),
     "metrics inbox lag": (_sql(scrape._INBOX_LAG), {}),

@@ -25,6 +25,13 @@ onboardings), each search's statements, quiet machine, medians of 7:
   of digits common to many numbers (``+4915`` and nine digits counting up, the bench's
   seed), returns ~11 candidates per match to recheck: 0.7 vs ~10 ms for 1,000 matches.
 
+- ``clients_id_prefix``, ``clients_user_prefix``, ``channels_id_prefix``,
+  ``onboardings_user_prefix`` (btree ``(hub, lower(col) text_pattern_ops)``): an id or
+  user id typed from its beginning matches as a prefix through a range of these; the
+  trigram indexes of 0011 stay for a part from the middle. Ids share long runs (every
+  user id of the bench's seed starts ``user-``; real ones share a product's own
+  prefix), so the trigram index reads the posting lists of trigrams that are in every
+  row: ``user-4242`` over 1,000,000 onboardings' user ids took 58 ms in the GIN alone.
 - ``inbox_events_client`` / ``inbox_events_channel`` (btree ``(hub, client_id)``, ``(hub,
   channel_id)``): the client page's and the API timeline's webhook lines (``i.hub = :hub
   AND (i.client_id = :client OR i.channel_id = ANY(:channels))``, db/queries/clients.py)
@@ -54,6 +61,10 @@ depends_on = None
 PHONE_DIGITS = "regexp_replace(phone_number, '[^0-9]', '', 'g')"
 _NEW = (
     "clients_user ON clients (hub, external_user_id)",
+    "clients_id_prefix ON clients (hub, lower(client_id) text_pattern_ops)",
+    "clients_user_prefix ON clients (hub, lower(external_user_id) text_pattern_ops)",
+    "channels_id_prefix ON channels (hub, lower(channel_id) text_pattern_ops)",
+    "onboardings_user_prefix ON onboardings (hub, lower(external_user_id) text_pattern_ops)",
     f"channels_phone_digits_trgm ON channels USING gin (({PHONE_DIGITS}) gin_trgm_ops)",
     f"channels_phone_digits_prefix ON channels (hub, ({PHONE_DIGITS}) text_pattern_ops)",
     "inbox_events_client ON inbox_events (hub, client_id)",

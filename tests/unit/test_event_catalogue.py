@@ -98,6 +98,18 @@ ONBOARDING: dict[ProductEvent, NotifyProduct] = {
         client_id=ClientId("AbC1ClientCL"),
         onboarding=OnboardingFacts(ATTEMPT, "crm-user-42", channels=(CHANNEL.channel_id,)),
     ),
+    ProductEvent.ONBOARDING_ABANDONED: NotifyProduct(
+        ProductEvent.ONBOARDING_ABANDONED,
+        client_id=ClientId("AbC1ClientCL"),
+        channel_id=CHANNEL.channel_id,
+        onboarding=OnboardingFacts(
+            ATTEMPT,
+            "crm-user-42",
+            step="running",
+            blocker="waiting_for_permission",
+            reason="waiting for the client's API-key permission: 360dialog refused the key; send the client back to the popup to grant it (or confirm it once they granted it in their 360dialog hub)",
+        ),
+    ),
 }
 
 

@@ -107,7 +107,7 @@ ONBOARDING: dict[ProductEvent, NotifyProduct] = {
             "crm-user-42",
             step="running",
             blocker="waiting_for_permission",
-            reason="waiting for the client's API-key permission: 360dialog refused the key; send the client back to the popup to grant it (or confirm it once they granted it in their 360dialog hub)",
+            reason="waiting for the client's API-key permission",
         ),
     ),
 }

@@ -1,7 +1,8 @@
 """The plans, not the clock: at 100,000 onboardings (and clients, channels, events and
-timeline lines in a year's proportions), the overview, the stage filters, search and the
-client page read ``onboardings``, ``channels``, ``product_events`` and ``timeline``
-through indexes only — no sequential scan, so they do not grow with the history."""
+timeline lines in a year's proportions), the overview, the stage filters, search, the
+client page, the abandonment sweep's picks and resume's "resumed already?" read
+``onboardings``, ``channels``, ``product_events`` and ``timeline`` through indexes only —
+no sequential scan, so they do not grow with the history."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bench.history_seed import HUB, PRODUCT, SEED, seed_params
 
 from onboard360.db.queries import clients, overview, search
 from onboard360.domain.stage import STAGES
+from onboard360.jobs import abandon
 from tests.conftest import fresh_database
 from tests.integration.service_http import to_libpq_uri
 
@@ -66,6 +68,23 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "client onboardings": (_sql(clients._ONBOARDINGS), {}),
     "client events": (_sql(clients._PRODUCT_EVENTS), {}),
     "client timeline": (_sql(clients._TIMELINE), {}),
+    **{
+        f"abandonment sweep {kind}": (
+            _sql(pick),
+            {
+                "now": datetime.now(UTC),
+                "due": datetime.now(UTC) - timedelta(hours=72),
+                "batch": abandon.BATCH,
+                "after_at": datetime.min.replace(tzinfo=UTC),
+                "after_id": "00000000-0000-0000-0000-000000000000",
+            },
+        )
+        for kind, pick in abandon.PICKS.items()
+    },
+    "resumed by": (
+        "SELECT id FROM onboardings WHERE resumed_from = %(onboarding)s",
+        {"onboarding": "00000000-0000-0000-0000-000000000042"},
+    ),
 }
 
 

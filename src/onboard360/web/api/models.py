@@ -57,8 +57,9 @@ class Onboarding(BaseModel):
     )
     resumed_from: str | None = Field(description="the onboarding this one resumes")
     abandoned_at: str | None = Field(
-        description="when it was abandoned: expired without its redirect, or no number with "
-        "a key abandon_after_hours after it; the mark stays if it moves on later"
+        description="when it was abandoned: its expiry (no redirect came back), or "
+        "abandon_after_hours after its redirect (no number with a key by then); the mark "
+        "stays if it moves on later"
     )
     abandoned_step: str | None = Field(description="the last step it had reached then")
     abandoned_reason: str | None = Field(description="why it waited then (a blocker)")

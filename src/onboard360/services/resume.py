@@ -40,6 +40,8 @@ from onboard360.services.source import Source
 from onboard360.wiring.service import Service
 
 _O = t.onboardings.c
+# The unique index that keeps one resume per attempt (migration 0016).
+RESUMED_FROM_INDEX = "onboardings_resumed_from"
 
 
 class ResumeRefused(Refused):
@@ -58,7 +60,10 @@ async def resume_onboarding(
         async with service.engine.begin() as conn:
             return await _resume(conn, service, product, onboarding_id, now=now, source=source)
     except IntegrityError as exc:
-        # Only the unique resumed_from index can refuse this insert: another resume won.
+        diag = getattr(exc.orig, "diag", None)
+        if getattr(diag, "constraint_name", None) != RESUMED_FROM_INDEX:
+            raise
+        # Another resume of the same attempt committed first (migration 0016's index).
         raise _already_resumed(None) from exc
 
 

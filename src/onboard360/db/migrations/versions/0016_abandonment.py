@@ -15,7 +15,9 @@ marked abandoned, redirected (the first), or keyed or live (the second).
 - ``onboardings_stalling (hub, redirected_at) WHERE redirected_at IS NOT NULL AND
   abandoned_at IS NULL AND key_stored_at IS NULL AND stage <> 'live'``: the sweep's
   redirected attempts none of whose numbers got a key yet, oldest redirect first
-  (``_STALLED``).
+  (``_STALLED``). Until ``key_stored_at`` is stamped by the lifecycle, an attempt one of
+  whose numbers has a key but is not all live stays in it, and the rule skips it at each
+  sweep (the keyset walks past it); once stamped, it leaves.
 - ``onboardings_resumed_from UNIQUE (resumed_from) WHERE resumed_from IS NOT NULL``: an
   attempt is resumed at most once, whatever runs at once (services/resume.py answers
   ``409 already_resumed``), and which attempt resumed it (``resumed_by``).

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from prometheus_client import REGISTRY
 
 from tests.integration.abandon_http import (
     announced,
@@ -20,6 +21,11 @@ from tests.integration.abandon_http import (
 from tests.integration.dashboard_http import Dashboard, onboarded
 from tests.integration.service_http import execute, rows
 from tests.stack import Stack
+
+
+def abandoned_total(announced: str) -> float:
+    labels = {"hub": "pp", "announced": announced}
+    return REGISTRY.get_sample_value("onboard360_abandoned_onboardings_total", labels) or 0.0
 
 
 def test_an_expired_attempt_is_abandoned_and_announced_once_however_often_swept(
@@ -145,10 +151,15 @@ def test_history_that_went_stale_long_ago_is_marked_without_an_event(stack: Stac
     recent = stack.start_onboarding("pp", "crm-recent")["id"]
     expire(stack, old, timedelta(days=30))
     expire(stack, recent, timedelta(hours=2))
+    before = {told: abandoned_total(told) for told in ("true", "false")}
 
     (report,) = run_sweeps(stack)
 
     assert (report.abandoned, report.notified) == (2, 1)
+    assert {told: abandoned_total(told) - n for told, n in before.items()} == {
+        "true": 1,
+        "false": 1,
+    }
     assert sorted(m["id"] for m in marks(stack)) == sorted([old, recent])
     assert [e["data"]["onboarding_id"] for e in announced(stack)] == [recent]
     (mark,) = [m for m in marks(stack) if m["id"] == old]

@@ -40,6 +40,7 @@ from onboard360.domain.abandonment import (
 from onboard360.domain.stage import OnboardingFacts as StageFacts
 from onboard360.jobs.effects import carry_out
 from onboard360.runtime.logging import get_logger
+from onboard360.runtime.metrics import ABANDONED_ONBOARDINGS
 from onboard360.wiring.service import Service
 
 log = get_logger(__name__)
@@ -244,6 +245,8 @@ async def _sweep_kind(
             marked, told = await mark(conn, hub, service, found)
         report.abandoned += marked
         report.notified += told
+        ABANDONED_ONBOARDINGS.labels(hub.name, "true").inc(told)
+        ABANDONED_ONBOARDINGS.labels(hub.name, "false").inc(marked - told)
         if len(picked) < batch:
             return
         after_at, after_id = picked[-1].sort_at, picked[-1].id

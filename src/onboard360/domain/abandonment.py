@@ -143,7 +143,9 @@ def last_step(attempt: AttemptFacts, numbers: Sequence[WaitingNumber]) -> Step:
     reached += [step for at, step in stamped if at is not None]
     for number in _own(attempt, numbers):
         reached.append(Step.FIRST_CHANNEL)
-        if statuses.rank(number.status) >= statuses.rank(statuses.RUNNING):
+        # Only a status that can message now: a suspended or terminated number may never
+        # have run (its running_at stamp says so when it did).
+        if statuses.is_live(number.status):
             reached.append(Step.RUNNING)
         if number.key_status == "stored":
             reached.append(Step.KEY_STORED)

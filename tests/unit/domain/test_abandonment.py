@@ -156,6 +156,7 @@ def test_the_last_step_is_the_furthest_of_stamps_and_rows() -> None:
     assert last_step(attempt, []) == Step.FIRST_CHANNEL
     assert last_step(attempt, [number(status="pending")]) == Step.FIRST_CHANNEL
     assert last_step(attempt, [number(status="running")]) == Step.RUNNING
+    assert last_step(attempt, [number(status="suspended")]) == Step.FIRST_CHANNEL
     assert last_step(redirected(running_at=NOW - 70 * HOUR), []) == Step.RUNNING
 
 

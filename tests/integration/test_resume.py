@@ -68,6 +68,13 @@ def test_an_expired_attempt_resumes_with_the_same_prefill_in_the_same_journey(
         old["id"],
         old["id"],
     )
+    # The browser holding the new link sees its progress, not the journey's other attempts.
+    progress = httpx.get(
+        f"{stack.service_url}/connect/pp/progress", params={"start": state_of(new)}, timeout=10
+    )
+    assert progress.status_code == 200, progress.text
+    assert not {"journey_id", "resumed_from", "external_user_id"} & set(progress.json())
+    assert old["id"] not in progress.text
     # The old attempt is marked (the product asked: no onboarding.abandoned); the new
     # one is announced like any other.
     (mark,) = rows(stack, "SELECT abandoned_step FROM onboardings WHERE id = %s", old["id"])

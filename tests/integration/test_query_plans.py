@@ -116,3 +116,30 @@ def test_no_sequential_scan_of_the_history(seeded: psycopg.Connection[Any], name
         plan = json.loads(plan)
     scans = list(_scans(plan[0]["Plan"]))
     assert not [s for s in scans if s[0] == "Seq Scan" and s[1] in WATCHED], scans
+
+
+def _indexes(plan: dict[str, Any]) -> Iterator[str]:
+    if "Index Name" in plan:
+        yield plan["Index Name"]
+    for child in plan.get("Plans", ()):
+        yield from _indexes(child)
+
+
+# Migration 0016's partial indexes hold only the attempts the sweep may still need; any
+# other index would walk the history's expired or redirected attempts.
+SWEEP_INDEXES = {
+    "abandonment sweep expired": "onboardings_expiring",
+    "abandonment sweep stalled": "onboardings_stalling",
+    "resumed by": "onboardings_resumed_from",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP_INDEXES))
+def test_the_sweep_and_resume_read_their_own_partial_index(
+    seeded: psycopg.Connection[Any], name: str
+) -> None:
+    sql, extra = QUERIES[name]
+    (plan,) = seeded.execute(f"EXPLAIN (FORMAT JSON) {sql}", {**PARAMS, **extra}).fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    assert SWEEP_INDEXES[name] in set(_indexes(plan[0]["Plan"])), plan

@@ -1,8 +1,7 @@
 """The plans, not the clock: at 100,000 onboardings (and clients, channels, events and
-timeline lines in a year's proportions), the overview, the stage filters, search, the
-client page, the abandonment sweep's picks and resume's "resumed already?" read
-``onboardings``, ``channels``, ``product_events`` and ``timeline`` through indexes only —
-no sequential scan, so they do not grow with the history."""
+timeline lines in a year's proportions), the overview, the stage filters, search and the
+client page read ``onboardings``, ``channels``, ``product_events`` and ``timeline``
+through indexes only — no sequential scan, so they do not grow with the history."""
 
 from __future__ import annotations
 

@@ -142,6 +142,7 @@ class Stack:
             "ONBOARD360_HUBS": dump(self.settings.hubs),
             "ONBOARD360_PRODUCTS": dump(self.settings.products),
             "ONBOARD360_RECONCILE_CRON": self.settings.reconcile_cron,
+            "ONBOARD360_ABANDON_CRON": self.settings.abandon_cron,
             "ONBOARD360_DATABASE_POOL_MODE": self.settings.database_pool_mode,
         }
 
@@ -250,7 +251,9 @@ def running_stack(
             encryption_keys=[SecretStr(generate_key())],
             hubs=hubs,
             products=[product, *extra_products],
-            **{"reconcile_cron": "", **setting_overrides},
+            # Periodic jobs a test's drain would otherwise pick up by chance (the cron's
+            # latest tick is within procrastinate's max_delay): tests run them themselves.
+            **{"reconcile_cron": "", "abandon_cron": "", **setting_overrides},
         )
         app = create_service(settings, database_url, retry=FAST_RETRY)
         with (

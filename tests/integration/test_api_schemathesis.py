@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.service_http import (
+    execute,
     live_channel,
     redirect_query,
     sandbox_channels,
@@ -59,6 +60,9 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
     answer = httpx.get(f"{stack.service_url}/connect/dp?{query}", timeout=10)
     assert answer.status_code == 200, answer.text
     open_onboarding = stack.start_onboarding("pp", "never-came-back")
+    gave_up = stack.start_onboarding("pp", "gave-up")
+    expired = "UPDATE onboardings SET expires_at = now() - interval '1 minute' WHERE id = %s"
+    execute(stack, expired, gave_up["id"])
     unclaimed, _ = sandbox_channels(stack, "pp")  # known from webhooks only: nobody's
     stack.settle()
     imported, taken = old_system_channels(stack, 2)
@@ -102,6 +106,9 @@ def seed(stack: Stack) -> dict[str, dict[str, Any]]:
                 "query": redirect_query(None, button_client, button_channels),
                 "onboarding_id": forwarded["id"],
             }
+        },
+        "POST /api/v1/onboardings/{onboarding_id}/resume": {
+            "path_parameters": {"onboarding_id": gave_up["id"]}
         },
         "POST /api/v1/onboardings/{onboarding_id}/popup-parameters": {
             "path_parameters": {"onboarding_id": open_onboarding["id"]}

@@ -19,7 +19,7 @@ from bench.history_seed import HUB, PRODUCT, SEED, seed_params
 
 from onboard360.db.queries import clients, overview, search
 from onboard360.domain.stage import STAGES
-from onboard360.jobs import queue, scrape
+from onboard360.jobs import abandon, queue, scrape
 from tests.conftest import fresh_database
 from tests.integration.service_http import to_libpq_uri
 
@@ -99,6 +99,23 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "client onboardings": (_sql(clients._ONBOARDINGS), {}),
     "client events": (_sql(clients._PRODUCT_EVENTS), {}),
     "client timeline": (_sql(clients._TIMELINE), {}),
+    **{
+        f"abandonment sweep {kind}": (
+            _sql(pick),
+            {
+                "now": datetime.now(UTC),
+                "due": datetime.now(UTC) - timedelta(hours=72),
+                "batch": abandon.BATCH,
+                "after_at": datetime.min.replace(tzinfo=UTC),
+                "after_id": "00000000-0000-0000-0000-000000000000",
+            },
+        )
+        for kind, pick in abandon.PICKS.items()
+    },
+    "resumed by": (
+        "SELECT id FROM onboardings WHERE resumed_from = %(onboarding)s",
+        {"onboarding": "00000000-0000-0000-0000-000000000042"},
+    ),
 }
 
 
@@ -132,3 +149,30 @@ def test_no_sequential_scan_of_the_history(seeded: psycopg.Connection[Any], name
         plan = json.loads(plan)
     scans = list(_scans(plan[0]["Plan"]))
     assert not [s for s in scans if s[0] == "Seq Scan" and s[1] in WATCHED], scans
+
+
+def _indexes(plan: dict[str, Any]) -> Iterator[str]:
+    if "Index Name" in plan:
+        yield plan["Index Name"]
+    for child in plan.get("Plans", ()):
+        yield from _indexes(child)
+
+
+# Migration 0016's partial indexes hold only the attempts the sweep may still need; any
+# other index would walk the history's expired or redirected attempts.
+SWEEP_INDEXES = {
+    "abandonment sweep expired": "onboardings_expiring",
+    "abandonment sweep stalled": "onboardings_stalling",
+    "resumed by": "onboardings_resumed_from",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP_INDEXES))
+def test_the_sweep_and_resume_read_their_own_partial_index(
+    seeded: psycopg.Connection[Any], name: str
+) -> None:
+    sql, extra = QUERIES[name]
+    (plan,) = seeded.execute(f"EXPLAIN (FORMAT JSON) {sql}", {**PARAMS, **extra}).fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    assert SWEEP_INDEXES[name] in set(_indexes(plan[0]["Plan"])), plan

@@ -98,6 +98,18 @@ ONBOARDING: dict[ProductEvent, NotifyProduct] = {
         client_id=ClientId("AbC1ClientCL"),
         onboarding=OnboardingFacts(ATTEMPT, "crm-user-42", channels=(CHANNEL.channel_id,)),
     ),
+    ProductEvent.ONBOARDING_ABANDONED: NotifyProduct(
+        ProductEvent.ONBOARDING_ABANDONED,
+        client_id=ClientId("AbC1ClientCL"),
+        channel_id=CHANNEL.channel_id,
+        onboarding=OnboardingFacts(
+            ATTEMPT,
+            "crm-user-42",
+            step="running",
+            blocker="waiting_for_permission",
+            reason="waiting for the client's API-key permission",
+        ),
+    ),
 }
 
 

@@ -128,6 +128,28 @@ class Settings(BaseSettings):
         le=1000,
         description="at most this many key checks per second (a 429 ends the run early)",
     )
+    # Abandoned onboardings (domain/abandonment.py, jobs/abandon.py).
+    abandon_after_hours: float = Field(
+        72.0,
+        gt=0,
+        le=90 * 24,
+        description="an onboarding whose redirect came back but none of whose numbers has a "
+        "key this long after it is abandoned (one that expired without its redirect is "
+        "abandoned at its expiry)",
+    )
+    abandon_notify_within_hours: float = Field(
+        7 * 24.0,
+        gt=0,
+        le=365 * 24,
+        description="onboarding.abandoned is sent for an attempt found abandoned within this "
+        "long of going stale; older ones (the history, on the sweep's first run) are marked "
+        "without an event",
+    )
+    abandon_cron: str = Field(
+        "*/10 * * * *",
+        max_length=100,
+        description="when workers look for abandoned onboardings (cron); empty: never",
+    )
     # Retention (jobs/prune.py): what is kept, applied by the worker's prune job.
     retention_inbox_weeks: int = Field(
         4,

@@ -53,6 +53,9 @@ class ProductEvent(StrEnum):
     # An onboarding attempt was created (API or dashboard link), and its redirect consumed.
     ONBOARDING_STARTED = "onboarding.started"
     ONBOARDING_COMPLETED = "onboarding.completed"
+    # The attempt expired without its redirect, or stopped short of a key for too long
+    # (domain/abandonment.py): its last step and why it waits, once per attempt.
+    ONBOARDING_ABANDONED = "onboarding.abandoned"
 
 
 # The detail of a channel.activated whose key was imported, not generated: the channel's
@@ -88,7 +91,8 @@ class OnboardingFacts:
     """One onboarding attempt as the product hears of it.
 
     Never its state token (the popup's capability, which the product already holds) nor
-    anything of the popup URL: ``expires_at`` on start, the redirect's lists on completion.
+    anything of the popup URL: ``expires_at`` on start, the redirect's lists on completion,
+    the last step reached and why it waits (a blocker and its reason) on abandonment.
     """
 
     onboarding_id: str
@@ -97,6 +101,9 @@ class OnboardingFacts:
     expires_at: datetime | None = None
     channels: tuple[ChannelId, ...] = ()
     revoked: tuple[ChannelId, ...] = ()
+    step: str | None = None
+    blocker: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,16 @@ def _onboarding_payload(
     if effect.event is ProductEvent.ONBOARDING_STARTED:
         expires = facts.expires_at.astimezone(UTC).isoformat() if facts.expires_at else None
         payload.update(returning_client=facts.returning_client, expires_at=expires)
+    elif effect.event is ProductEvent.ONBOARDING_ABANDONED:
+        payload.update(
+            client_id=effect.client_id,
+            channel_id=effect.channel_id,
+            step=facts.step,
+            blocker=facts.blocker,
+            reason=facts.reason,
+            # What gives the same user a fresh link with the same prefill.
+            resume=f"/api/v1/onboardings/{facts.onboarding_id}/resume",
+        )
     else:
         payload.update(
             client_id=effect.client_id, channels=list(facts.channels), revoked=list(facts.revoked)

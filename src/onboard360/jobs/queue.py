@@ -50,6 +50,8 @@ RECONCILE_TASK: Final = "reconcile"
 # Periodic (key_check_every_minutes), and deferred by key_health_job for a run now.
 KEY_HEALTH_TASK: Final = "check_keys"
 PRUNE_TASK: Final = "prune"
+# Periodic only (abandon_cron): the abandonment sweep (jobs/abandon.py).
+ABANDON_TASK: Final = "abandon_onboardings"
 
 DEFAULT_QUEUE: Final = "default"
 

@@ -96,6 +96,12 @@ PRUNED_ROWS = Counter(
     "Rows removed by the retention settings (jobs/prune.py), by table.",
     ["table"],
 )
+ABANDONED_ONBOARDINGS = Counter(
+    "onboard360_abandoned_onboardings",
+    "Onboarding attempts the sweep marked abandoned (jobs/abandon.py), by hub and whether "
+    "the product was told (announced: true) or it was history (false).",
+    ["hub", "announced"],
+)
 DATABASE_OUTAGES = Counter(
     "onboard360_worker_database_outages",
     "Times this worker lost the database (it waits for it and resumes; it does not exit).",

@@ -12,6 +12,7 @@ Typer in it. A refusal is a ``refusals.Refused``; who asked is a ``source.Source
 | ``verification.py`` | what 360dialog says about a client and its channels |
 | ``claims.py`` | claim a client for a product user (settles conflicts, direct links) |
 | ``onboardings.py`` | start an onboarding (attempt, timeline line, ``onboarding.started``) |
+| ``resume.py`` | resume an abandoned onboarding: a fresh attempt in the same journey, once |
 | ``rotation.py`` | rotate a channel's key (an explicit intent; refuses replays) |
 | ``keys.py`` | read a channel's API key (recorded on the timeline) |
 | ``deliveries.py`` | disable / enable the product's endpoint, replay its events |

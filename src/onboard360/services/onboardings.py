@@ -56,6 +56,13 @@ class Started:
     returning_client: bool
 
 
+def returning_prefill(prefill: Prefill, returning: bool) -> Prefill:
+    """``prefill``, opening the popup at its login when the user is a returning client."""
+    if not returning:
+        return prefill
+    return Prefill(prefill.number, prefill.email, prefill.name, login=True)
+
+
 async def start_onboarding(
     service: Service,
     hub: HubConfig,
@@ -69,8 +76,7 @@ async def start_onboarding(
     rather than a new signup."""
     async with service.engine.begin() as conn:
         returning = await user_has_client(conn, hub.name, external_user_id)
-        if returning:
-            prefill = Prefill(prefill.number, prefill.email, prefill.name, login=True)
+        prefill = returning_prefill(prefill, returning)
         row, state = await create(conn, service, hub, external_user_id, prefill, source=source)
     return Started(row, state, returning)
 
@@ -103,8 +109,14 @@ async def create(
     prefill: Prefill,
     *,
     source: Source,
+    resumes: Row[Any] | None = None,
 ) -> tuple[Row[Any], str]:
+    """The attempt's row, timeline line and ``onboarding.started``; ``resumes``: the
+    attempt this one resumes (services/resume.py), whose journey it continues."""
     state = secrets.token_urlsafe(24)
+    journey: dict[str, Any] = {}
+    if resumes is not None:
+        journey = {"journey_id": resumes.journey_id or resumes.id, "resumed_from": resumes.id}
     expires = attempts.expires_at(datetime.now(UTC), service.settings.onboarding_ttl_seconds)
     row = (
         await conn.execute(
@@ -117,11 +129,13 @@ async def create(
                 state_sha256=state_digest(state),
                 prefill=prefill.as_dict(),
                 expires_at=expires,
+                **journey,
             )
             .returning(*t.onboardings.c)
         )
     ).one()
-    await record(conn, hub, str(source), "onboarding_started", {"onboarding_id": str(row.id)})
+    line = {"onboarding_id": str(row.id), **{k: str(v) for k, v in journey.items()}}
+    await record(conn, hub, str(source), "onboarding_started", line)
     notice = attempts.started(
         str(row.id), external_user_id, returning_client=prefill.login, expires=row.expires_at
     )

@@ -194,7 +194,9 @@ async def progress(hub_name: str, request: Request, service: ServiceDep) -> Resp
             view = await onboarding_view(conn, row)
     except OnboardingRefused as exc:
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
-    view.pop("external_user_id", None)
+    # The browser holds this attempt only: not whom it is for, nor its other attempts.
+    for private in ("external_user_id", "journey_id", "resumed_from"):
+        view.pop(private, None)
     return JSONResponse(view, headers=headers)
 
 

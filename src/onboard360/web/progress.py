@@ -104,4 +104,9 @@ def _view(
         "expires_at": onboarding.expires_at.isoformat(),
         "redirected_at": onboarding.redirected_at.isoformat() if onboarding.redirected_at else None,
         "verification": onboarding.verification,
+        "journey_id": str(onboarding.journey_id or onboarding.id),
+        "resumed_from": str(onboarding.resumed_from) if onboarding.resumed_from else None,
+        "abandoned_at": onboarding.abandoned_at.isoformat() if onboarding.abandoned_at else None,
+        "abandoned_step": onboarding.abandoned_step,
+        "abandoned_reason": onboarding.abandoned_reason,
     }

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import procrastinate
 from procrastinate import JobContext, RetryStrategy
 
-from onboard360.jobs import handoff_jobs, inbox, key_health, keys
+from onboard360.jobs import abandon, handoff_jobs, inbox, key_health, keys
 from onboard360.jobs.backoff import DeliveryBackoff
 from onboard360.jobs.checkpoints import SyncAlreadyRunning
 from onboard360.jobs.connector import connector_for
 from onboard360.jobs.prune import prune as prune_rows
 from onboard360.jobs.prune import summary
 from onboard360.jobs.queue import (
+    ABANDON_TASK,
     DELIVER_TASK,
     INBOX_TASK,
     KEY_HEALTH_TASK,
@@ -109,6 +110,13 @@ def build_app(
         @app.task(name=PRUNE_TASK, queueing_lock=PRUNE_TASK, pass_context=False)
         async def prune(timestamp: int) -> str:
             return summary(await prune_rows(service.engine, service.settings))
+
+    if service.settings.abandon_cron:  # abandoned onboardings (jobs/abandon.py)
+
+        @app.periodic(cron=service.settings.abandon_cron, periodic_id=ABANDON_TASK)
+        @app.task(name=ABANDON_TASK, queueing_lock=ABANDON_TASK, pass_context=False)
+        async def abandon_onboardings(timestamp: int) -> str:
+            return (await abandon.sweep(service)).summary()
 
     @app.task(name=VERIFY_TASK, retry=hub_retry)
     async def verify_redirect(hub: str, onboarding_id: str | None, query: str) -> str:

@@ -28,7 +28,7 @@ SAMPLES = {
     queue.KEY_HEALTH_TASK: queue.key_health_job(),
 }
 # Deferred by procrastinate itself from its cron, never by us.
-PERIODIC = {queue.RECONCILE_TASK, queue.PRUNE_TASK}
+PERIODIC = {queue.RECONCILE_TASK, queue.PRUNE_TASK, queue.ABANDON_TASK}
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +76,12 @@ def test_the_key_check_runs_on_its_cron_and_never_twice_at_once(app: procrastina
     assert task.lock == task.queueing_lock == queue.KEY_HEALTH_TASK
     (periodic,) = [p for p in app.periodic_registry.periodic_tasks.values() if p.task is task]
     assert periodic.cron == "*/10 * * * *"  # key_check_every_minutes' default
+
+
+def test_the_abandonment_sweep_runs_on_its_cron_one_waiting_at_most(
+    app: procrastinate.App,
+) -> None:
+    task = app.tasks[queue.ABANDON_TASK]
+    assert task.queueing_lock == queue.ABANDON_TASK
+    (periodic,) = [p for p in app.periodic_registry.periodic_tasks.values() if p.task is task]
+    assert periodic.cron == "*/10 * * * *"  # abandon_cron's default

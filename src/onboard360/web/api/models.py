@@ -52,6 +52,17 @@ class Onboarding(BaseModel):
         "someone else's or older than the onboarding: claim it), unknown_client; null: "
         "no redirect yet"
     )
+    journey_id: str = Field(
+        description="the journey's first onboarding (its own id unless it resumes another)"
+    )
+    resumed_from: str | None = Field(description="the onboarding this one resumes")
+    abandoned_at: str | None = Field(
+        description="when it was abandoned: its expiry (no redirect came back), or "
+        "abandon_after_hours after its redirect (no number with a key by then); the mark "
+        "stays if it moves on later"
+    )
+    abandoned_step: str | None = Field(description="the last step it had reached then")
+    abandoned_reason: str | None = Field(description="why it waited then (a blocker)")
 
 
 class OnboardingCreated(BaseModel):
@@ -68,6 +79,13 @@ class OnboardingCreated(BaseModel):
         description="this user already has a client on the hub: the popup opens on login"
     )
     expires_at: str
+
+
+class OnboardingResumed(OnboardingCreated):
+    journey_id: UUID = Field(
+        description="the journey's first onboarding: the funnel counts the journey once"
+    )
+    resumed_from: UUID = Field(description="the abandoned onboarding this one resumes")
 
 
 class PopupParameters(BaseModel):

@@ -1,4 +1,4 @@
-"""Onboardings: start one, list them, read one."""
+"""Onboardings: start one, list them, read one, resume an abandoned one."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import Field
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.onboardings import onboardings_page, product_onboarding
-from onboard360.services.onboardings import Prefill, start_onboarding
+from onboard360.services.onboardings import Prefill, Started, start_onboarding
+from onboard360.services.resume import resume_onboarding
 from onboard360.services.source import API
 from onboard360.web import onboardings
 from onboard360.web.api.common import (
+    CONFLICT,
     ERRORS,
     PRINTABLE,
     HubName,
@@ -19,7 +22,7 @@ from onboard360.web.api.common import (
     hub_names,
     product_hub,
 )
-from onboard360.web.api.models import Onboarding, OnboardingCreated, Stage
+from onboard360.web.api.models import Onboarding, OnboardingCreated, OnboardingResumed, Stage
 from onboard360.web.deps import ProductDep, ServiceDep
 from onboard360.web.errors import not_found
 from onboard360.web.pagination import Cursor, Limit, Page, page
@@ -46,6 +49,10 @@ async def create_onboarding(
     hub = product_hub(service, product, body.hub)
     prefill = Prefill(number=body.number, email=body.email, name=body.name)
     started = await start_onboarding(service, hub, body.external_user_id, prefill, source=API)
+    return _created(service, hub, started)
+
+
+def _created(service: ServiceDep, hub: HubConfig, started: Started) -> dict[str, Any]:
     return {
         "id": started.row.id,
         "hub": hub.name,
@@ -54,6 +61,33 @@ async def create_onboarding(
         "state": started.state,
         "returning_client": started.returning_client,
         "expires_at": started.row.expires_at.isoformat(),
+    }
+
+
+class ResumeRequest(RequestBody):
+    """No fields: the new attempt takes the old one's user and prefill."""
+
+
+@router.post(
+    "/onboardings/{onboarding_id}/resume",
+    status_code=201,
+    response_model=OnboardingResumed,
+    responses=CONFLICT,
+)
+async def resume_onboarding_route(
+    onboarding_id: PathUUID,
+    product: ProductDep,
+    service: ServiceDep,
+    body: ResumeRequest | None = None,
+) -> dict[str, Any]:
+    """A fresh link for an abandoned (or expired) onboarding's user, with the same prefill,
+    in the same journey; at most once per onboarding (``409 already_resumed``)."""
+    started = await resume_onboarding(service, product.name, onboarding_id, source=API)
+    hub = product_hub(service, product, started.row.hub)
+    return {
+        **_created(service, hub, started),
+        "journey_id": started.row.journey_id,
+        "resumed_from": started.row.resumed_from,
     }
 
 

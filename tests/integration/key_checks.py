@@ -15,16 +15,17 @@ from tests.integration.service_http import execute, rows
 from tests.stack import FAST_RETRY, Stack
 
 
-def run_check(stack: Stack, **hub_changes: Any) -> KeyCheckReport:
+def run_check(stack: Stack, period_hours: float = 24, **hub_changes: Any) -> KeyCheckReport:
     """One run of the periodic job, as a worker would (its batch: a whole period's);
     ``hub_changes`` change hub pp's settings for this run."""
     hubs = [h.model_copy(update=hub_changes if h.name == "pp" else {}) for h in stack.settings.hubs]
-    settings = stack.settings.model_copy(update={"hubs": hubs})
+    update = {"hubs": hubs, "key_check_period_hours": period_hours}
+    settings = stack.settings.model_copy(update=update)
 
     async def run() -> KeyCheckReport:
         async with open_service(settings, stack.database_url, retry=FAST_RETRY) as service:
             # A run interval as long as the period: every due channel is in this batch.
-            return await check_keys(service, every_minutes=24 * 60)
+            return await check_keys(service, every_minutes=int(period_hours * 60))
 
     return asyncio.run(run())
 

@@ -4,6 +4,8 @@ verdict, and a 429 stops the run."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,7 +22,7 @@ from tests.integration.key_checks import (
     revoke_out_of_band,
     run_check,
 )
-from tests.integration.service_http import rows
+from tests.integration.service_http import execute, rows
 from tests.stack import Stack
 
 
@@ -127,4 +129,52 @@ def test_a_429_stops_the_run(stack: Stack) -> None:
     assert checks("pp", "rate_limited") - limited == 1
     assert all(health(stack, c)["key_checked_at"] is None for c in channels)
     stack.sandbox_hub("pp").faults = Faults()
+    release_hold(stack)
     assert run_check(stack).outcomes == {"working": 3}
+
+
+def test_the_next_run_waits_for_the_retry_after_of_a_429(stack: Stack) -> None:
+    _, channels = onboarded(stack, "pp", numbers=2)
+    stack.sandbox_hub("pp").faults = Faults(api_429_rate=1.0, api_retry_after_seconds=600)
+    assert run_check(stack).rate_limited
+    (held,) = rows(stack, "SELECT * FROM rate_limit_holds")
+    assert (held["hub"], held["api"], held["retry_after_seconds"]) == ("pp", "messaging", 600)
+    assert held["not_before"] - held["noted_at"] == timedelta(seconds=600)
+
+    # Another run (another worker, a minute later) sends nothing to the hub: with the fault
+    # still on, any call would have been answered 429 and counted.
+    limited = checks("pp", "rate_limited")
+    report = run_check(stack)
+    assert report.outcomes == {}
+    assert not report.rate_limited
+    assert report.held == {"pp": held["not_before"]}
+    assert "pp held until" in report.summary()
+    assert checks("pp", "rate_limited") == limited
+    assert all(health(stack, c)["key_checked_at"] is None for c in channels)
+
+    # Once the wait is over, the next run checks the hub again, oldest first.
+    stack.sandbox_hub("pp").faults = Faults()
+    release_hold(stack)
+    assert run_check(stack).outcomes == {"working": 2}
+
+
+def test_a_retry_after_longer_than_a_period_holds_one_period(stack: Stack) -> None:
+    onboarded(stack, "pp")
+    stack.sandbox_hub("pp").faults = Faults(api_429_rate=1.0, api_retry_after_seconds=3600)
+    assert run_check(stack, period_hours=0.5).rate_limited is True
+    (held,) = rows(stack, "SELECT not_before - noted_at AS wait FROM rate_limit_holds")
+    assert held["wait"] == timedelta(minutes=30)
+
+
+def test_a_429_without_retry_after_holds_nothing(stack: Stack) -> None:
+    onboarded(stack, "pp")
+    stack.sandbox_hub("pp").faults = Faults(api_429_rate=1.0, api_retry_after_seconds=0)
+    assert run_check(stack).rate_limited
+    assert rows(stack, "SELECT * FROM rate_limit_holds") == []
+    stack.sandbox_hub("pp").faults = Faults()
+    assert run_check(stack).outcomes == {"working": 1}
+
+
+def release_hold(stack: Stack) -> None:
+    """As if the Retry-After had passed."""
+    execute(stack, "UPDATE rate_limit_holds SET not_before = now() - interval '1 second'")

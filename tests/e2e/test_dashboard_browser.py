@@ -13,22 +13,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from onboard360.handoff import verify
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.shots import VIEWPORTS, Shots
 from tests.integration.dashboard_http import PASSWORD, api_key, make_operator, onboarded, sql
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
-
-VIEWPORTS = {
-    "laptop": {"viewport": {"width": 1366, "height": 800}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "is_mobile": True,
-        "has_touch": True,
-    },
-}
 
 
 def off_thread(work: Callable[..., T], *args: object, **kwargs: object) -> T:
@@ -43,25 +33,9 @@ def device(request: pytest.FixtureRequest) -> str:
     return name
 
 
-class Shots:
-    """Numbered full-page screenshots of one test, kept whatever the outcome."""
-
-    def __init__(self, test: str, device: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.prefix = f"dashboard-{test}-{device}"
-        self.count = 0
-
-    def take(self, page: Page, step: str) -> None:
-        self.count += 1
-        name = f"{self.prefix}-{self.count}-{step}"
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        # What a person sees first, before scrolling (a phone's full page is very tall).
-        page.screenshot(path=str(ARTIFACTS / f"{name}-screen.png"))
-
-
 @pytest.fixture
 def operator_page(browser: Browser, device: str) -> Iterator[Page]:
-    context = browser.new_context(**VIEWPORTS[device])  # type: ignore[arg-type]
+    context = browser.new_context(**VIEWPORTS[device])
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
@@ -90,7 +64,7 @@ def open_attention(page: Page, hub: str, kind: str, channel: str) -> None:
 def test_operator_retries_a_failed_provisioning_once_the_fault_is_gone(
     stack: Stack, operator_page: Page, device: str
 ) -> None:
-    shots = Shots("retry", device)
+    shots = Shots("dashboard", "retry", device)
     _, (channel,) = off_thread(onboarded, stack, "pp", hub_down_after_redirect=True)
     page = operator_page
 
@@ -121,7 +95,7 @@ def test_operator_retries_a_failed_provisioning_once_the_fault_is_gone(
 def test_operator_sends_a_repermission_link_and_the_client_grants_permission(
     stack: Stack, operator_page: Page, browser: Browser, device: str
 ) -> None:
-    shots = Shots("repermission", device)
+    shots = Shots("dashboard", "repermission", device)
     _, (channel,) = off_thread(onboarded, stack, "dp", user="crm-9", permission=False)
     page = operator_page
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
@@ -140,7 +114,7 @@ def test_operator_sends_a_repermission_link_and_the_client_grants_permission(
     assert re.fullmatch(rf"{re.escape(stack.service_url)}/connect/dp\?start=[\w-]+", link)
 
     # The client, in their own browser, follows the link and grants permission.
-    client_context = browser.new_context(**VIEWPORTS[device])  # type: ignore[arg-type]
+    client_context = browser.new_context(**VIEWPORTS[device])
     client_context.set_default_timeout(15_000)
     client = client_context.new_page()
     client.goto(link)
@@ -170,7 +144,7 @@ def test_operator_sends_a_repermission_link_and_the_client_grants_permission(
 def test_operator_enables_a_disabled_endpoint_and_the_held_events_are_delivered(
     stack: Stack, operator_page: Page, device: str
 ) -> None:
-    shots = Shots("deliveries", device)
+    shots = Shots("dashboard", "deliveries", device)
     page = operator_page
     seen: list[str] = []  # every page's HTML, to look for the API key
 

@@ -4,47 +4,26 @@ verdict, and a 429 stops the run."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from datetime import timedelta
 
-import httpx
-from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from onboard360.jobs.key_health import KeyCheckReport, check_keys
 from onboard360.runtime.serving import running
 from onboard360.sandbox.models import Faults
-from onboard360.wiring.service import open_service
 from tests.integration.dashboard_http import Dashboard, onboarded
+from tests.integration.key_checks import (
+    checks,
+    due_again,
+    events_of,
+    health,
+    revoke_out_of_band,
+    run_check,
+)
 from tests.integration.service_http import execute, rows
-from tests.stack import FAST_RETRY, Stack
-
-
-def run_check(stack: Stack, **hub_changes: Any) -> KeyCheckReport:
-    """One run of the periodic job, as a worker would (its batch: a whole period's);
-    ``hub_changes`` change hub pp's settings for this run."""
-    hubs = [h.model_copy(update=hub_changes if h.name == "pp" else {}) for h in stack.settings.hubs]
-    settings = stack.settings.model_copy(update={"hubs": hubs})
-
-    async def run() -> KeyCheckReport:
-        async with open_service(settings, stack.database_url, retry=FAST_RETRY) as service:
-            # A run interval as long as the period: every due channel is in this batch.
-            return await check_keys(service, every_minutes=24 * 60)
-
-    return asyncio.run(run())
-
-
-def revoke_out_of_band(stack: Stack, client_id: str) -> None:
-    """The client takes API-key permission away in its own hub: 360dialog revokes the keys
-    and tells nobody (the sandbox's control API, no webhook)."""
-    answer = httpx.post(
-        f"{stack.sandbox_url}/sandbox/clients/{client_id}/api-key-permission",
-        json={"granted": False},
-    )
-    assert answer.status_code == 200, answer.text
+from tests.stack import Stack
 
 
 def failing_api() -> Starlette:
@@ -52,29 +31,6 @@ def failing_api() -> Starlette:
         return JSONResponse({"meta": {"developer_message": "down"}}, status_code=503)
 
     return Starlette(routes=[Route("/{path:path}", unavailable, methods=["GET", "POST"])])
-
-
-def checks(hub: str, outcome: str) -> float:
-    labels = {"hub": hub, "outcome": outcome}
-    return REGISTRY.get_sample_value("onboard360_key_checks_total", labels) or 0.0
-
-
-def health(stack: Stack, channel: str) -> dict[str, Any]:
-    (row,) = rows(
-        stack,
-        "SELECT blocker, key_status, key_intent, key_checked_at, key_check_outcome, "
-        "key_good_at FROM channels WHERE channel_id = %s",
-        channel,
-    )
-    return row
-
-
-def events_of(stack: Stack, kind: str, channel: str) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in stack.product_events()
-        if e["type"] == kind and e["data"]["channel_id"] == channel
-    ]
 
 
 def test_a_key_revoked_out_of_band_is_marked_once_and_listed(
@@ -89,7 +45,7 @@ def test_a_key_revoked_out_of_band_is_marked_once_and_listed(
 
     revoke_out_of_band(stack, client)
     # Checked again at once (as if a period had passed): one check finds it.
-    execute(stack, "UPDATE channels SET key_checked_at = now() - interval '2 days'")
+    due_again(stack)
     not_working = checks("pp", "not_working")
     assert run_check(stack).outcomes == {"not_working": 1}
     assert checks("pp", "not_working") - not_working == 1
@@ -102,7 +58,7 @@ def test_a_key_revoked_out_of_band_is_marked_once_and_listed(
     assert row["key_good_at"] == good_at
 
     # Checked again: still refused, nothing new for the product.
-    execute(stack, "UPDATE channels SET key_checked_at = now() - interval '2 days'")
+    due_again(stack)
     assert run_check(stack).outcomes == {"not_working": 1}
     stack.drain()
     (lost,) = events_of(stack, "channel.key_not_working", channel)
@@ -150,7 +106,7 @@ def test_a_5xx_leaves_a_mark_in_place(stack: Stack) -> None:
     revoke_out_of_band(stack, client)
     assert run_check(stack).outcomes == {"not_working": 1}
     checked = health(stack, channel)
-    execute(stack, "UPDATE channels SET key_checked_at = now() - interval '2 days'")
+    due_again(stack)
     # The messaging API now answers 503 to everything, whatever the key.
     with running(failing_api()) as url:
         assert run_check(stack, messaging_api_url=url).outcomes == {"unavailable": 1}
@@ -173,4 +129,52 @@ def test_a_429_stops_the_run(stack: Stack) -> None:
     assert checks("pp", "rate_limited") - limited == 1
     assert all(health(stack, c)["key_checked_at"] is None for c in channels)
     stack.sandbox_hub("pp").faults = Faults()
+    release_hold(stack)
     assert run_check(stack).outcomes == {"working": 3}
+
+
+def test_the_next_run_waits_for_the_retry_after_of_a_429(stack: Stack) -> None:
+    _, channels = onboarded(stack, "pp", numbers=2)
+    stack.sandbox_hub("pp").faults = Faults(api_429_rate=1.0, api_retry_after_seconds=600)
+    assert run_check(stack).rate_limited
+    (held,) = rows(stack, "SELECT * FROM rate_limit_holds")
+    assert (held["hub"], held["api"], held["retry_after_seconds"]) == ("pp", "messaging", 600)
+    assert held["not_before"] - held["noted_at"] == timedelta(seconds=600)
+
+    # Another run (another worker, a minute later) sends nothing to the hub: with the fault
+    # still on, any call would have been answered 429 and counted.
+    limited = checks("pp", "rate_limited")
+    report = run_check(stack)
+    assert report.outcomes == {}
+    assert not report.rate_limited
+    assert report.held == {"pp": held["not_before"]}
+    assert "pp held until" in report.summary()
+    assert checks("pp", "rate_limited") == limited
+    assert all(health(stack, c)["key_checked_at"] is None for c in channels)
+
+    # Once the wait is over, the next run checks the hub again, oldest first.
+    stack.sandbox_hub("pp").faults = Faults()
+    release_hold(stack)
+    assert run_check(stack).outcomes == {"working": 2}
+
+
+def test_a_retry_after_longer_than_a_period_holds_one_period(stack: Stack) -> None:
+    onboarded(stack, "pp")
+    stack.sandbox_hub("pp").faults = Faults(api_429_rate=1.0, api_retry_after_seconds=3600)
+    assert run_check(stack, period_hours=0.5).rate_limited is True
+    (held,) = rows(stack, "SELECT not_before - noted_at AS wait FROM rate_limit_holds")
+    assert held["wait"] == timedelta(minutes=30)
+
+
+def test_a_429_without_retry_after_holds_nothing(stack: Stack) -> None:
+    onboarded(stack, "pp")
+    stack.sandbox_hub("pp").faults = Faults(api_429_rate=1.0, api_retry_after_seconds=0)
+    assert run_check(stack).rate_limited
+    assert rows(stack, "SELECT * FROM rate_limit_holds") == []
+    stack.sandbox_hub("pp").faults = Faults()
+    assert run_check(stack).outcomes == {"working": 1}
+
+
+def release_hold(stack: Stack) -> None:
+    """As if the Retry-After had passed."""
+    execute(stack, "UPDATE rate_limit_holds SET not_before = now() - interval '1 second'")

@@ -74,3 +74,26 @@ def test_completing_tells_the_product_the_verified_lists() -> None:
     assert notice.onboarding is not None
     assert notice.onboarding.channels == ("ch1",)
     assert notice.onboarding.revoked == ("ch2",)
+
+
+@dataclass(frozen=True)
+class Opened(Times):
+    popup_opened_at: datetime | None = None
+
+
+def test_a_waiting_attempt_may_record_its_popup_blocked_or_closed() -> None:
+    opened = Opened(expires_at=NOW, popup_opened_at=NOW)
+    for step in attempts.PopupStep:
+        assert attempts.popup_step_refusal(opened, step) is None
+    assert attempts.popup_step_refusal(Opened(expires_at=NOW), attempts.PopupStep.BLOCKED) is None
+
+
+def test_a_popup_never_opened_cannot_have_been_closed() -> None:
+    never = Opened(expires_at=NOW)
+    assert "never opened" in (attempts.popup_step_refusal(never, attempts.PopupStep.CLOSED) or "")
+
+
+def test_after_the_redirect_no_popup_step_is_recorded() -> None:
+    back = Opened(expires_at=NOW, redirected_at=NOW, popup_opened_at=NOW)
+    for step in attempts.PopupStep:
+        assert "already came back" in (attempts.popup_step_refusal(back, step) or "")

@@ -142,6 +142,13 @@ def rotate_key(
     channel_id: Annotated[str, typer.Argument(help="The channel whose API key to replace.")],
     config: ConfigOption = None,
     hub: Annotated[str | None, typer.Option(help="Only look in this hub.")] = None,
+    only_if_not_working: Annotated[
+        bool,
+        typer.Option(
+            "--only-if-not-working",
+            help="Only if a key health check found the current key refused (key_not_working).",
+        ),
+    ] = False,
 ) -> None:
     """Ask for a new API key for a channel; a worker generates it (the old one stops working)."""
     import asyncio  # noqa: PLC0415
@@ -157,7 +164,13 @@ def rotate_key(
 
     async def rotate() -> int:
         async with open_service(settings, url) as service:
-            return await rotate_key(service, hubs, channel_id, source=source.CLI)
+            return await rotate_key(
+                service,
+                hubs,
+                channel_id,
+                only_if_not_working=only_if_not_working,
+                source=source.CLI,
+            )
 
     try:
         intent = asyncio.run(rotate())

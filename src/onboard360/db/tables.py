@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Double,
     Integer,
     LargeBinary,
     MetaData,
@@ -241,4 +242,15 @@ sync_checkpoints = Table(
     _at("started_at"),
     _at("updated_at"),
     _at("finished_at"),
+)
+
+# A 429's Retry-After, per hub and API, kept across runs (migration 0017).
+rate_limit_holds = Table(
+    "rate_limit_holds",
+    metadata,
+    Column("hub", Text, primary_key=True),
+    Column("api", Text, primary_key=True),
+    _at("not_before", nullable=False),
+    Column("retry_after_seconds", Double, nullable=False),
+    _at("noted_at", nullable=False),
 )

@@ -22,6 +22,7 @@ from onboard360.domain.channel import (
     KeyVerdict,
     may_generate_key,
     may_import_key,
+    may_replace_dead_key,
     may_rotate_key,
 )
 from onboard360.domain.clients import ClientState, apply_client, channels_touched, client_of
@@ -145,6 +146,7 @@ __all__ = [
     "may_claim",
     "may_generate_key",
     "may_import_key",
+    "may_replace_dead_key",
     "may_rotate_key",
     "normalize_phone",
     "parse_event",

@@ -10,6 +10,7 @@ answered as the first time; a different one is refused.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from onboard360.domain.effects import NotifyProduct, OnboardingFacts, ProductEvent
@@ -25,6 +26,37 @@ class AttemptClock(Protocol):
     def expires_at(self) -> datetime: ...
     @property
     def redirected_at(self) -> datetime | None: ...
+
+
+class OpenedAttempt(AttemptClock, Protocol):
+    """An attempt's times, and when its popup was last opened (None: never)."""
+
+    @property
+    def popup_opened_at(self) -> datetime | None: ...
+
+
+class PopupStep(StrEnum):
+    """What the connect page saw happen to the 360dialog window before the redirect came
+    back; each a funnel step, stamped once (``popup_blocked_at`` / ``popup_closed_at``)."""
+
+    BLOCKED = "popup_blocked"
+    CLOSED = "popup_closed"
+
+
+def popup_step_refusal(attempt: OpenedAttempt, step: PopupStep) -> str | None:
+    """Why the page may not record ``step`` for ``attempt`` (None: it may); an expired
+    attempt (``is_expired``) is refused before this is asked.
+
+    Only an attempt still waiting for its redirect: once the redirect came back, the
+    window closing is its normal end. A window can only be closed once it was opened (the
+    opener stamps ``popup_opened_at`` before 360dialog's page loads); a blocked one never
+    reached the opener.
+    """
+    if attempt.redirected_at is not None:
+        return "This onboarding already came back from 360dialog: there is nothing to record."
+    if step is PopupStep.CLOSED and attempt.popup_opened_at is None:
+        return "The 360dialog window of this onboarding was never opened."
+    return None
 
 
 def expires_at(now: datetime, ttl_seconds: float) -> datetime:

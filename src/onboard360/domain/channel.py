@@ -146,6 +146,20 @@ def may_rotate_key(state: ChannelState, intent: int) -> KeyVerdict:
     return _may_replace_key(state)
 
 
+def may_replace_dead_key(state: ChannelState, intent: int) -> KeyVerdict:
+    """Whether the stored key of ``intent`` may be replaced as dead: a rotation that also
+    needs a health check to have found that very key refused (``key_not_working``).
+
+    A new key revokes the old one, so a person or product asking for one "because the key
+    is dead" must not revoke a key that works: if it was never found refused, or a later
+    check found it working again, the request is refused (HAS_KEY) and nothing happens.
+    """
+    verdict = may_rotate_key(state, intent)
+    if not verdict.allowed or state.key_not_working:
+        return verdict
+    return KeyVerdict(KeyBlocker.HAS_KEY, KEY_WORKING_MESSAGE.format(intent=intent))
+
+
 def may_import_key(state: ChannelState) -> KeyVerdict:
     """Whether the key the partner already holds may be stored as this channel's key.
 
@@ -168,6 +182,12 @@ KEY_NOT_WORKING_MESSAGE = (
     "360dialog refused the stored API key (401/403 on a health check): the client may have "
     "taken API-key permission away or the key was replaced outside onboard360; a new key is "
     "generated only when someone asks for one (it revokes the old one)"
+)
+
+KEY_WORKING_MESSAGE = (
+    "key version {intent} is not marked not working (no key health check found it refused, "
+    "or a later one found it working): nothing was done. A new key revokes the old one; "
+    "to replace a working key on purpose, rotate it"
 )
 
 NOT_ENTITLED_MESSAGE = (

@@ -11,8 +11,10 @@ fails. So each run (every ``key_check_every_minutes``) sends one read-only call
   ``key_check_period_hours`` and the calls are spread over it.
 - **Rate**: at most ``key_check_rate_per_second`` calls; a batch larger than the run
   interval can hold at that rate is cut (a warning says the period cannot be kept).
-- **429 stops the run** (whatever its ``Retry-After``): the channels left are still the
-  oldest, so the next run starts with them.
+- **429 stops the run**: the channels left are still the oldest, so the next run starts
+  with them. Its ``Retry-After`` is kept for the hub (``rate_limit_holds``, at most one
+  period): a later run — on any worker — calls that hub again only after it, and checks
+  the other hubs meanwhile. A 429 without ``Retry-After`` holds nothing.
 - **Only 401/403 is a verdict against the key**. A 5xx, a timeout or any other failure
   says nothing: the channel keeps its mark (or its absence) and stays first in line.
 
@@ -30,7 +32,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from onboard360.config.hubs import HubConfig
-from onboard360.db.queries.key_checks import DueChannel, due_channels, live_keyed_count, note_check
+from onboard360.db.queries.key_checks import (
+    DueChannel,
+    due_channels,
+    hold,
+    hold_until,
+    live_keyed_count,
+    note_check,
+)
 from onboard360.domain import ChannelId, Input, KeyCheckFailed, KeyCheckPassed
 from onboard360.hub import HubError, MessagingAPI
 from onboard360.hub.errors import HubRateLimited
@@ -43,6 +52,8 @@ from onboard360.wiring.service import Service
 log = get_logger(__name__)
 
 SOURCE = "key_check"
+# The API whose 429s hold a hub's checks (rate_limit_holds.api).
+HELD_API = "messaging"
 WORKING, NOT_WORKING, UNAVAILABLE, RATE_LIMITED = (
     "working",
     "not_working",
@@ -53,11 +64,13 @@ WORKING, NOT_WORKING, UNAVAILABLE, RATE_LIMITED = (
 
 @dataclass
 class KeyCheckReport:
-    """What one run did: checks by outcome, and whether a 429 stopped it."""
+    """What one run did: checks by outcome, whether a 429 stopped it, and the hubs it left
+    alone because an earlier 429's Retry-After had not passed (hub: until when)."""
 
     outcomes: dict[str, int] = field(default_factory=dict)
     rate_limited: bool = False
     retry_after: float | None = None
+    held: dict[str, datetime] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -65,7 +78,10 @@ class KeyCheckReport:
     def summary(self) -> str:
         done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()))
         stopped = " (stopped: rate-limited)" if self.rate_limited else ""
-        return (done or "nothing due") + stopped
+        held = "".join(
+            f" ({hub} held until {until.isoformat()})" for hub, until in sorted(self.held.items())
+        )
+        return (done or "nothing due") + stopped + held
 
 
 class _Pace:
@@ -117,6 +133,11 @@ async def _check_hub(
     period = timedelta(hours=settings.key_check_period_hours)
     now = datetime.now(UTC)
     async with service.engine.connect() as conn:
+        until = await hold_until(conn, hub.name, HELD_API)
+        if until is not None and until > now:
+            report.held[hub.name] = until
+            log.info("key checks held by 360dialog's Retry-After", hub=hub.name, until=until)
+            return True
         live = await live_keyed_count(conn, hub.name)
         hours, rate = settings.key_check_period_hours, settings.key_check_rate_per_second
         wanted, size = share(live, every, hours), batch_size(live, every, hours, rate)
@@ -140,16 +161,30 @@ async def _check_hub(
             metrics.KEY_CHECKS.labels(hub.name, RATE_LIMITED).inc()
             report.count(RATE_LIMITED)
             report.rate_limited, report.retry_after = True, exc.retry_after
+            until = await _hold(service, hub, exc.retry_after, period)
             log.warning(
                 "key checks rate-limited: run stopped",
                 hub=hub.name,
                 retry_after_seconds=exc.retry_after,
+                held_until=until,
             )
             return False
         if outcome is not None:
             metrics.KEY_CHECKS.labels(hub.name, outcome).inc()
             report.count(outcome)
     return True
+
+
+async def _hold(
+    service: Service, hub: HubConfig, retry_after: float, period: timedelta
+) -> datetime | None:
+    """Keep a 429's Retry-After for the next runs (at most one period: a hostile or
+    mistaken header cannot stop the checks for longer); None: it named no wait."""
+    if retry_after <= 0:
+        return None
+    wait = min(retry_after, period.total_seconds())
+    async with service.engine.begin() as conn:
+        return await hold(conn, hub.name, HELD_API, retry_after=wait, at=datetime.now(UTC))
 
 
 async def _check_one(

@@ -17,6 +17,7 @@ from onboard360.domain import (
     KeyRotationRequested,
     KeyStatus,
     is_valid_id,
+    may_replace_dead_key,
     may_rotate_key,
 )
 from onboard360.jobs.transition import apply_inputs
@@ -32,6 +33,7 @@ async def request_rotation(
     channel_id: str,
     *,
     replaces: int | None = None,
+    only_if_not_working: bool = False,
     source: Source,
 ) -> int:
     """Ask for a new key for the channel (in the caller's transaction); the new intent.
@@ -42,6 +44,11 @@ async def request_rotation(
     done, so only a new, explicit request for the *current* key makes another one. An
     operator's CLI call (``replaces=None``) always means the current key. A call while a
     rotation is still in flight is refused too, so a double click does not make two keys.
+
+    ``only_if_not_working``: replace the key only because it is dead — a key health check
+    found that very key refused and no later check found it working (``key_not_working``);
+    else refused with 409 ``key_working`` and nothing done, since a new key revokes a key
+    that may still be in use.
     """
     if not is_valid_id(channel_id):
         raise RotationRefused("no such channel", code="not_found")
@@ -56,7 +63,8 @@ async def request_rotation(
         raise RotationRefused("no such channel", code="not_found")
     state = codec.channel_from_json(row.state)
     intent = state.key_intent if replaces is None else replaces
-    verdict = may_rotate_key(state, intent)
+    rule = may_replace_dead_key if only_if_not_working else may_rotate_key
+    verdict = rule(state, intent)
     if not verdict.allowed:
         raise _refusal(state, replaces, verdict.blocker, verdict.message)
     hub = service.hub(row.hub)
@@ -71,18 +79,27 @@ async def rotate_key(
     channel_id: str,
     *,
     replaces: int | None = None,
+    only_if_not_working: bool = False,
     source: Source,
 ) -> int:
     """request_rotation in a transaction of its own: the API's and the CLI's command."""
     async with service.engine.begin() as conn:
         return await request_rotation(
-            conn, service, hubs, channel_id, replaces=replaces, source=source
+            conn,
+            service,
+            hubs,
+            channel_id,
+            replaces=replaces,
+            only_if_not_working=only_if_not_working,
+            source=source,
         )
 
 
 def _refusal(
     state: ChannelState, replaces: int | None, blocker: KeyBlocker | None, message: str
 ) -> RotationRefused:
+    if blocker is KeyBlocker.HAS_KEY:  # only_if_not_working, and the key works
+        return RotationRefused(message, code="key_working")
     if blocker is not KeyBlocker.NO_KEY:
         return RotationRefused(message, code=f"cannot_rotate_{blocker}")
     if state.key is KeyStatus.PROVISIONING:

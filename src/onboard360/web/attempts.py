@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 COOKIE_PREFIX: Final = "onboard360_attempt_"
+# Set beside the attempt's cookie when the popup was blocked and the person went on in the
+# connect page's own tab: only how the page that comes back speaks, never who it is.
+TAB_PREFIX: Final = "onboard360_tab_"
 # A browser that opened more popups than this within an attempt's lifetime is not a person.
 MAX_COOKIES: Final = 8
 
@@ -76,6 +79,22 @@ async def popup_opened(engine: AsyncEngine, hub: HubConfig, row: Row[Any]) -> At
     await attempt_service.popup_opened(engine, row.id, state_digest(token), now)
     lifetime = int((row.expires_at - now).total_seconds())
     return AttemptCookie(cookie_name(row.id), token, cookie_path(hub), max(lifetime, 1))
+
+
+def tab_cookie(
+    cookie: AttemptCookie, cookies: Mapping[str, str], *, in_tab: bool
+) -> AttemptCookie | None:
+    """The marker that the attempt of ``cookie`` went on in the connect page's tab; when it
+    opens as a popup again, the marker the browser holds is cleared (max_age 0)."""
+    key = TAB_PREFIX + cookie.key.removeprefix(COOKIE_PREFIX)
+    if in_tab:
+        return AttemptCookie(key, "1", cookie.path, cookie.max_age)
+    return AttemptCookie(key, "", cookie.path, 0) if key in cookies else None
+
+
+def came_back_in_tab(row: Row[Any], cookies: Mapping[str, str]) -> bool:
+    """Whether the redirect of attempt ``row`` came back to the tab that opened it."""
+    return cookies.get(TAB_PREFIX + row.id.hex) == "1"
 
 
 def attempt_cookies(cookies: Mapping[str, str]) -> dict[uuid.UUID, str]:

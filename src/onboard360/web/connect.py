@@ -8,7 +8,9 @@ person it shows the button and then the numbers' progress.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -17,12 +19,18 @@ from fastapi.templating import Jinja2Templates
 from onboard360.config.hubs import HubConfig
 from onboard360.config.settings import Settings
 from onboard360.domain import RedirectError, parse_redirect
+from onboard360.domain.attempts import PopupStep
+from onboard360.services import attempts as attempt_service
 from onboard360.services import redirects
 from onboard360.services.redirects import Outcome, RedirectRefused
 from onboard360.web import attempts, onboardings
 from onboard360.web.deps import ServiceDep
 from onboard360.web.onboardings import OnboardingRefused
 from onboard360.web.progress import onboarding_view
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 router = APIRouter(tags=["connect"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -84,18 +92,18 @@ async def connect_page(hub_name: str, request: Request, service: ServiceDep) -> 
     return _page(request, "connect.html", hub=hub, start=start, hub_name=hub.name)
 
 
-# What the person reads once the popup came back, by what became of the redirect.
+# What the person reads once the popup came back, by what became of the redirect; a popup
+# adds that it may be closed (connect_result.html), a same-tab visit does not.
 _RESULT = {
-    Outcome.APPLIED: "Your numbers are being connected. You can close this window.",
+    Outcome.APPLIED: "Your numbers are being connected.",
     Outcome.PENDING: "Confirming with 360dialog… Your numbers are connected as soon as "
-    "360dialog confirms them. You can close this window.",
+    "360dialog confirms them.",
     Outcome.CONFLICT: "We could not confirm that this WhatsApp account is yours, so nothing "
-    "was connected yet: the partner checks it and finishes connecting it. You can close "
-    "this window.",
-    Outcome.RECORDED: "Your number is being connected. You can close this window.",
+    "was connected yet: the partner checks it and finishes connecting it.",
+    Outcome.RECORDED: "Your number is being connected.",
     # No attempt of ours and a client 360dialog does not know (yet): nothing is recorded,
     # and the person is not the one to act on it.
-    Outcome.UNKNOWN_CLIENT: "Your number is being connected. You can close this window.",
+    Outcome.UNKNOWN_CLIENT: "Your number is being connected.",
 }
 
 
@@ -127,18 +135,24 @@ async def _consume_redirect(
     watch: dict[str, str] = {}
     if done.attempt is not None:
         watch = {"start": redirect.state} if redirect.state else {"attempt": done.attempt.id.hex}
+    in_tab = done.attempt is not None and attempts.came_back_in_tab(done.attempt, request.cookies)
     return _page(
         request,
         "connect_result.html",
         hub_name=hub.name,
         watch=watch,
         message=_RESULT[done.outcome],
+        same_tab=in_tab,
     )
 
 
 @router.get("/connect/{hub_name}/popup")
 async def open_popup(hub_name: str, request: Request, service: ServiceDep) -> Response:
-    """Send the browser to 360dialog's popup, signed now (IO Signature is per opening)."""
+    """Send the browser to 360dialog's popup, signed now (IO Signature is per opening).
+
+    ``in=tab``: the browser blocked the popup and the person goes on in the connect page's
+    own tab; the redirect then comes back to this tab, and its page says welcome back
+    instead of "close this window"."""
     hub = _hub(service, hub_name)
     if hub is None:
         return _refusal(request, 404, "There is no such connect page.")
@@ -153,16 +167,21 @@ async def open_popup(hub_name: str, request: Request, service: ServiceDep) -> Re
         hub, onboardings.popup_parameters(hub, start or "", row.prefill or {})
     )
     response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
-    # The popup brings this cookie back with 360dialog's redirect (web/attempts.py).
-    response.set_cookie(
-        cookie.key,
-        cookie.value,
-        max_age=cookie.max_age,
-        path=cookie.path,
-        httponly=True,
-        samesite="lax",
-        secure=service.settings.public_url.startswith("https://"),
+    # The popup brings these cookies back with 360dialog's redirect (web/attempts.py).
+    secure = service.settings.public_url.startswith("https://")
+    tab = attempts.tab_cookie(
+        cookie, request.cookies, in_tab=request.query_params.get("in") == "tab"
     )
+    for each in (cookie, tab) if tab is not None else (cookie,):
+        response.set_cookie(
+            each.key,
+            each.value,
+            max_age=each.max_age,
+            path=each.path,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+        )
     return response
 
 
@@ -186,18 +205,44 @@ async def progress(hub_name: str, request: Request, service: ServiceDep) -> Resp
     headers = {**PAGE_HEADERS, **_cors(service, hub, request)}
     try:
         async with service.engine.connect() as conn:
-            attempt = request.query_params.get("attempt")
-            if attempt is not None:
-                row = await attempts.held(conn, hub, request.cookies, attempt)
-            else:
-                row = await onboardings.find(conn, hub, request.query_params.get("start"))
-            view = await onboarding_view(conn, row)
+            view = await onboarding_view(conn, await _named_attempt(conn, hub, request))
     except OnboardingRefused as exc:
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
     # The browser holds this attempt only: not whom it is for, nor its other attempts.
     for private in ("external_user_id", "journey_id", "resumed_from"):
         view.pop(private, None)
     return JSONResponse(view, headers=headers)
+
+
+@router.post("/connect/{hub_name}/steps/{step}")
+async def popup_step(hub_name: str, step: str, request: Request, service: ServiceDep) -> Response:
+    """The connect page saw the browser block the popup (``popup_blocked``) or the person
+    close it before the redirect came back (``popup_closed``): stamped once, for the
+    funnel. The attempt is named as for progress (``start`` or ``attempt`` + cookie)."""
+    hub = _hub(service, hub_name)
+    if hub is None:
+        return JSONResponse({"error": "no such hub"}, status_code=404, headers=PAGE_HEADERS)
+    headers = {**PAGE_HEADERS, **_cors(service, hub, request)}
+    if step not in set(PopupStep):
+        return JSONResponse({"error": "no such step"}, status_code=404, headers=headers)
+    try:
+        async with service.engine.connect() as conn:
+            row = onboardings.live(await _named_attempt(conn, hub, request))
+        at = await attempt_service.popup_step(
+            service.engine, hub.name, row.id, PopupStep(step), datetime.now(UTC)
+        )
+    except OnboardingRefused as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
+    return JSONResponse({"step": step, "at": at.isoformat()}, headers=headers)
+
+
+async def _named_attempt(conn: AsyncConnection, hub: HubConfig, request: Request) -> Row[Any]:
+    """The attempt a connect page's call names: ``start=<state>`` (the state token is the
+    capability), or ``attempt=<id>`` with the cookie of the browser that opened its popup."""
+    attempt = request.query_params.get("attempt")
+    if attempt is not None:
+        return await attempts.held(conn, hub, request.cookies, attempt)
+    return await onboardings.find(conn, hub, request.query_params.get("start"))
 
 
 def _cors(service: ServiceDep, hub: HubConfig, request: Request) -> dict[str, str]:

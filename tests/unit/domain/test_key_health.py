@@ -30,6 +30,7 @@ from onboard360.domain import (
     apply_all,
     dedupe_key,
     may_generate_key,
+    may_replace_dead_key,
     may_rotate_key,
 )
 from tests.unit.domain.strategies import PROPERTY
@@ -143,3 +144,25 @@ def test_no_check_verdict_ever_asks_for_or_drops_a_key(
         )
         losses += events(effects).count(ProductEvent.KEY_NOT_WORKING)
     assert losses == state.key_losses - play(*plan)[0].key_losses  # type: ignore[arg-type]
+
+
+def test_only_a_key_found_dead_may_be_replaced_as_dead() -> None:
+    working = keyed()
+    assert may_replace_dead_key(working, 1).blocker is KeyBlocker.HAS_KEY
+    assert "not marked not working" in may_replace_dead_key(working, 1).message
+    dead, _ = apply(working, KeyCheckFailed(CH, 1))
+    assert may_replace_dead_key(dead, 1).allowed
+    # Another version than the stored one: a replay, whatever the mark says.
+    assert may_replace_dead_key(dead, 2).blocker is KeyBlocker.NO_KEY
+    again, _ = apply(dead, KeyCheckPassed(CH, 1))
+    assert may_replace_dead_key(again, 1).blocker is KeyBlocker.HAS_KEY
+
+
+def test_a_new_key_for_a_dead_one_lifts_the_mark_when_stored() -> None:
+    dead, _ = apply(keyed(), KeyCheckFailed(CH, 1))
+    asked, effects = apply(dead, KeyRotationRequested(CH, 1))
+    assert effects == (ProvisionKey(CH, 2, rotation=True),)
+    stored, told = apply(asked, KeyStored(CH, 2))
+    assert not stored.key_not_working
+    assert may_replace_dead_key(stored, 2).blocker is KeyBlocker.HAS_KEY
+    assert ProductEvent.KEY_ROTATED in events(told)

@@ -1,12 +1,14 @@
 """The key health check's rows: how many live keyed channels a hub has, which are due, and
-what each check found (jobs/key_health.py; the columns and index of migration 0012)."""
+what each check found (jobs/key_health.py; the columns and index of migration 0012); and
+how long 360dialog asked the hub's checks to wait (rate_limit_holds, migration 0017)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import tables as t
@@ -60,3 +62,26 @@ async def note_check(
     await conn.execute(
         t.channels.update().where(_C.hub == hub, _C.channel_id == channel_id).values(**values)
     )
+
+
+_H = t.rate_limit_holds.c
+
+
+async def hold_until(conn: AsyncConnection, hub: str, api: str) -> datetime | None:
+    """Before when 360dialog last asked the hub's ``api`` calls to wait (None: never)."""
+    query = select(_H.not_before).where(_H.hub == hub, _H.api == api)
+    found: datetime | None = await conn.scalar(query)
+    return found
+
+
+async def hold(
+    conn: AsyncConnection, hub: str, api: str, *, retry_after: float, at: datetime
+) -> datetime:
+    """Keep the newest 429's wait for the hub's ``api`` (one row, rewritten): no call
+    before ``at`` + ``retry_after`` seconds, which it answers."""
+    not_before = at + timedelta(seconds=retry_after)
+    values = {"not_before": not_before, "retry_after_seconds": retry_after, "noted_at": at}
+    statement = insert(t.rate_limit_holds).values(hub=hub, api=api, **values)
+    keys = [_H.hub, _H.api]
+    await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=values))
+    return not_before

@@ -1,7 +1,7 @@
 """Onboarding attempts as the API, the connect pages, the dashboard's links and progress read
 them: a product's list, by id, by state digest, by the attempt cookies a browser holds; the
-numbers and owners an attempt's view shows; and the one write a browser causes (its popup
-was opened)."""
+numbers and owners an attempt's view shows; and the writes a browser causes (its popup was
+opened, blocked or closed early)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -54,6 +54,22 @@ async def record_popup_opened(
         .where(_O.id == onboarding_id)
         .values(attempt_cookie_sha256=cookie_sha256, popup_opened_at=at)
     )
+
+
+async def stamp_popup_step(
+    conn: AsyncConnection, onboarding_id: uuid.UUID, column: str, at: datetime
+) -> datetime:
+    """Stamp the attempt's ``column`` (popup_blocked_at / popup_closed_at) with ``at``
+    unless it has a stamp already (the first time counts); the stamp it keeps."""
+    stamp = _O[column]
+    kept = await conn.scalar(
+        t.onboardings.update()
+        .where(_O.id == onboarding_id)
+        .values({column: func.coalesce(stamp, at)})
+        .returning(stamp)
+    )
+    assert kept is not None, onboarding_id
+    return kept
 
 
 # (hub, id) pairs as two arrays joined by primary key: one plan whatever their number (an

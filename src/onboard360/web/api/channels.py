@@ -42,6 +42,12 @@ class RotateKeyRequest(RequestBody):
         le=2**31 - 1,
         description="the key_version of the key to replace, as GET …/api-key answered it",
     )
+    only_if_not_working: bool = Field(
+        default=False,
+        description="replace the key only because it is dead: a key health check found "
+        "this key refused (channel.key_not_working) and no later check found it working; "
+        "else 409 key_working and no key is generated",
+    )
 
 
 @router.get("/channels", response_model=Page[Channel])
@@ -113,11 +119,18 @@ async def rotate_key(
 
     The request names the key it replaces, so a replayed request (a client retry after
     the rotation went through) is refused with 409 ``key_already_replaced`` instead of
-    silently revoking the key that replaced it.
+    silently revoking the key that replaced it. With ``only_if_not_working`` it replaces
+    only a key a health check found dead (else 409 ``key_working``): the answer to
+    ``channel.key_not_working``.
     """
     hubs = _hubs(product, service, channel_id)
     intent = await rotation.rotate_key(
-        service, hubs, channel_id, replaces=body.key_version, source=API
+        service,
+        hubs,
+        channel_id,
+        replaces=body.key_version,
+        only_if_not_working=body.only_if_not_working,
+        source=API,
     )
     # key_version: the version the new key will have once a worker has generated it.
     return {"channel_id": channel_id, "intent": intent, "key_version": intent}

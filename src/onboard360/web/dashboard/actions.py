@@ -1,7 +1,9 @@
 """What an operator can do about a stuck client: each confirmed, audited and idempotent.
 
 The actions are confirmed.py's (a confirm page, then one audited transaction); the work
-is the services' (services/operator.py, services/rotation.py).
+is the services' (services/operator.py, services/rotation.py). A key a health check found
+dead gets its own action (``new-key``): the same rotation, refused unless the key is
+marked not working.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from fastapi.responses import RedirectResponse
 from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.deliveries import product_event
 from onboard360.db.queries.subjects import channel_row, channel_state, client_exists
-from onboard360.domain import ChannelId, KeyBlocker, KeyStatus, may_generate_key
+from onboard360.domain import (
+    ChannelId,
+    KeyBlocker,
+    KeyStatus,
+    may_generate_key,
+    may_replace_dead_key,
+)
 from onboard360.jobs.endpoints import endpoint_state
 from onboard360.jobs.reconcile import stranded_keys
 from onboard360.jobs.replay import delivery_state, queued_events
@@ -155,18 +163,27 @@ async def plan_rotate(conn: AsyncConnection, subject: Subject, _form: Any) -> Pl
 
 
 async def do_rotate(
+    conn: AsyncConnection, service: Service, subject: Subject, _p: Plan, form: Any, source: Source
+) -> Outcome:
+    return await _replace_key(conn, service, subject, form, source=source, done="rotate")
+
+
+async def _replace_key(
     conn: AsyncConnection,
     service: Service,
     subject: Subject,
-    _plan: Plan,
     form: Any,
+    *,
     source: Source,
+    done: str,
+    dead: bool = False,
 ) -> Outcome:
-    # The version the confirm page showed, not the current one: a resent form after the
-    # rotation went through names a replaced key and is refused, changing nothing.
+    """Rotate (``dead``: only a key marked not working) the key version the confirm page
+    showed, not the current one: a resent form after the rotation went through names a
+    replaced key and is refused, changing nothing."""
     seen = str(form.get("key_version", ""))
     if not seen.isdigit() or not 0 < int(seen) < 2**31:
-        raise PageError(400, "This form names no key version: open the rotate page again.")
+        raise PageError(400, "This form names no key version: open the page again.")
     try:
         intent = await request_rotation(
             conn,
@@ -174,11 +191,38 @@ async def do_rotate(
             [subject.hub.name],
             subject.channel_id or "",
             replaces=int(seen),
+            only_if_not_working=dead,
             source=source,
         )
     except RotationRefused as exc:
-        return "rotate_nothing", {"replaces": int(seen), "refused": exc.code}
-    return "rotate_requested", {"replaces": int(seen), "new_version": intent}
+        return f"{done}_nothing", {"replaces": int(seen), "refused": exc.code}
+    return f"{done}_requested", {"replaces": int(seen), "new_version": intent}
+
+
+# ---- a new key for a key found dead --------------------------------------------------
+
+
+async def plan_new_key(conn: AsyncConnection, subject: Subject, _form: Any) -> Plan:
+    state = await channel_state(conn, subject.hub.name, subject.channel_id or "", lock=True)
+    verdict = may_replace_dead_key(state, state.key_intent)
+    if not verdict.allowed:
+        return Plan(None, f"No new key: {verdict.message}.")
+    return Plan(
+        "new_key",
+        f"360dialog refused key version {state.key_intent} on a key health check. A new API "
+        f"key is generated at 360dialog, which revokes version {state.key_intent} for good: "
+        "be sure the client did not just take API-key permission away (it must grant it "
+        "again first). The product gets channel.key_rotated and reads the new key.",
+        (("key_version", str(state.key_intent)),),
+    )
+
+
+async def do_new_key(
+    conn: AsyncConnection, service: Service, subject: Subject, _p: Plan, form: Any, source: Source
+) -> Outcome:
+    return await _replace_key(
+        conn, service, subject, form, source=source, done="new_key", dead=True
+    )
 
 
 # ---- resend a handoff event ----------------------------------------------------------
@@ -241,6 +285,14 @@ ACTIONS: dict[str, Action[Subject]] = {
     for a in (
         Action("retry-provisioning", "Retry provisioning", channel_subject, plan_retry, do_retry),
         Action("rotate-key", "Rotate the API key", channel_subject, plan_rotate, do_rotate),
+        Action(
+            "new-key",
+            "Generate a new key for a key not working",
+            channel_subject,
+            plan_new_key,
+            do_new_key,
+            nothing="new_key_nothing",
+        ),
         Action("resend-event", "Resend the event", event_subject, plan_resend, do_resend),
         # Reads 360dialog first: not one transaction, its route does it (services/operator.py).
         Action("reconcile", "Reconcile with 360dialog now", client_subject, plan_reconcile, None),

@@ -38,6 +38,9 @@ DONE_MESSAGES = {
     "retry_nothing": "Nothing was done: there was nothing to retry (see the reason).",
     "rotate_requested": "A new key was requested; a worker generates it and the old one stops.",
     "rotate_nothing": "Nothing was done: that key was already replaced or is being replaced.",
+    "new_key_requested": "A new key was requested for the key not working; a worker generates it.",
+    "new_key_nothing": "Nothing was done: the key is not marked not working (any more), or "
+    "it was already replaced.",
     "resend_queued": "The event was queued for delivery again.",
     "resend_nothing": "Nothing was done: the event was already queued or resent.",
     "reconcile_done": "Reconciled with 360dialog.",

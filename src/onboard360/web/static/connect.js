@@ -59,16 +59,22 @@
     var attempt = root.getAttribute("data-onboard360-attempt");
     var which = start !== null ? "start=" + encodeURIComponent(start)
       : "attempt=" + encodeURIComponent(attempt || "");
+    var notice = text("div", "", "onboard360-notice");
+    notice.setAttribute("role", "alert");
+    notice.hidden = true;
     var progress = text("div", "", "onboard360-progress");
-    var polling = false;
+    var round = 0;  // each opening of the popup polls anew; a notice ends the round
+    var popup = null;
+    var redirected = false;
 
     function poll() {
-      if (polling) return;
-      polling = true;
+      var mine = ++round;
       (function tick() {
+        if (mine !== round) return;
         fetch(base + "/progress?" + which, { cache: "no-store" })
           .then(function (r) { return r.json(); })
           .then(function (view) {
+            if (mine !== round) return;
             if (view.error) { progress.textContent = view.error; return; }
             render(progress, view);
             root.setAttribute("data-onboard360-stage", view.stage);
@@ -79,21 +85,93 @@
       })();
     }
 
+    // A funnel step for the attempt (popup_blocked, popup_closed); the answer says whether
+    // the service still waits for the redirect (a 409: it already came back).
+    function step(name) {
+      return fetch(base + "/steps/" + name + "?" + which,
+                   { method: "POST", cache: "no-store", keepalive: true })
+        .then(function (r) { return r.ok; })
+        .catch(function () { return true; });
+    }
+
+    function tell(kind, message, way) {
+      round++;  // stop saying "waiting for you to finish"
+      progress.textContent = "";
+      notice.textContent = "";
+      notice.setAttribute("data-onboard360-notice", kind);
+      notice.appendChild(text("p", message));
+      notice.appendChild(way);
+      notice.hidden = false;
+    }
+
+    function blocked() {
+      // Going on in this tab is a plain link: a click on it is never blocked, and
+      // 360dialog's redirect then comes back to this service's connect page in this tab.
+      var way = text("a", "Continue to 360dialog in this tab", "onboard360-continue");
+      way.href = base + "/popup?start=" + encodeURIComponent(start) + "&in=tab";
+      way.target = "_top";  // framed by the product's page: leave the frame
+      tell("popup_blocked", "Your browser blocked the 360dialog window. You can continue " +
+           "in this tab instead; you come back here when you are done.", way);
+      step("popup_blocked");
+    }
+
+    function closedEarly() {
+      step("popup_closed").then(function (waiting) {
+        if (redirected) return;
+        if (!waiting) { poll(); return; }  // it came back after all
+        var again = text("button", "Try again", "onboard360-retry");
+        again.type = "button";
+        again.addEventListener("click", open);
+        tell("popup_closed", "You closed the 360dialog window before finishing, so " +
+             "nothing was connected yet.", again);
+      });
+    }
+
+    function watch(opened) {
+      var timer = setInterval(function () {
+        if (opened !== popup) { clearInterval(timer); return; }
+        if (!opened.closed) return;
+        clearInterval(timer);
+        popup = null;
+        // unverified: that 360dialog's pages keep the opener (no Cross-Origin-Opener-Policy
+        // cutting it off; Embedded Signup relies on it too): else the window would look
+        // closed at once.
+        if (!redirected) closedEarly();
+      }, 500);
+    }
+
+    function open() {
+      notice.hidden = true;
+      redirected = false;
+      var opened = window.open(base + "/popup?start=" + encodeURIComponent(start),
+                               "onboard360", "width=620,height=900");
+      // A blocker returns nothing (some return a window that is already closed).
+      if (!opened || opened.closed || typeof opened.closed === "undefined") {
+        popup = null;
+        blocked();
+        return;
+      }
+      popup = opened;
+      watch(opened);
+      poll();
+    }
+
     if (!root.hasAttribute("data-onboard360-watch")) {
       var button = text("button", root.getAttribute("data-label") || "Connect WhatsApp");
       button.type = "button";
-      button.addEventListener("click", function () {
-        window.open(base + "/popup?start=" + encodeURIComponent(start), "onboard360",
-                    "width=620,height=900");
-        poll();
-      });
+      button.addEventListener("click", open);
       root.appendChild(button);
     } else {
       poll();
     }
+    root.appendChild(notice);
     root.appendChild(progress);
     window.addEventListener("message", function (event) {
-      if (event.data && event.data.type === "onboard360:redirected") poll();
+      if (event.data && event.data.type === "onboard360:redirected") {
+        redirected = true;
+        notice.hidden = true;
+        poll();
+      }
     });
   }
 

@@ -121,7 +121,7 @@ def test_a_popup_closed_before_finishing_offers_try_again(
     popup.close()  # the person closes 360dialog's window without finishing
 
     notice = page.locator(".onboard360-notice[data-onboard360-notice='popup_closed']")
-    expect(notice).to_contain_text("You closed the 360dialog window before finishing")
+    expect(notice).to_contain_text("The 360dialog window was closed before you finished")
     expect(page.locator(".onboard360-stage")).to_have_count(0)
     shots.take(page, "closed")
     first = stamp(stack, created["id"], "popup_closed_at")
@@ -141,3 +141,40 @@ def test_a_popup_closed_before_finishing_offers_try_again(
     shots.take(page, "live")
     assert stamp(stack, created["id"], "popup_closed_at") == first  # stamped once
     assert stamp(stack, created["id"], "popup_blocked_at") is None
+
+
+def test_a_popup_that_only_looks_closed_is_followed_to_the_end(
+    stack: Stack, visitor: Page, device: str
+) -> None:
+    """If 360dialog's pages cut off their opener, the page cannot tell a closed window
+    from one it lost: it shows the notice, keeps following the attempt, and steps aside
+    when the redirect comes back. The funnel step is stamped, and so is the redirect."""
+    shots = Shots("connect", "opener-cut", device)
+    page = visitor
+    # What 360dialog's pages might send (not documented either way): the opener loses the
+    # popup, ``closed`` is true at once and the popup cannot message back.
+    stack.sandbox_hub("pp").opener_policy = "same-origin"
+    created = stack.start_onboarding("pp", f"coop-{device}")
+    page.goto(created["connect_url"])
+    with page.expect_popup() as opened:
+        page.click("#connect button")
+    popup = opened.value
+    popup.wait_for_load_state()
+
+    notice = page.locator(".onboard360-notice[data-onboard360-notice='popup_closed']")
+    expect(notice).to_contain_text("If it is still open, finish there")
+    shots.take(page, "looks-closed")
+    sign_up(popup, f"coop-{device}@acme.test")
+    add_numbers(popup, "+4915200000071")
+    expect(popup.locator("h1")).to_contain_text("Share numbers")
+    popup.click("#continue")
+    # Cut off from its opener, the redirect's page cannot hand over or close itself.
+    expect(popup.locator("#closing")).to_contain_text("close this window")
+    shots.take(popup, "redirect-page-left-open")
+
+    expect_live(page, "+4915200000071")
+    expect(notice).to_be_hidden()
+    shots.take(page, "followed-to-live")
+    (row,) = rows(stack, "SELECT * FROM onboardings WHERE id = %s", created["id"])
+    assert row["popup_closed_at"] is not None
+    assert row["redirected_at"] is not None

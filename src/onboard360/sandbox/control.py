@@ -44,6 +44,7 @@ PATCHABLE = frozenset(
         "step_delay_seconds",
         "auto_advance",
         "echo_state",
+        "opener_policy",
         "faults",
     }
 )
@@ -72,6 +73,7 @@ def hub_view(hub: Hub, request: Request, *, credentials: bool) -> dict[str, Any]
         "step_delay_seconds": hub.step_delay_seconds,
         "auto_advance": hub.auto_advance,
         "echo_state": hub.echo_state,
+        "opener_policy": hub.opener_policy,
         "faults": hub.faults.model_dump(),
         "created_at": hub.public()["created_at"],
         "popup_url": f"{base}/dashboard/app/{hub.partner_id}",
@@ -183,6 +185,7 @@ def hub_spec(hub: Hub) -> dict[str, Any]:
         "step_delay_seconds": hub.step_delay_seconds,
         "auto_advance": hub.auto_advance,
         "echo_state": hub.echo_state,
+        "opener_policy": hub.opener_policy,
         "faults": hub.faults.model_dump(),
     }
 

@@ -80,6 +80,9 @@ class Hub:
     # list only client, channels and revoked; echoing is the sandbox's default, and
     # switching it off shows a partner's flow does not depend on it.
     echo_state: bool
+    # unverified: whether 360dialog's popup pages send a Cross-Origin-Opener-Policy. With
+    # ``same-origin`` the partner's page loses the popup (``closed`` at once, no opener).
+    opener_policy: str | None
     faults: Faults
     created_at: datetime
 

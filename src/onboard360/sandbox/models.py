@@ -54,6 +54,11 @@ class HubSpec(BaseModel):
     echo_state: bool = Field(
         True, description="send the popup's state back on the redirect (unverified for 360dialog)"
     )
+    opener_policy: Literal["same-origin", "same-origin-allow-popups"] | None = Field(
+        None,
+        description="Cross-Origin-Opener-Policy of the popup's pages (unverified for 360dialog;"
+        " same-origin cuts the partner's page off from the popup)",
+    )
     faults: Faults = Field(default_factory=Faults)
 
     @field_validator("partner_id")

@@ -165,7 +165,7 @@ async def open_popup(request: Request, partner_id: str) -> Response:
     except PageError as exc:
         return error_page(request, exc)
     session = sessions(request).start(hub.partner_id, params, base)
-    return render_step(request, hub, session)
+    return with_opener_policy(hub, render_step(request, hub, session))
 
 
 @router.post("/dashboard/app/{partner_id}/{step}")
@@ -188,9 +188,16 @@ async def submit(request: Request, partner_id: str, step: str) -> Response:
                 "Continue in the current popup page, or start again from the partner's page.",
                 hub,
             )
-        return await run_step(request, hub, session, form)
+        return with_opener_policy(hub, await run_step(request, hub, session, form))
     except PageError as exc:
         return error_page(request, exc)
+
+
+def with_opener_policy(hub: Hub, response: Response) -> Response:
+    """The hub's Cross-Origin-Opener-Policy on a popup page, if it has one."""
+    if hub.opener_policy:
+        response.headers["Cross-Origin-Opener-Policy"] = hub.opener_policy
+    return response
 
 
 async def read_form(request: Request) -> FormData:

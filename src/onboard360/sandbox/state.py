@@ -129,6 +129,7 @@ class Sandbox:
             step_delay_seconds=spec.step_delay_seconds,
             auto_advance=spec.auto_advance,
             echo_state=spec.echo_state,
+            opener_policy=spec.opener_policy,
             faults=spec.faults.model_copy(),
             created_at=self.clock(),
         )

@@ -76,6 +76,12 @@
           .then(function (view) {
             if (mine !== round) return;
             if (view.error) { progress.textContent = view.error; return; }
+            if (!notice.hidden) {
+              // A "closed" notice may be wrong (see watch): it stays until the redirect
+              // comes back after all, then the progress takes its place.
+              if (view.stage === "waiting_for_popup") { setTimeout(tick, 2000); return; }
+              notice.hidden = true;
+            }
             render(progress, view);
             root.setAttribute("data-onboard360-stage", view.stage);
             // Waiting on the client can take days: look again, but gently.
@@ -122,8 +128,10 @@
         var again = text("button", "Try again", "onboard360-retry");
         again.type = "button";
         again.addEventListener("click", open);
-        tell("popup_closed", "You closed the 360dialog window before finishing, so " +
-             "nothing was connected yet.", again);
+        tell("popup_closed", "The 360dialog window was closed before you finished, so " +
+             "nothing was connected yet. If it is still open, finish there: this page " +
+             "follows.", again);
+        poll();  // the notice goes when the redirect comes back after all
       });
     }
 
@@ -133,9 +141,10 @@
         if (!opened.closed) return;
         clearInterval(timer);
         popup = null;
-        // unverified: that 360dialog's pages keep the opener (no Cross-Origin-Opener-Policy
-        // cutting it off; Embedded Signup relies on it too): else the window would look
-        // closed at once.
+        // unverified: that 360dialog's pages keep the opener. A Cross-Origin-Opener-Policy
+        // on them would cut it off and the window would look closed at once, while the
+        // person is still in it: the notice says so, the page keeps polling and steps
+        // aside when the redirect comes back (tests/e2e/test_connect_notices.py).
         if (!redirected) closedEarly();
       }, 500);
     }

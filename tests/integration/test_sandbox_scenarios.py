@@ -50,3 +50,55 @@ def test_shipped_scenario_passes(stack: Stack, name: str) -> None:
     result = play(stack, name)
     assert result.exit_code == 0, result.output
     assert "passed:" in result.stdout
+
+
+def test_a_wrong_expectation_fails_naming_its_step(stack: Stack, tmp_path: Path) -> None:
+    text = (shipped()["partner-payment-happy-path"]).read_text()
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(text.replace("keys_generated = 1", "keys_generated = 2"))
+    headers = [n for n, row in enumerate(text.splitlines(), 1) if row == "[[steps]]"]
+    result = play(stack, wrong)
+    assert result.exit_code == 1, result.output
+    failure = result.stdout.strip().splitlines()[-1]
+    assert failure.startswith(f"FAILED step 5 (expect_sandbox, line {headers[4]}): "), failure
+    assert "expected the sandbox's channel" in failure
+    assert "{'status': 'running', 'keys_generated': 2}" in failure
+    assert "saw status='running', keys_generated=1" in failure
+    assert "[6/6]" not in result.stdout  # it stopped there
+
+
+def test_a_malformed_file_runs_nothing(stack: Stack, tmp_path: Path) -> None:
+    """The first step would create a client; the third is wrong: one error, no client."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f"""
+[[steps]]
+do = "create_client"
+as = "shop"
+partner_id = "{stack.hub("pp").partner_id}"
+
+[[steps]]
+do = "create_channel"
+client = "$shop.id"
+
+[[steps]]
+do = "status"
+channel = "$shop.channel"
+status = "running"
+"""
+    )
+    result = play(stack, bad)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: {bad}:13: step 3 (status): channel: $shop.channel: 'shop' has no output "
+        "'channel'; it has email, id"
+    )
+    assert stack.sandbox.clients == {}
+
+
+def test_speed_runs_the_sandbox_clock_faster_for_the_run_only(stack: Stack) -> None:
+    result = play(stack, "partner-payment-happy-path", "--speed", "50")
+    assert result.exit_code == 0, result.output
+    assert "sandbox clock at 50x" in result.stdout
+    assert stack.sandbox.clock.speed == 1.0

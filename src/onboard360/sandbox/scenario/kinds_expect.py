@@ -94,10 +94,19 @@ class ExpectEvent(Expectation):
                 and matches(e["data"], self.data)
                 and (e["delivered"] or not self.delivered)
             ]
-            types = [f"{e['type']}{'' if e['delivered'] else ' (not delivered)'}" for e in events]
-            return bool(hits), "events: " + (", ".join(reversed(types)) or "none")
+            return bool(hits), "events: " + (
+                ", ".join(self.seen(e) for e in reversed(events)) or "none"
+            )
 
         return look
+
+    def seen(self, event: dict[str, Any]) -> str:
+        """One event as the failure shows it: with the compared values when it is of the
+        type expected."""
+        text = event["type"]
+        if event["type"] == self.event and self.data:
+            text += f" ({shown(event['data'], self.data)})"
+        return text + ("" if event["delivered"] else " (not delivered)")
 
 
 class ExpectChannel(Expectation):

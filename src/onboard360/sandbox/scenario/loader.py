@@ -109,6 +109,7 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     for number, raw in enumerate(raw_steps, 1):
         locate = Locator(path, text, number, starts[number - 1])
         step = build_step(raw, locate)
+        locate = replace(locate, kind=step.kind_name())
         for found in references(raw_fields(raw)):
             check_reference(found, outputs, later, locate)
         if step.ref_name is not None:
@@ -142,6 +143,7 @@ class Locator:
     text: str
     number: int
     line: int | None
+    kind: str | None = None
 
     def field_line(self, key: str) -> int | None:
         """The line of ``key = …`` inside this step's table, else the table's own line."""
@@ -155,10 +157,10 @@ class Locator:
                 return offset
         return self.line
 
-    def error(self, key: str | None, message: str, kind: str | None = None) -> ScenarioError:
+    def error(self, key: str | None, message: str) -> ScenarioError:
         line = self.field_line(key) if key else self.line
         where = f"{self.path}:{line}" if line else str(self.path)
-        what = f"step {self.number}" + (f" ({kind})" if kind else "")
+        what = f"step {self.number}" + (f" ({self.kind})" if self.kind else "")
         return ScenarioError(f"{where}: {what}: {message}")
 
 
@@ -171,6 +173,7 @@ def build_step(raw: Any, locate: Locator) -> Step:
     if not isinstance(kind, str) or kind not in KINDS:
         raise locate.error("do", f"unknown step {kind!r}; one of {', '.join(KIND_NAMES)}")
     fields = {k: v for k, v in raw.items() if k != "do"}
+    locate = replace(locate, kind=kind)
     try:
         return KINDS[kind].model_validate(fields)
     except ValidationError as exc:
@@ -184,7 +187,7 @@ def build_step(raw: Any, locate: Locator) -> Step:
         elif first["type"] == "missing":
             message = "is required"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise locate.error(key, f"{'.'.join(loc)}: {message}{more}", kind) from None
+        raise locate.error(key, f"{'.'.join(loc)}: {message}{more}") from None
 
 
 def check_reference(

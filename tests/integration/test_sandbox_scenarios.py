@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from onboard360.cli.app import app
+from onboard360.runtime.serving import free_port
 from onboard360.sandbox.cli_scenario import shipped
 from tests.e2e.service_stack import worker_running
 from tests.stack import PRODUCT_TOKEN, Stack, running_stack
@@ -19,9 +20,15 @@ runner = CliRunner()
 
 @pytest.fixture
 def stack(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """The whole stack with a worker running, and the service's settings in the
-    environment (the `sync` step runs `onboard360 sync` with them)."""
-    with running_stack(database_url) as s, worker_running(s):
+    """The whole stack with a worker running, onboard360's clock following the sandbox's,
+    and the service's settings in the environment (the `sync` step runs `onboard360 sync`
+    with them)."""
+    port = free_port()
+    clock_url = f"http://127.0.0.1:{port}/sandbox/clock"
+    with (
+        running_stack(database_url, sandbox_port=port, test_clock_url=clock_url) as s,
+        worker_running(s),
+    ):
         for name, value in s.env().items():
             monkeypatch.setenv(name, value)
         yield s

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from onboard360.sandbox.clock import SandboxClock, parse_duration
+from onboard360.runtime.clock import MovableClock, parse_duration
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -35,14 +35,14 @@ def test_durations() -> None:
 
 def test_at_speed_one_the_clock_reads_its_wall_clock() -> None:
     ticks = FakeMonotonic()
-    clock = SandboxClock(lambda: T0, ticks)
+    clock = MovableClock(lambda: T0, ticks)
     ticks.now += 50
     assert clock() == T0
 
 
 def test_speed_and_advance_move_time_forward() -> None:
     ticks = FakeMonotonic()
-    clock = SandboxClock(lambda: T0 + timedelta(seconds=ticks.now - 100), ticks)
+    clock = MovableClock(lambda: T0 + timedelta(seconds=ticks.now - 100), ticks)
     clock.set_speed(60)
     ticks.now += 10  # ten real seconds: ten minutes of sandbox time
     assert clock() == T0 + timedelta(minutes=10)
@@ -54,7 +54,7 @@ def test_speed_and_advance_move_time_forward() -> None:
 
 
 def test_advance_ends_a_wait_at_once() -> None:
-    clock = SandboxClock()
+    clock = MovableClock()
 
     async def scenario() -> float:
         began = time.monotonic()
@@ -68,7 +68,7 @@ def test_advance_ends_a_wait_at_once() -> None:
 
 
 def test_speed_shortens_a_wait() -> None:
-    clock = SandboxClock()
+    clock = MovableClock()
     clock.set_speed(100)
 
     async def scenario() -> float:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from onboard360.sandbox.clock import parse_duration
+from onboard360.runtime.clock import parse_duration
 from onboard360.sandbox.control_client import DEFAULT_URL, URL_ENV, ControlClient, ControlError
 from onboard360.sandbox.scenario.base import Failed
 from onboard360.sandbox.scenario.context import SERVICE_TOKEN_ENV, SERVICE_URL_ENV, ServiceApi

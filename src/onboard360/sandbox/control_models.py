@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from onboard360.sandbox.clock import MAX_SPEED
+from onboard360.runtime.clock import MAX_SPEED
 from onboard360.sandbox.models import HubSpec
 
 ID_PATTERN = r"^[A-Za-z0-9]{1,64}$"

@@ -21,6 +21,23 @@ def digits(number: str) -> str:
     return re.sub(r"\D", "", number)
 
 
+class StartOnboarding(Step):
+    """The partner's product starts an onboarding for ``user`` and nobody opens it (yet)."""
+
+    kind: ClassVar[str] = "start_onboarding"
+    outputs: ClassVar[dict[str, OutputType]] = {"onboarding": "str", "expires_at": "str"}
+
+    hub: str = Field(description="the hub's name in onboard360's settings")
+    user: str = "scenario-user"
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        service = ctx.require_service("start_onboarding")
+        created = service.request(
+            "POST", "/onboardings", json={"hub": self.hub, "external_user_id": self.user}
+        )
+        return {"onboarding": created["id"], "expires_at": created["expires_at"]}
+
+
 class Popup(Step):
     """Start an onboarding for ``user`` on onboard360's hub ``hub``, open its popup, sign up
     (or log in), pay and choose API-key permission under Direct Payment, add ``numbers``,

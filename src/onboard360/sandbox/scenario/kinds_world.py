@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from onboard360.sandbox.clock import parse_duration
+from onboard360.runtime.clock import parse_duration
 from onboard360.sandbox.scenario.base import Failed, OutputType, Step
 from onboard360.sandbox.scenario.context import Context
 

@@ -1,15 +1,17 @@
-"""The sandbox's one clock: what time it is for 360dialog, and how long its waits take.
+"""One clock that tests can move: real time, sped up or pushed forward.
 
-Every timestamp the sandbox writes (``Sandbox.clock()``) and every wait it makes — the step
-delay between a channel's lifecycle statuses, a webhook's retry backoff, the delay fault —
-reads this clock, so a test can move it forward:
+Two users, one abstraction:
 
-- ``speed`` runs it N times faster than real time (``onboard360 sandbox run --speed 60``:
-  a minute of backoff passes in a second);
-- ``advance(seconds)`` jumps it forward at once (a scenario's ``advance = "2h"``): every
-  wait whose end is now in the past ends.
-
-Mutated only from the sandbox's event loop (its control routes are ``async def``).
+- **the sandbox** (``Sandbox.clock``): every timestamp it writes and every wait it makes —
+  the step delay between a channel's lifecycle statuses, a webhook's retry backoff, the
+  delay fault — read its own ``MovableClock``. ``speed`` runs it N times faster
+  (``onboard360 sandbox run --speed 60``: a minute of backoff passes in a second);
+  ``advance(seconds)`` jumps it forward (a scenario's ``advance = "2h"``) and ends every
+  wait whose end is now past. Mutated only from the sandbox's event loop.
+- **onboard360's own timers** (onboarding expiry and what is measured against it) read
+  ``now()`` here: the wall clock, unless the service is configured for tests with
+  ``test_clock_url``; then it follows how far the sandbox's clock is ahead
+  (wiring/service.py polls it), so an ``advance`` expires onboardings too.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import contextlib
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
-
-from onboard360.sandbox.entities import iso, now_utc
+from datetime import UTC, datetime, timedelta
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_SPEED = 10_000.0
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
 
 
 def parse_duration(text: str) -> float:
@@ -36,7 +40,7 @@ def parse_duration(text: str) -> float:
     return float(match[1]) * UNIT_SECONDS[match[2]]
 
 
-class SandboxClock:
+class MovableClock:
     """Real time, sped up by ``speed`` and pushed forward by ``advance``; callable as ``now``.
 
     ``now`` is the underlying wall clock (tests pass a fixed one); at speed 1 with nothing
@@ -94,6 +98,14 @@ class SandboxClock:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining / self.speed)
 
+    def follow(self, ahead_seconds: float) -> None:
+        """Be ``ahead_seconds`` ahead of real time from now on, at real speed (a clock that
+        follows another one, read from its ``view``)."""
+        self._skipped = max(0.0, ahead_seconds)
+        self._since = self._monotonic()
+        self.speed = 1.0
+        self._wake()
+
     def _wake(self) -> None:
         """Let every waiter look at the clock again."""
         if self._changed is not None:
@@ -101,4 +113,15 @@ class SandboxClock:
             self._changed = None
 
     def view(self) -> dict[str, object]:
-        return {"now": iso(self()), "speed": self.speed, "ahead_seconds": round(self._extra(), 3)}
+        moment = self().isoformat().replace("+00:00", "Z")
+        return {"now": moment, "speed": self.speed, "ahead_seconds": round(self._extra(), 3)}
+
+
+# onboard360's own time (not the sandbox's): see the module's docstring.
+SERVICE_CLOCK = MovableClock()
+
+
+def now() -> datetime:
+    """What time it is for onboard360's timers (the wall clock, unless following a test
+    clock)."""
+    return SERVICE_CLOCK()

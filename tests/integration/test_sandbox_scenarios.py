@@ -109,3 +109,31 @@ def test_speed_runs_the_sandbox_clock_faster_for_the_run_only(stack: Stack) -> N
     assert result.exit_code == 0, result.output
     assert "sandbox clock at 50x" in result.stdout
     assert stack.sandbox.clock.speed == 1.0
+
+
+def test_listen_with_the_service_prints_webhooks_and_product_events(stack: Stack) -> None:
+    assert play(stack, "partner-payment-happy-path").exit_code == 0
+    result = runner.invoke(
+        app,
+        [
+            "sandbox",
+            "listen",
+            "--url",
+            stack.sandbox_url,
+            "--service-url",
+            stack.service_url,
+            "--token",
+            PRODUCT_TOKEN,
+            "--past",
+            "--for",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    webhooks = [line.split()[2] for line in lines if " webhook " in line]
+    products = [line.split()[2] for line in lines if " product " in line]
+    assert webhooks[:2] == ["client_created", "channel_created"]
+    assert "channel_running" in webhooks
+    assert products[0] == "onboarding.started"
+    assert "channel.activated" in products

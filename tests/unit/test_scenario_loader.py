@@ -3,12 +3,14 @@ the file, the line and the step (sandbox/scenario/loader.py)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from onboard360.sandbox.cli_scenario import shipped
 from onboard360.sandbox.scenario.base import Results
+from onboard360.sandbox.scenario.kinds import KIND_NAMES
 from onboard360.sandbox.scenario.kinds_popup import Popup
 from onboard360.sandbox.scenario.loader import ScenarioError, load_scenario, parse_scenario
 from onboard360.sandbox.scenario.runner import resolved
@@ -113,3 +115,23 @@ def test_vars_can_be_set_but_not_invented() -> None:
     assert scenario.with_variables({"hub": "main"}).variables == {"hub": "main"}
     with pytest.raises(ScenarioError, match="no variable hubb"):
         scenario.with_variables({"hubb": "main"})
+
+
+def test_every_step_kind_is_documented() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sandbox-scenarios.md").read_text()
+    missing = [kind for kind in KIND_NAMES if f"| `{kind}` |" not in docs]
+    assert missing == []
+
+
+def test_the_readme_scenario_is_well_formed() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (example,) = [
+        b for b in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL) if "[[steps]]" in b
+    ]
+    scenario = parse_scenario(example, Path("README.md"))
+    assert [type(step).kind_name() for step in scenario.steps] == [
+        "popup",
+        "status",
+        "expect_event",
+        "expect_sandbox",
+    ]

@@ -34,22 +34,20 @@ def stack(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]
         yield s
 
 
+def target(stack: Stack) -> list[str]:
+    """The sandbox, and onboard360 with the product's token."""
+    return [
+        "--url",
+        stack.sandbox_url,
+        "--service-url",
+        stack.service_url,
+        "--token",
+        PRODUCT_TOKEN,
+    ]
+
+
 def play(stack: Stack, scenario: str | Path, *extra: str) -> Result:
-    return runner.invoke(
-        app,
-        [
-            "sandbox",
-            "run",
-            str(scenario),
-            "--url",
-            stack.sandbox_url,
-            "--service-url",
-            stack.service_url,
-            "--token",
-            PRODUCT_TOKEN,
-            *extra,
-        ],
-    )
+    return runner.invoke(app, ["sandbox", "run", str(scenario), *target(stack), *extra])
 
 
 @pytest.mark.parametrize("name", sorted(shipped()))
@@ -113,22 +111,7 @@ def test_speed_runs_the_sandbox_clock_faster_for_the_run_only(stack: Stack) -> N
 
 def test_listen_with_the_service_prints_webhooks_and_product_events(stack: Stack) -> None:
     assert play(stack, "partner-payment-happy-path").exit_code == 0
-    result = runner.invoke(
-        app,
-        [
-            "sandbox",
-            "listen",
-            "--url",
-            stack.sandbox_url,
-            "--service-url",
-            stack.service_url,
-            "--token",
-            PRODUCT_TOKEN,
-            "--past",
-            "--for",
-            "0",
-        ],
-    )
+    result = runner.invoke(app, ["sandbox", "listen", *target(stack), "--past", "--for", "0"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     webhooks = [line.split()[2] for line in lines if " webhook " in line]

@@ -109,7 +109,35 @@ class ExpectEvent(Expectation):
         return text + ("" if event["delivered"] else " (not delivered)")
 
 
-class ExpectChannel(Expectation):
+class HasValues(Expectation):
+    """Shared by the expectations that read one object and compare some of its values."""
+
+    def subject(self) -> str:
+        raise NotImplementedError
+
+    def wanted(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reader(self, ctx: Context) -> Callable[[], dict[str, Any]]:
+        raise NotImplementedError
+
+    def expected(self) -> str:
+        return f"{self.subject()} to have {self.wanted()}"
+
+    def check(self, ctx: Context) -> Check:
+        read, wanted = self.reader(ctx), self.wanted()
+
+        def look() -> tuple[bool, str]:
+            try:
+                view = read()
+            except Failed as exc:  # not there (yet): keep looking until `within`
+                return False, str(exc)
+            return matches(view, wanted), shown(view, wanted)
+
+        return look
+
+
+class ExpectChannel(HasValues):
     """onboard360's view of a channel (GET /api/v1/channels/{id}) has these values."""
 
     kind: ClassVar[str] = "expect_channel"
@@ -117,23 +145,18 @@ class ExpectChannel(Expectation):
     channel: str
     has: dict[str, Any] = Field(min_length=1)
 
-    def expected(self) -> str:
-        return f"onboard360's channel {self.channel} to have {self.has}"
+    def subject(self) -> str:
+        return f"onboard360's channel {self.channel}"
 
-    def check(self, ctx: Context) -> Check:
+    def wanted(self) -> dict[str, Any]:
+        return self.has
+
+    def reader(self, ctx: Context) -> Callable[[], dict[str, Any]]:
         service = ctx.require_service("expect_channel")
-
-        def look() -> tuple[bool, str]:
-            try:
-                view = service.request("GET", f"/channels/{self.channel}")
-            except Failed as exc:
-                return False, str(exc)
-            return matches(view, self.has), shown(view, self.has)
-
-        return look
+        return lambda: service.request("GET", f"/channels/{self.channel}")
 
 
-class ExpectOnboarding(Expectation):
+class ExpectOnboarding(HasValues):
     """An onboarding reached a stage (``live``, ``action_needed``, …) and/or has values."""
 
     kind: ClassVar[str] = "expect_onboarding"
@@ -142,24 +165,18 @@ class ExpectOnboarding(Expectation):
     stage: str | None = None
     has: dict[str, Any] = Field(default_factory=dict)
 
+    def subject(self) -> str:
+        return f"onboarding {self.onboarding}"
+
     def wanted(self) -> dict[str, Any]:
         return {**({"stage": self.stage} if self.stage else {}), **self.has}
 
-    def expected(self) -> str:
-        return f"onboarding {self.onboarding} to have {self.wanted()}"
-
-    def check(self, ctx: Context) -> Check:
+    def reader(self, ctx: Context) -> Callable[[], dict[str, Any]]:
         service = ctx.require_service("expect_onboarding")
-        wanted = self.wanted()
-
-        def look() -> tuple[bool, str]:
-            view = service.request("GET", f"/onboardings/{self.onboarding}")
-            return matches(view, wanted), shown(view, wanted)
-
-        return look
+        return lambda: service.request("GET", f"/onboardings/{self.onboarding}")
 
 
-class ExpectSandbox(Expectation):
+class ExpectSandbox(HasValues):
     """360dialog's view of a channel (the sandbox's): ``status``, ``keys_generated``,
     ``shared``, …"""
 
@@ -168,15 +185,14 @@ class ExpectSandbox(Expectation):
     channel: str
     has: dict[str, Any] = Field(min_length=1)
 
-    def expected(self) -> str:
-        return f"the sandbox's channel {self.channel} to have {self.has}"
+    def subject(self) -> str:
+        return f"the sandbox's channel {self.channel}"
 
-    def check(self, ctx: Context) -> Check:
-        def look() -> tuple[bool, str]:
-            view = ctx.control(lambda c: c.channel(self.channel))
-            return matches(view, self.has), shown(view, self.has)
+    def wanted(self) -> dict[str, Any]:
+        return self.has
 
-        return look
+    def reader(self, ctx: Context) -> Callable[[], dict[str, Any]]:
+        return lambda: ctx.control(lambda c: c.channel(self.channel))
 
 
 class ExpectWebhook(Expectation):

@@ -120,3 +120,13 @@ def test_listen_with_the_service_prints_webhooks_and_product_events(stack: Stack
     assert "channel_running" in webhooks
     assert products[0] == "onboarding.started"
     assert "channel.activated" in products
+
+
+def test_an_unreachable_sandbox_fails_the_first_step_in_one_line(tmp_path: Path) -> None:
+    story = tmp_path / "story.toml"
+    story.write_text('[[steps]]\ndo = "status"\nchannel = "A1CH"\nstatus = "running"\n')
+    result = runner.invoke(app, ["sandbox", "run", str(story), "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("FAILED step 1 (status, line 1): the sandbox: cannot reach the sandbox")
+    assert "Traceback" not in result.output

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from onboard360.cli.app import app
 from onboard360.sandbox.cli_scenario import shipped
 from onboard360.sandbox.scenario.base import Results
 from onboard360.sandbox.scenario.kinds import KIND_NAMES
@@ -135,3 +137,19 @@ def test_the_readme_scenario_is_well_formed() -> None:
         "expect_event",
         "expect_sandbox",
     ]
+
+
+def test_check_only_checks_and_an_unknown_var_runs_nothing() -> None:
+    runner = CliRunner()
+    # No sandbox listens on port 9: --check never calls it.
+    target = ["--url", "http://127.0.0.1:9"]
+    checked = runner.invoke(
+        app, ["sandbox", "run", "partner-payment-happy-path", *target, "--check"]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.strip().endswith("6 steps, all well-formed")
+    unknown = runner.invoke(
+        app, ["sandbox", "run", "partner-payment-happy-path", *target, "--var", "hubb=x"]
+    )
+    assert unknown.exit_code == 2
+    assert "no variable hubb (it has hub)" in unknown.stderr

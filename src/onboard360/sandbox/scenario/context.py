@@ -48,7 +48,12 @@ class ServiceApi:
                 f"onboard360 answered {method} {path} with {answer.status_code}: "
                 f"{error_message(answer)}"
             )
-        return answer.json()
+        try:
+            return answer.json()
+        except ValueError:
+            raise Failed(
+                f"{self.base_url} answered {path} with something not JSON; is it onboard360?"
+            ) from None
 
     def events(self, **filters: Any) -> list[dict[str, Any]]:
         """The product's newest events (one page), newest first."""
@@ -92,7 +97,7 @@ class Context:
         try:
             return call(self.sandbox)
         except ControlError as exc:
-            raise Failed(f"the sandbox refused: {exc}") from None
+            raise Failed(f"the sandbox: {exc}") from None
 
 
 def wait_for(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from onboard360.sandbox.control_client import ControlClient, ControlError
+from onboard360.sandbox.control_client import ControlClient, ControlError, without_userinfo
 from onboard360.sandbox.scenario.base import Failed, Results, Step
 from onboard360.sandbox.scenario.context import Context, ServiceApi
 from onboard360.sandbox.scenario.loader import Scenario
@@ -80,6 +80,12 @@ def play(scenario: Scenario, number: int, step: Step, ctx: Context, results: Res
     except Failed as exc:
         ctx.say(f"FAILED {where(scenario, number, step)}: {exc}")
         return False
+    except httpx.HTTPError as exc:  # the popup's browser: a page that did not answer
+        ctx.say(
+            f"FAILED {where(scenario, number, step)}: no answer from {page_of(exc)} "
+            f"({type(exc).__name__})"
+        )
+        return False
     for note in ctx.notes:
         ctx.say(f"      {note}")
     ctx.notes.clear()
@@ -88,6 +94,13 @@ def play(scenario: Scenario, number: int, step: Step, ctx: Context, results: Res
     shown = " ".join(f"{k}={v}" for k, v in outputs.items() if v and not isinstance(v, list))
     ctx.say(f"      ok in {time.monotonic() - began:.1f}s{f'  ({shown})' if shown else ''}")
     return True
+
+
+def page_of(exc: httpx.HTTPError) -> str:
+    try:
+        return without_userinfo(str(exc.request.url))
+    except RuntimeError:  # no request attached
+        return "a page"
 
 
 class clock_speed:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from onboard360.runtime.clock import parse_duration
 
 if TYPE_CHECKING:
     from onboard360.sandbox.scenario.context import Context
@@ -33,6 +35,15 @@ OutputType = Literal["str", "list"]
 BUILTIN_OUTPUTS: dict[str, dict[str, OutputType]] = {"run": {"id": "str", "digits": "str"}}
 
 KINDS: dict[str, type[Step]] = {}
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)  # ValueError saying how to write one
+    return value
+
+
+# "500ms", "30s", "5m", "2h", "1d"
+Duration = Annotated[str, AfterValidator(_duration)]
 
 
 class Failed(Exception):

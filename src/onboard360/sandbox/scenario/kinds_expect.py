@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from onboard360.runtime.clock import parse_duration
-from onboard360.sandbox.scenario.base import Failed, OutputType, Step
+from onboard360.sandbox.scenario.base import Duration, Failed, OutputType, Step
 from onboard360.sandbox.scenario.context import Context, wait_for
 
 Check = Callable[[], tuple[bool, str]]
@@ -31,14 +31,8 @@ def shown(view: dict[str, Any], has: dict[str, Any]) -> str:
 class Expectation(Step):
     """Shared by every expect_* step: how long to wait, and which way round."""
 
-    within: str = "10s"
+    within: Duration = "10s"
     absent: bool = False
-
-    @field_validator("within")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     def expected(self) -> str:
         raise NotImplementedError

@@ -22,10 +22,15 @@ def digits(number: str) -> str:
 
 
 class StartOnboarding(Step):
-    """The partner's product starts an onboarding for ``user`` and nobody opens it (yet)."""
+    """The partner's product starts an onboarding for ``user`` and nobody opens it (yet).
+    ``partner_id`` is the hub's at 360dialog, for the steps that change the hub first."""
 
     kind: ClassVar[str] = "start_onboarding"
-    outputs: ClassVar[dict[str, OutputType]] = {"onboarding": "str", "expires_at": "str"}
+    outputs: ClassVar[dict[str, OutputType]] = {
+        "onboarding": "str",
+        "expires_at": "str",
+        "partner_id": "str",
+    }
 
     hub: str = Field(description="the hub's name in onboard360's settings")
     user: str = "scenario-user"
@@ -35,7 +40,12 @@ class StartOnboarding(Step):
         created = service.request(
             "POST", "/onboardings", json={"hub": self.hub, "external_user_id": self.user}
         )
-        return {"onboarding": created["id"], "expires_at": created["expires_at"]}
+        opening = service.request("POST", f"/onboardings/{created['id']}/popup-parameters")
+        return {
+            "onboarding": created["id"],
+            "expires_at": created["expires_at"],
+            "partner_id": opening["partner_id"],
+        }
 
 
 class Popup(Step):

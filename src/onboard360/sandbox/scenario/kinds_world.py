@@ -8,10 +8,10 @@ import subprocess
 import sys
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from onboard360.runtime.clock import parse_duration
-from onboard360.sandbox.scenario.base import Failed, OutputType, Step
+from onboard360.sandbox.scenario.base import Duration, Failed, OutputType, Step
 from onboard360.sandbox.scenario.context import Context
 
 Id = str  # an id, or a reference to one ($name.output)
@@ -32,7 +32,7 @@ class CreateHub(Step):
     partner_id: str | None = None
     billing: Literal["partner", "direct"] = "partner"
     webhook_url: str | None = None
-    step_delay: str | None = None
+    step_delay: Duration | None = None
     auto_advance: bool | None = None
 
     def run(self, ctx: Context) -> dict[str, Any]:
@@ -49,6 +49,29 @@ class CreateHub(Step):
 
     def describe(self) -> str:
         return f"create_hub {self.partner_id or '(new id)'} billing={self.billing}"
+
+
+class UpdateHub(Step):
+    """Change a sandbox hub's behaviour: ``auto_advance`` (new channels move to running by
+    themselves), ``step_delay`` between their lifecycle steps, its ``webhook_url``."""
+
+    kind: ClassVar[str] = "update_hub"
+
+    partner_id: Id
+    auto_advance: bool | None = None
+    step_delay: Duration | None = None
+    webhook_url: str | None = None
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        patch = _given(
+            auto_advance=self.auto_advance,
+            step_delay_seconds=parse_duration(self.step_delay) if self.step_delay else None,
+            webhook_url=self.webhook_url,
+        )
+        if not patch:
+            raise Failed("update_hub changes nothing: give auto_advance, step_delay or webhook_url")
+        ctx.control(lambda c: c.update_hub(self.partner_id, patch))
+        return {}
 
 
 class CreateClient(Step):
@@ -150,7 +173,7 @@ class Faults(Step):
     drop: float | None = Field(None, ge=0, le=1)
     duplicate: float | None = Field(None, ge=0, le=1)
     reorder: bool | None = None
-    delay: str | None = None
+    delay: Duration | None = None
     api_429: float | None = Field(None, ge=0, le=1)
     api_5xx: float | None = Field(None, ge=0, le=1)
 
@@ -167,26 +190,13 @@ class Faults(Step):
         ctx.control(lambda c: c.update_faults(self.partner_id, patch))
         return {}
 
-    @field_validator("delay")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
 
 class Advance(Step):
     """Move the sandbox's clock forward now: waits (step delays, retries) end sooner."""
 
     kind: ClassVar[str] = "advance"
 
-    by: str
-
-    @field_validator("by")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    by: Duration
 
     def run(self, ctx: Context) -> dict[str, Any]:
         seconds = parse_duration(self.by)

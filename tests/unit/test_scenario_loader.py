@@ -156,7 +156,10 @@ def test_check_only_checks_and_an_unknown_var_runs_nothing() -> None:
 
 
 def test_a_bad_duration_says_how_to_write_one() -> None:
-    text = '[[steps]]\ndo = "expect_sandbox"\nchannel = "A"\nhas = { shared = true }\nwithin = "10 secs"\n'
+    text = (
+        '[[steps]]\ndo = "expect_sandbox"\nchannel = "A"\nhas = { shared = true }\n'
+        'within = "10 secs"\n'
+    )
     assert error_of(text) == (
         "story.toml:5: step 1 (expect_sandbox): within: '10 secs' is not a duration; "
         "write e.g. 500ms, 30s, 5m, 2h or 1d"

@@ -130,3 +130,24 @@ def test_an_unreachable_sandbox_fails_the_first_step_in_one_line(tmp_path: Path)
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("FAILED step 1 (status, line 1): the sandbox: cannot reach the sandbox")
     assert "Traceback" not in result.output
+
+
+def test_every_shipped_scenario_passes_on_hubs_that_advance_by_themselves_sped_up(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partner's usual sandbox: new channels move to running on their own, two seconds
+    per step, here at 20× speed; all the shipped scenarios, one after another."""
+    port = free_port()
+    clock_url = f"http://127.0.0.1:{port}/sandbox/clock"
+    options = {"auto_advance": True, "step_delay_seconds": 2.0}
+    with (
+        running_stack(
+            database_url, sandbox_port=port, test_clock_url=clock_url, hub_options=options
+        ) as s,
+        worker_running(s),
+    ):
+        for name, value in s.env().items():
+            monkeypatch.setenv(name, value)
+        for name in sorted(shipped()):
+            result = play(s, name, "--speed", "20")
+            assert result.exit_code == 0, result.output

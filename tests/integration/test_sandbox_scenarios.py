@@ -151,3 +151,41 @@ def test_every_shipped_scenario_passes_on_hubs_that_advance_by_themselves_sped_u
         for name in sorted(shipped()):
             result = play(s, name, "--speed", "20")
             assert result.exit_code == 0, result.output
+
+
+def test_a_person_who_leaves_the_popup_leaves_nothing_at_360dialog(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """`leave_at` (the step kind an abandonment story builds on): the first popup is given
+    up on its numbers page, nothing reaches 360dialog; a second one goes all the way."""
+    story = tmp_path / "story.toml"
+    story.write_text(
+        """
+[[steps]]
+do = "popup"
+as = "left"
+hub = "pp"
+user = "leaver"
+numbers = ["+4915199990001"]
+leave_at = "numbers"
+cancel = true
+
+[[steps]]
+do = "popup"
+as = "again"
+hub = "pp"
+user = "leaver"
+numbers = ["+4915199990001"]
+"""
+    )
+    result = play(stack, story)
+    assert result.exit_code == 0, result.output
+    assert "cancels at numbers" in result.stdout
+    (client,) = stack.sandbox.clients.values()  # only the second popup made one
+    left, again = [
+        line.split("onboarding=")[1].split()[0]
+        for line in result.stdout.splitlines()
+        if "onboarding=" in line
+    ]
+    assert stack.api.get(f"/api/v1/onboardings/{left}").json()["redirected_at"] is None
+    assert stack.api.get(f"/api/v1/onboardings/{again}").json()["client_id"] == client.id

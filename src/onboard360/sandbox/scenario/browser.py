@@ -36,6 +36,8 @@ class Choices:
     permission: str | None  # "grant" | "deny"; None: keep what the page shows
     numbers: list[str]
     untick: list[str]  # numbers or channel ids not to share
+    leave_at: str | None = None  # the page where the person gives up
+    cancel: bool = False  # gives up with the popup's Cancel button (else closes the window)
     card: str = TEST_CARD
 
 
@@ -75,7 +77,8 @@ class PopupWalk:
         self.popup_url = popup_url
         self.choices = choices
 
-    def run(self) -> Redirect:
+    def run(self) -> Redirect | None:
+        """The redirect the popup ends in; None when the person left it (``leave_at``)."""
         page = self.http.get(self.popup_url)
         session = text_of(SESSION_RE, page.text)
         if page.status_code != 200 or not session:
@@ -83,6 +86,13 @@ class PopupWalk:
             raise Failed(f"the popup did not open ({page.status_code}): {problem}")
         for _ in range(MAX_PAGES):
             step = text_of(STEP_RE, page.text)
+            if step == self.choices.leave_at:
+                if self.choices.cancel:
+                    self.http.post(
+                        f"{self.origin}/dashboard/app/{self.partner_id}/cancel",
+                        data={"session": session},
+                    )
+                return None
             fields = self.fields_for(step, page.text)
             before = step
             page = self.http.post(
@@ -90,6 +100,8 @@ class PopupWalk:
                 data={"session": session, **fields},
             )
             if page.status_code == 303:
+                if self.choices.leave_at:
+                    raise Failed(f"the popup never showed a {self.choices.leave_at} page")
                 return parse_redirect(page.headers["location"])
             error = text_of(ERROR_RE, page.text)
             if page.status_code != 200 or (error and text_of(STEP_RE, page.text) == before):

@@ -73,6 +73,10 @@ class Popup(Step):
     permission: Literal["grant", "deny"] | None = None
     numbers: list[str] = Field(default_factory=list, max_length=10)
     untick: list[str] = Field(default_factory=list)
+    # The person gives up on this page (closes the window, or with `cancel` the popup's
+    # Cancel button): no redirect comes back.
+    leave_at: Literal["account", "payment", "api-key", "numbers", "share"] | None = None
+    cancel: bool = False
 
     def run(self, ctx: Context) -> dict[str, Any]:
         service = ctx.require_service("popup")
@@ -86,9 +90,26 @@ class Popup(Step):
         walk = PopupWalk(
             ctx.browser,
             opener.headers["location"],
-            Choices(self.name, email, self.login, self.permission, self.numbers, self.untick),
+            Choices(
+                self.name,
+                email,
+                self.login,
+                self.permission,
+                self.numbers,
+                self.untick,
+                self.leave_at,
+                self.cancel,
+            ),
         )
         redirect = walk.run()
+        left = {"client": "", "channel": "", "new": [], "channels": [], "revoked": []}
+        if redirect is None:
+            return {
+                "onboarding": created["id"],
+                "email": email,
+                "partner_id": walk.partner_id,
+                **left,
+            }
         back = ctx.browser.get(redirect.url)
         if back.status_code != 200:
             raise Failed(f"onboard360's connect page answered the redirect with {back.status_code}")
@@ -128,4 +149,6 @@ class Popup(Step):
             parts.append(f"numbers={','.join(self.numbers)}")
         if self.untick:
             parts.append(f"untick={','.join(self.untick)}")
+        if self.leave_at:
+            parts.append(f"{'cancels' if self.cancel else 'leaves'} at {self.leave_at}")
         return " ".join(parts)

@@ -12,7 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from onboard360.cli.app import app
-from tests.sandbox_fixtures import create_hub, hub_with_channel, running_sandbox, running_sink
+from tests.sandbox_fixtures import (
+    create_hub,
+    hub_with_channel,
+    running_sandbox,
+    running_sink,
+    wait_until,
+)
 
 runner = CliRunner()
 
@@ -79,3 +85,39 @@ def test_listen_prints_webhooks_as_they_are_sent_and_not_before(base: str) -> No
     assert len(lines) == 1, lines  # the earlier client_created is not printed again
     assert " webhook  client_created " in lines[0]
     assert lines[0].endswith("-> delivered 200")
+
+
+def test_trigger_sends_extra_payload_fields(base: str) -> None:
+    with running_sink() as (sink, url):
+        _hub, channel = hub_with_channel(base, webhook_url=url)
+        result = runner.invoke(
+            app,
+            [
+                "sandbox",
+                "trigger",
+                channel["id"],
+                "template_messaging_disabled",
+                "--url",
+                base,
+                "--field",
+                "reason=quality",
+                "--field",
+                "tier=2",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        body = wait_until(
+            lambda: next(
+                (r.json() for r in sink.requests() if r.event == "template_messaging_disabled"),
+                None,
+            ),
+            what="the triggered webhook",
+        )
+    assert (body["payload"]["reason"], body["payload"]["tier"]) == ("quality", 2)
+    assert body["payload"]["id"] == channel["id"]
+    bad = runner.invoke(
+        app,
+        ["sandbox", "trigger", channel["id"], "account_violation", "--url", base, "--field", "x"],
+    )
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "error: --field must look like name=value, not 'x'"

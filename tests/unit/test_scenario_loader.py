@@ -164,3 +164,18 @@ def test_a_bad_duration_says_how_to_write_one() -> None:
         "story.toml:5: step 1 (expect_sandbox): within: '10 secs' is not a duration; "
         "write e.g. 500ms, 30s, 5m, 2h or 1d"
     )
+
+
+def test_steps_that_need_onboard360_are_refused_up_front_without_it() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["sandbox", "run", "partner-payment-happy-path", "--url", "http://127.0.0.1:9"],
+        env={"ONBOARD360_URL": None, "ONBOARD360_API_TOKEN": None},
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: steps 1 (popup), 2 (expect_event), 4 (expect_event), 6 (expect_onboarding) "
+        "talk to onboard360: give --service-url and --token (or ONBOARD360_URL and "
+        "ONBOARD360_API_TOKEN)"
+    )

@@ -20,7 +20,7 @@ from onboard360.sandbox.control_client import DEFAULT_URL, URL_ENV, ControlClien
 from onboard360.sandbox.scenario.base import Failed
 from onboard360.sandbox.scenario.context import SERVICE_TOKEN_ENV, SERVICE_URL_ENV, ServiceApi
 from onboard360.sandbox.scenario.loader import ScenarioError, load_scenario
-from onboard360.sandbox.scenario.runner import Target, run_scenario
+from onboard360.sandbox.scenario.runner import Target, missing_service, run_scenario
 
 UrlOption = Annotated[
     str, typer.Option("--url", envvar=URL_ENV, help="Base URL of the running sandbox.")
@@ -92,6 +92,9 @@ def run(
         typer.echo(f"{scenario.path}: {len(scenario.steps)} steps, all well-formed")
         return
     target = Target(url, service_url, token, speed)
+    missing = missing_service(scenario, target)
+    if missing:
+        raise fail(missing, 2)
     if not run_scenario(scenario, target, typer.echo):
         raise typer.Exit(1)
 

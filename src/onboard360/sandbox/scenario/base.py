@@ -58,6 +58,8 @@ class Step(BaseModel):
     # `as = "signup"`: later steps refer to this one's outputs as $signup.<output>.
     ref_name: str | None = Field(None, alias="as", pattern=NAME_PATTERN, max_length=64)
     outputs: ClassVar[dict[str, OutputType]] = {}
+    # Talks to onboard360's API (with the product's token), not only to the sandbox.
+    needs_service: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -55,6 +55,7 @@ class ExpectEvent(Expectation):
     """The product received an event from onboard360 (``delivered``: accepted by it)."""
 
     kind: ClassVar[str] = "expect_event"
+    needs_service: ClassVar[bool] = True
     outputs: ClassVar[dict[str, OutputType]] = {"id": "str"}
 
     event: str = Field(min_length=1, max_length=100, description="e.g. channel.activated")
@@ -135,6 +136,7 @@ class ExpectChannel(HasValues):
     """onboard360's view of a channel (GET /api/v1/channels/{id}) has these values."""
 
     kind: ClassVar[str] = "expect_channel"
+    needs_service: ClassVar[bool] = True
 
     channel: str
     has: dict[str, Any] = Field(min_length=1)
@@ -154,6 +156,7 @@ class ExpectOnboarding(HasValues):
     """An onboarding reached a stage (``live``, ``action_needed``, …) and/or has values."""
 
     kind: ClassVar[str] = "expect_onboarding"
+    needs_service: ClassVar[bool] = True
 
     onboarding: str
     stage: str | None = None

@@ -26,6 +26,7 @@ class StartOnboarding(Step):
     ``partner_id`` is the hub's at 360dialog, for the steps that change the hub first."""
 
     kind: ClassVar[str] = "start_onboarding"
+    needs_service: ClassVar[bool] = True
     outputs: ClassVar[dict[str, OutputType]] = {
         "onboarding": "str",
         "expires_at": "str",
@@ -54,6 +55,7 @@ class Popup(Step):
     share every number offered but those in ``untick``, and land back on onboard360."""
 
     kind: ClassVar[str] = "popup"
+    needs_service: ClassVar[bool] = True
     outputs: ClassVar[dict[str, OutputType]] = {
         "onboarding": "str",
         "client": "str",

@@ -14,7 +14,12 @@ import httpx
 
 from onboard360.sandbox.control_client import ControlClient, ControlError, without_userinfo
 from onboard360.sandbox.scenario.base import Failed, Results, Step
-from onboard360.sandbox.scenario.context import Context, ServiceApi
+from onboard360.sandbox.scenario.context import (
+    SERVICE_TOKEN_ENV,
+    SERVICE_URL_ENV,
+    Context,
+    ServiceApi,
+)
 from onboard360.sandbox.scenario.loader import Scenario
 
 
@@ -26,6 +31,20 @@ class Target:
     service_url: str | None = None
     token: str | None = None
     speed: float | None = None
+
+
+def missing_service(scenario: Scenario, target: Target) -> str | None:
+    """Why the scenario cannot run at all without onboard360, if it cannot."""
+    if target.service_url and target.token:
+        return None
+    needing = [f"{n} ({s.kind_name()})" for n, s in enumerate(scenario.steps, 1) if s.needs_service]
+    if not needing:
+        return None
+    shown = ", ".join(needing[:5]) + (" …" if len(needing) > 5 else "")
+    return (
+        f"steps {shown} talk to onboard360: give --service-url and --token "
+        f"(or {SERVICE_URL_ENV} and {SERVICE_TOKEN_ENV})"
+    )
 
 
 def resolved(step: Step, results: Results) -> Step:

@@ -118,6 +118,7 @@ async def open_service(
     )
     follower = None
     if settings.test_clock_url:
+        log.warning("following a test clock: for tests only", url=settings.test_clock_url)
         follower = asyncio.create_task(follow_test_clock(settings.test_clock_url, http))
     try:
         yield Service(settings, engine, keyring, http, retry)

@@ -60,13 +60,14 @@ def test_shipped_scenario_passes(stack: Stack, name: str) -> None:
 def test_a_wrong_expectation_fails_naming_its_step(stack: Stack, tmp_path: Path) -> None:
     text = (shipped()["partner-payment-happy-path"]).read_text()
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text(text.replace("keys_generated = 1", "keys_generated = 2"))
+    wrong.write_text(text.replace("keys_generated = 1 }", 'keys_generated = 2 }\nwithin = "1s"'))
     headers = [n for n, row in enumerate(text.splitlines(), 1) if row == "[[steps]]"]
     result = play(stack, wrong)
     assert result.exit_code == 1, result.output
     failure = result.stdout.strip().splitlines()[-1]
     assert failure.startswith(f"FAILED step 5 (expect_sandbox, line {headers[4]}): "), failure
     assert "expected the sandbox's channel" in failure
+    assert "within 1s; saw" in failure
     assert "{'status': 'running', 'keys_generated': 2}" in failure
     assert "saw status='running', keys_generated=1" in failure
     assert "[6/6]" not in result.stdout  # it stopped there

@@ -21,6 +21,15 @@ def digits(number: str) -> str:
     return re.sub(r"\D", "", number)
 
 
+def start(ctx: Context, kind: str, hub: str, user: str) -> dict[str, Any]:
+    """The product's POST /api/v1/onboardings; onboard360's answer."""
+    service = ctx.require_service(kind)
+    created: dict[str, Any] = service.request(
+        "POST", "/onboardings", json={"hub": hub, "external_user_id": user}
+    )
+    return created
+
+
 class StartOnboarding(Step):
     """The partner's product starts an onboarding for ``user`` and nobody opens it (yet).
     ``partner_id`` is the hub's at 360dialog, for the steps that change the hub first."""
@@ -37,11 +46,10 @@ class StartOnboarding(Step):
     user: str = "scenario-user"
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        service = ctx.require_service("start_onboarding")
-        created = service.request(
-            "POST", "/onboardings", json={"hub": self.hub, "external_user_id": self.user}
+        created = start(ctx, "start_onboarding", self.hub, self.user)
+        opening = ctx.require_service("start_onboarding").request(
+            "POST", f"/onboardings/{created['id']}/popup-parameters"
         )
-        opening = service.request("POST", f"/onboardings/{created['id']}/popup-parameters")
         return {
             "onboarding": created["id"],
             "expires_at": created["expires_at"],
@@ -81,11 +89,8 @@ class Popup(Step):
     cancel: bool = False
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        service = ctx.require_service("popup")
         email = self.email or f"scenario-{ctx.run_id}-{self.user}@example.com"
-        created = service.request(
-            "POST", "/onboardings", json={"hub": self.hub, "external_user_id": self.user}
-        )
+        created = start(ctx, "popup", self.hub, self.user)
         opener = ctx.browser.get(created["popup_url"])
         if opener.status_code != 303:
             raise Failed(f"onboard360's popup link answered {opener.status_code}, not a redirect")

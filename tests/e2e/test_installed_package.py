@@ -276,3 +276,57 @@ def test_the_container_recipe_builds_and_installs_as_this_module_does() -> None:
     assert "RUN pip wheel --no-deps --wheel-dir /dist ." in build
     assert "RUN pip install /dist/onboard360-*.whl" in image  # the wheel alone: no extras
     assert "COPY src" not in image
+
+
+def test_installed_sandbox_plays_a_shipped_scenario_and_a_sync_step(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """A partner's CI: the installed CLI plays the shipped happy path by its name against
+    the installed sandbox, service and worker; then a file of its own whose `sync` step runs
+    the installed `onboard360 sync` with the service's settings from the environment."""
+    target = [
+        "--url",
+        deployment.sandbox_url,
+        "--service-url",
+        deployment.service_url,
+        "--token",
+        TOKEN,
+    ]
+    listed = deployment.install.run("sandbox", "scenarios")
+    assert "partner-payment-happy-path" in listed.stdout, listed.stderr
+    happy = deployment.install.run(
+        "sandbox", "run", "partner-payment-happy-path", *target, "--var", f"hub={HUB}"
+    )
+    assert happy.returncode == 0, happy.stdout + happy.stderr
+    assert "passed: 6 steps" in happy.stdout
+    story = tmp_path / "story.toml"
+    story.write_text(
+        f"""
+[[steps]]
+do = "popup"
+as = "signup"
+hub = "{HUB}"
+user = "ci-${{run.id}}"
+numbers = ["+49157${{run.digits}}1"]
+
+[[steps]]
+do = "expect_event"
+event = "channel.activated"
+channel = "$signup.channel"
+within = "60s"
+
+[[steps]]
+do = "sync"
+hub = "{HUB}"
+
+[[steps]]
+do = "expect_sandbox"
+channel = "$signup.channel"
+has = {{ keys_generated = 1 }}
+"""
+    )
+    synced = deployment.install.run(
+        "sandbox", "run", str(story), *target, settings=deployment.settings
+    )
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert f"{HUB}: " in synced.stdout  # the sync's own report line

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     hubs: list[HubConfig] = Field(default_factory=list)
     products: list[ProductConfig] = Field(default_factory=list)
     onboarding_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    test_clock_url: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="tests only: a sandbox's /sandbox/clock; onboard360's timers (onboarding "
+        "expiry, the redirect's client-age check) follow how far that clock is ahead (a "
+        "scenario's --speed or `advance`). Never in production",
+    )
     worker_heartbeat_seconds: float = Field(
         10.0, gt=0, le=300, description="how often a worker tells the database it is alive"
     )

@@ -39,6 +39,7 @@ from onboard360.domain.abandonment import (
 )
 from onboard360.domain.stage import OnboardingFacts as StageFacts
 from onboard360.jobs.effects import carry_out
+from onboard360.runtime import clock
 from onboard360.runtime.logging import get_logger
 from onboard360.runtime.metrics import ABANDONED_ONBOARDINGS
 from onboard360.wiring.service import Service
@@ -202,7 +203,7 @@ async def sweep(
     service: Service, *, now: datetime | None = None, batch: int = BATCH
 ) -> SweepReport:
     """One sweep over every hub's candidates, as of ``now``."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     rules = policy(service.settings)
     report = SweepReport()
     for hub in service.settings.hubs:

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from onboard360.hub import platform as p
 from onboard360.runtime.logging import configure_logging
-from onboard360.sandbox.cli_control import register
+from onboard360.sandbox import cli_control, cli_scenario
 from onboard360.sandbox.models import HubSpec, describe_errors
 
 sandbox_app = typer.Typer(
@@ -55,12 +55,16 @@ def serve(
     port: Annotated[int, typer.Option(help="Port (the official button's env=local uses 8082).")] = (
         p.DEFAULT_PORT
     ),
+    speed: Annotated[
+        float, typer.Option(min=0.001, max=10_000, help="Run the sandbox's clock N× real time.")
+    ] = 1.0,
 ) -> None:
     """Serve the sandbox (when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
     from onboard360.runtime.serving import Site, serve_all  # noqa: PLC0415
     from onboard360.sandbox.app import create_app  # noqa: PLC0415
+    from onboard360.sandbox.state import Sandbox  # noqa: PLC0415
 
     configure_logging()
     try:
@@ -68,8 +72,11 @@ def serve(
     except ValueError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
+    world = Sandbox()
+    world.clock.set_speed(speed)
     typer.echo(f"sandbox on http://{host}:{port} with {len(specs)} hub(s)")
-    asyncio.run(serve_all([Site(create_app(specs), host, port)], log_level="info"))
+    asyncio.run(serve_all([Site(create_app(specs, sandbox=world), host, port)], log_level="info"))
 
 
-register(sandbox_app)
+cli_control.register(sandbox_app)
+cli_scenario.register(sandbox_app)

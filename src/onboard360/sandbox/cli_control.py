@@ -206,10 +206,31 @@ def trigger(
     event: Annotated[str, typer.Argument(help="e.g. account_violation, channel_running.")],
     url: UrlOption = DEFAULT_URL,
     violation_type: Annotated[str | None, typer.Option(help="For account_violation.")] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An extra payload field name=value (a JSON value, or text).",
+        ),
+    ] = None,
 ) -> None:
-    """Send one partner webhook about a channel now."""
+    """Send one partner webhook about a channel now, named as 360dialog names its events."""
     body = _given(event=event, violation_type=violation_type)
+    if field:
+        body["fields"] = _fields(field)
     _run(url, lambda c: c.trigger(channel_id, body))
+
+
+def _fields(raw: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for item in raw:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise _fail(f"--field must look like name=value, not {item!r}", 2)
+        try:
+            fields[name.strip()] = json.loads(value)
+        except ValueError:
+            fields[name.strip()] = value
+    return fields
 
 
 def permission(

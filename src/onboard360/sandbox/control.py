@@ -17,6 +17,7 @@ from onboard360.hub import platform as p
 from onboard360.sandbox.control_models import (
     ChannelCreate,
     ClientCreate,
+    ClockChange,
     EventTrigger,
     PermissionChange,
     SeedRequest,
@@ -304,12 +305,38 @@ def event_payload(world: Sandbox, channel: Channel, body: EventTrigger) -> dict[
 
 @router.get("/deliveries")
 async def deliveries(
+    *,
     dispatcher: DispatcherDep,
     partner_id: str | None = None,
     event: str | None = None,
     event_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
+    after: Annotated[int | None, Query(ge=0, description="only attempts with a later seq")] = None,
 ) -> dict[str, Any]:
-    """Every delivery attempt, oldest first (the newest ``limit``), and how many wait."""
-    found = dispatcher.attempts(partner_id=partner_id, event=event, event_id=event_id, limit=limit)
+    """Every delivery attempt, oldest first (the newest ``limit``), and how many wait.
+
+    ``after`` follows the log: pass the last ``seq`` seen to get only what came since."""
+    found = dispatcher.attempts(
+        partner_id=partner_id, event=event, event_id=event_id, after=after, limit=limit
+    )
     return {"deliveries": [a.public() for a in found], "pending": dispatcher.pending}
+
+
+# ---- the clock -------------------------------------------------------------------------------
+
+
+@router.get("/clock")
+async def get_clock(world: SandboxDep) -> dict[str, Any]:
+    """The sandbox's time, how fast it runs and how far ahead of real time it is."""
+    return world.clock.view()
+
+
+@router.patch("/clock")
+async def set_clock(body: ClockChange, world: SandboxDep) -> dict[str, Any]:
+    """Run the clock faster (``speed``) and/or move it forward now (``advance_seconds``):
+    lifecycle step delays, webhook retries and expiries play out sooner."""
+    if body.speed is not None:
+        world.clock.set_speed(body.speed)
+    if body.advance_seconds:
+        world.clock.advance(body.advance_seconds)
+    return world.clock.view()

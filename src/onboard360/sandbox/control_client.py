@@ -155,3 +155,15 @@ class ControlClient:
 
     def seed(self, partner_id: str, body: dict[str, Any]) -> Any:
         return self.request("POST", f"/hubs/{partner_id}/seed", json=body)
+
+    def clock(self) -> Any:
+        return self.request("GET", "/clock")
+
+    def set_clock(self, *, speed: float | None = None, advance_seconds: float = 0) -> Any:
+        body: dict[str, Any] = {"advance_seconds": advance_seconds}
+        if speed is not None:
+            body["speed"] = speed
+        return self.request("PATCH", "/clock", json=body)
+
+    def client(self, client_id: str) -> Any:
+        return self.request("GET", f"/clients/{client_id}")

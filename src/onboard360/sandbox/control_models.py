@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onboard360.runtime.clock import MAX_SPEED
 from onboard360.sandbox.models import HubSpec
 
 ID_PATTERN = r"^[A-Za-z0-9]{1,64}$"
@@ -68,3 +69,9 @@ class SeedRequest(_Strict):
     webhooks: bool = False
     # Answer every created id (large for big seeds); otherwise only the counts.
     ids: bool = False
+
+
+class ClockChange(_Strict):
+    # Whole numbers are fine where a float is wanted (strict mode refuses "2", not 2).
+    speed: float | None = Field(None, gt=0, le=MAX_SPEED)
+    advance_seconds: float = Field(0, ge=0, le=10 * 365 * 86400)

@@ -56,7 +56,9 @@ def templates() -> Jinja2Templates:
 def sessions(request: Request) -> flow.PopupSessions:
     store = getattr(request.app.state, "popup_sessions", None)
     if store is None:
-        store = request.app.state.popup_sessions = flow.PopupSessions()
+        # Sessions expire on the sandbox's clock: a scenario's `advance` expires them too.
+        clock = sandbox_of(request).clock.ticks
+        store = request.app.state.popup_sessions = flow.PopupSessions(clock=clock)
     return store
 
 
@@ -148,7 +150,9 @@ async def open_popup(request: Request, partner_id: str) -> Response:
                     hub.partner_id,
                     params.io_signature,
                     params.io_timestamp,
-                    now_seconds=int(sandbox_of(request).clock().timestamp()),
+                    # The partner's server signs with real time: a sped-up clock must not
+                    # make its signatures look stale.
+                    now_seconds=int(sandbox_of(request).clock.wall().timestamp()),
                 )
                 if hub.platform_secret
                 else "the hub requires an IO Signature but has no platform secret"

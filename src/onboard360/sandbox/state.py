@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from onboard360.hub import platform as p
+from onboard360.runtime.clock import MovableClock
 from onboard360.sandbox.entities import (
     ApiKey,
     Channel,
@@ -98,11 +99,12 @@ class Sandbox:
     def __init__(
         self,
         dispatcher: Dispatcher | None = None,
-        clock: Callable[[], datetime] = now_utc,
+        clock: Callable[[], datetime] | MovableClock = now_utc,
         rng: random.Random | None = None,
     ) -> None:
         self.dispatcher: Dispatcher = dispatcher or RecordingDispatcher()
-        self.clock = clock
+        # One clock for timestamps and waits (clock.py); a plain function is its wall time.
+        self.clock = clock if isinstance(clock, MovableClock) else MovableClock(clock)
         # Draws every injected fault; seed it (``random.Random(7)``) for a repeatable mix.
         self.rng = rng or random.Random()
         self.hubs: dict[str, Hub] = {}

@@ -193,6 +193,7 @@ class WebhookDispatcher:
         partner_id: str | None = None,
         event: str | None = None,
         event_id: str | None = None,
+        after: int | None = None,
         limit: int | None = None,
     ) -> list[DeliveryAttempt]:
         """The log, oldest first, filtered; ``limit`` keeps the newest ones."""
@@ -203,6 +204,8 @@ class WebhookDispatcher:
             found = (a for a in found if a.event == event)
         if event_id is not None:
             found = (a for a in found if a.event_id == event_id)
+        if after is not None:
+            found = (a for a in found if a.seq > after)
         listed = list(found)
         return listed[-limit:] if limit is not None and limit > 0 else listed
 
@@ -241,7 +244,7 @@ class WebhookDispatcher:
     async def _advance(self, channel_id: str) -> None:
         """pending → ready → running, ``hub.step_delay_seconds`` apart, while auto_advance."""
         while (hub := self._advancing_hub(channel_id)) is not None:
-            await asyncio.sleep(hub.step_delay_seconds)
+            await self.sandbox.clock.sleep(hub.step_delay_seconds)
             # Asked again after the wait: auto_advance may have been switched off meanwhile.
             if self._advancing_hub(channel_id) is None:
                 return
@@ -288,7 +291,7 @@ class WebhookDispatcher:
             return
         faults = hub.faults
         if faults.webhook_delay_seconds:
-            await asyncio.sleep(faults.webhook_delay_seconds)
+            await self.sandbox.clock.sleep(faults.webhook_delay_seconds)
         if faults.webhook_drop_rate and self.rng.random() < faults.webhook_drop_rate:
             moment = self.sandbox.clock()
             self._record(
@@ -344,7 +347,7 @@ class WebhookDispatcher:
             if delivered:
                 return
             if attempt < settings.max_attempts:
-                await asyncio.sleep(settings.backoff(attempt))
+                await self.sandbox.clock.sleep(settings.backoff(attempt))
         log.info("webhook given up", event_id=event.id, webhook_event=event.event)
 
     async def _post(

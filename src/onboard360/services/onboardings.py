@@ -11,7 +11,6 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -23,6 +22,7 @@ from onboard360.db.queries.onboardings import user_has_client
 from onboard360.domain import NotifyProduct, attempts
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.transition import record
+from onboard360.runtime import clock
 from onboard360.services.audit import audit
 from onboard360.services.source import Source
 from onboard360.wiring.service import Service
@@ -117,7 +117,7 @@ async def create(
     journey: dict[str, Any] = {}
     if resumes is not None:
         journey = {"journey_id": resumes.journey_id or resumes.id, "resumed_from": resumes.id}
-    expires = attempts.expires_at(datetime.now(UTC), service.settings.onboarding_ttl_seconds)
+    expires = attempts.expires_at(clock.now(), service.settings.onboarding_ttl_seconds)
     row = (
         await conn.execute(
             t.onboardings.insert()

@@ -55,6 +55,7 @@ from onboard360.domain.binding import Attempt, Claim, Verdict, verify
 from onboard360.jobs.effects import notify_product
 from onboard360.jobs.queue import defer, verify_job
 from onboard360.jobs.transition import apply_inputs, record
+from onboard360.runtime import clock
 from onboard360.services.refusals import RedirectRefused
 from onboard360.services.verification import DIRECT_LINK_KIND, Learnt, Unverifiable, learn
 from onboard360.wiring.service import Service
@@ -160,7 +161,9 @@ async def settle(  # noqa: PLR0917 - one decision's inputs
         if attempt.redirected_at is not None and attempt.verification not in again:
             return _repeat(attempt, redirect)
     owner = await client_owner(conn, hub, redirect.client_id)
-    now = datetime.now(UTC)
+    # 360dialog's clock, as far as we know it (a test clock when following one): a client
+    # made "in the future" of ours would look like someone else's.
+    now = clock.now()
     began = None if attempt is None else Attempt(attempt.external_user_id, attempt.created_at)
     verdict = verify(redirect, learnt.facts, began, owner, now=now)
     outcome = _VERIFICATION[verdict.claim]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from onboard360.db import tables as t
 from onboard360.db.queries.onboardings import user_has_client
 from onboard360.domain.abandonment import NOT_RESUMABLE, abandonment, why_not_resumable
 from onboard360.jobs.abandon import Found, as_abandoned, mark, policy, read_attempts
+from onboard360.runtime import clock
 from onboard360.services.onboardings import Prefill, Started, create, returning_prefill
 from onboard360.services.refusals import NotFound, Refused
 from onboard360.services.source import Source
@@ -55,7 +56,7 @@ async def resume_onboarding(
     service: Service, product: str, onboarding_id: uuid.UUID, *, source: Source
 ) -> Started:
     """A fresh attempt continuing ``onboarding_id``'s journey (see the module's rules)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         async with service.engine.begin() as conn:
             return await _resume(conn, service, product, onboarding_id, now=now, source=source)

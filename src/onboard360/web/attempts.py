@@ -31,12 +31,12 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.onboardings import onboarding_by_state, onboardings_by_ids
 from onboard360.domain import RedirectResult
+from onboard360.runtime import clock
 from onboard360.services import attempts as attempt_service
 from onboard360.services.redirects import is_repeat
 from onboard360.web.onboardings import OnboardingRefused, state_digest
@@ -75,7 +75,7 @@ def cookie_name(onboarding_id: uuid.UUID) -> str:
 async def popup_opened(engine: AsyncEngine, hub: HubConfig, row: Row[Any]) -> AttemptCookie:
     """Record that this browser opened the attempt's popup; the cookie that says so."""
     token = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
+    now = clock.now()
     await attempt_service.popup_opened(engine, row.id, state_digest(token), now)
     lifetime = int((row.expires_at - now).total_seconds())
     return AttemptCookie(cookie_name(row.id), token, cookie_path(hub), max(lifetime, 1))
@@ -206,7 +206,7 @@ def _choose(held: list[Row[Any]], redirect: RedirectResult) -> Row[Any] | None:
     replayed = [row for row in held if is_repeat(row, redirect)]
     if replayed:
         return replayed[0]
-    now = datetime.now(UTC)
+    now = clock.now()
     open_ = [row for row in held if row.redirected_at is None and row.expires_at > now]
     if len({row.external_user_id for row in open_}) > 1:
         raise OnboardingRefused(

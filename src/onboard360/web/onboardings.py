@@ -6,7 +6,6 @@ What a redirect then does is services/redirects.py.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -14,6 +13,7 @@ from onboard360.config.hubs import HubConfig
 from onboard360.db.queries.onboardings import onboarding_by_state
 from onboard360.domain import attempts
 from onboard360.hub.signatures import io_signature
+from onboard360.runtime import clock
 from onboard360.services.onboardings import Prefill, state_digest
 from onboard360.services.refusals import OnboardingRefused
 from onboard360.wiring.service import Service
@@ -86,7 +86,7 @@ async def find(
 
 def live(row: Row[Any]) -> Row[Any]:
     """``row``, unless it expired before its redirect came back (then OnboardingRefused)."""
-    if attempts.is_expired(row, datetime.now(UTC)):
+    if attempts.is_expired(row, clock.now()):
         raise OnboardingRefused(
             "This onboarding has expired: start again from the partner's page.", status=410
         )

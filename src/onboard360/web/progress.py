@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from onboard360.db.queries.onboardings import channels_by_pairs, client_owners
 from onboard360.domain import statuses
 from onboard360.domain.stage import shown
+from onboard360.runtime import clock
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
@@ -91,7 +91,7 @@ def _view(
     onboarding: Row[Any], channels: list[dict[str, Any]], *, verified: bool
 ) -> dict[str, Any]:
     own = {c["channel_id"] for c in channels}
-    stage = shown(onboarding.stage, onboarding.expires_at, datetime.now(UTC))
+    stage = shown(onboarding.stage, onboarding.expires_at, clock.now())
     return {
         "id": str(onboarding.id),
         "hub": onboarding.hub,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,11 @@ from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.config.settings import ConfigError, Settings
 from onboard360.db.pooling import service_engine
 from onboard360.hub import ApiKeyAuth, HubAuth, MessagingAPI, PartnerAPI, RetryPolicy, TokenAuth
+from onboard360.runtime import clock
 from onboard360.runtime.crypto import Keyring, KeyringError
+from onboard360.runtime.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class UnknownHub(LookupError):
@@ -111,8 +116,34 @@ async def open_service(
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(retry.request_timeout, connect=min(5.0, retry.request_timeout))
     )
+    follower = None
+    if settings.test_clock_url:
+        log.warning("following a test clock: for tests only", url=settings.test_clock_url)
+        follower = asyncio.create_task(follow_test_clock(settings.test_clock_url, http))
     try:
         yield Service(settings, engine, keyring, http, retry)
     finally:
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+            clock.SERVICE_CLOCK.follow(0)
         await http.aclose()
         await engine.dispose()
+
+
+async def follow_test_clock(url: str, http: httpx.AsyncClient, every: float = 0.1) -> None:
+    """Keep onboard360's clock as far ahead of real time as the test clock at ``url`` (a
+    sandbox's /sandbox/clock) is: its ``advance`` then expires onboardings here too.
+    Tests only (``test_clock_url``); an unreachable clock leaves ours where it was."""
+    readable = True
+    while True:
+        try:
+            answer = await http.get(url, timeout=2)
+            clock.SERVICE_CLOCK.follow(float(answer.json()["ahead_seconds"]))
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            if readable:
+                log.warning("test clock unreadable", url=url)
+            readable = False
+        else:
+            readable = True
+        await asyncio.sleep(every)

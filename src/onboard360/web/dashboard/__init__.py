@@ -5,7 +5,7 @@
 | ``sessions.py`` | session cookies, CSRF tokens, the login rate limit, the route class |
 | ``auth.py`` | login, logout, static files |
 | ``overview.py`` | per hub: onboardings by stage, channels by state, needs-attention lists |
-| ``funnel.py`` | the funnel: conversion and time per step, outcomes per day, time to live (SVG: ``funnel_charts.py``) |
+| ``funnel.py`` | conversion and time per step, outcomes per day, time to live (SVG) |
 | ``search.py`` | by phone number, client id, channel id, the partner's user id |
 | ``clients.py`` | a client's channels and timeline |
 | ``actions.py`` | retry provisioning, rotate a key, resend an event, reconcile a client |

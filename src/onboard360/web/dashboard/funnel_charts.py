@@ -12,6 +12,7 @@ from onboard360.db.queries.funnel import Day
 from onboard360.domain.funnel import OUTCOMES
 
 WIDTH = 360  # viewBox units; the charts are drawn 100% wide
+TTL_WIDTH = 480  # room for eight bucket labels side by side
 BAR = 22  # one step's bar height in the conversion chart
 LABEL = 92  # room for the step's name left of its bar
 PLOT = 150  # the per-day and time-to-live plots' height
@@ -47,7 +48,9 @@ def conversion_chart(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "width": round(max(width, 0.5 if step["reached"] else 0), 1),
                 "x": LABEL,
                 "text": f"{step['reached']}{share}",
-                "text_x": round(LABEL + min(width, room - 70) + 4, 1),
+                # A long bar holds its number at its end, a short one after it.
+                "inside": width > room - 80,
+                "text_x": round(LABEL + width - 4 if width > room - 80 else LABEL + width + 4, 1),
             }
         )
     return {"width": WIDTH, "height": len(steps) * (BAR + 6), "bar": BAR, "bars": bars}
@@ -93,7 +96,7 @@ def days_chart(days: Sequence[Day]) -> dict[str, Any]:
 def ttl_chart(buckets: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One vertical bar per time-to-live bucket."""
     top = max((b["journeys"] for b in buckets), default=0) or 1
-    step = WIDTH / max(len(buckets), 1)
+    step = TTL_WIDTH / max(len(buckets), 1)
     bars = []
     for i, bucket in enumerate(buckets):
         height = PLOT * bucket["journeys"] / top
@@ -108,4 +111,4 @@ def ttl_chart(buckets: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "center": round(i * step + step / 2, 2),
             }
         )
-    return {"width": WIDTH, "height": PLOT, "bars": bars}
+    return {"width": TTL_WIDTH, "height": PLOT, "bars": bars}

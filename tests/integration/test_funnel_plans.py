@@ -3,8 +3,7 @@ their resumed ones, bench/funnel_seed.py), the funnel of the last 7 or 30 days r
 ``onboardings`` through indexes on ``(hub, created_at)`` — 0015's covering ones
 index-only, or 0011's with a bitmap over the range's heap pages when the planner finds
 that cheaper for a short range — never a sequential scan: its cost follows the range's
-journeys, not the history
-before them."""
+journeys, not the history before them."""
 
 from __future__ import annotations
 

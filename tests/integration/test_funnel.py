@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from onboard360.db.paging import encode_cursor
+from onboard360.db.queries.funnel import DAYS_KEYSET
 from tests.integration.service_http import (
     assert_error,
     execute,
@@ -211,7 +213,22 @@ def test_a_cursor_of_another_list_is_refused(stack: Stack) -> None:
     cursor = stack.api.get("/api/v1/onboardings", params={"limit": 1}).json()["next_cursor"]
     assert other.status_code == 200
     assert cursor
-    for bad in (cursor, "garbage", "e30"):
+    huge = encode_cursor(DAYS_KEYSET, [10**15])
+    for bad in (cursor, "garbage", "e30", huge, encode_cursor(DAYS_KEYSET, [0])):
         answer = stack.api.get("/api/v1/funnel/days", params={"cursor": bad})
         assert_error(answer, 400, "invalid_cursor")
     assert_error(httpx.get(f"{stack.service_url}/api/v1/funnel"), 401, "unauthorized")
+
+
+def test_a_range_given_by_its_first_day_is_its_thirty_days_up_to_today(stack: Stack) -> None:
+    stack.start_onboarding("pp")
+    today = datetime.now(UTC).date()
+    cases = {
+        today - timedelta(days=100): today - timedelta(days=71),
+        today - timedelta(days=3): today,
+        today + timedelta(days=5): today + timedelta(days=5),  # the future: nothing yet
+    }
+    for first, last in cases.items():
+        body = stack.api.get("/api/v1/funnel", params={"from": first.isoformat()}).json()
+        assert (body["from"], body["to"]) == (first.isoformat(), last.isoformat())
+        assert body["journeys"] == (1 if first <= today <= last else 0)

@@ -47,7 +47,10 @@ def question(
     """The question, or ``ApiError``: 404 for a hub not among ``hubs``, 422
     ``invalid_range`` for days out of order or over a year, 422 ``invalid_filter`` for a
     hub of the other billing model. Without days: the last 30 days up to ``today``."""
-    last = last or (today if first is None else min(today, first + timedelta(DEFAULT_DAYS - 1)))
+    if last is None:
+        # From a given day: its 30 days, up to today when they reach it.
+        span = timedelta(days=DEFAULT_DAYS - 1)
+        last = today if first is None else max(first, min(today, first + span))
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise ApiError(422, "invalid_range", "from: must not be after to")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ARRAY, Boolean, Text, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboard360.db.paging import Keyset, decode_cursor, encode_cursor
+from onboard360.db.paging import InvalidCursor, Keyset, decode_cursor, encode_cursor
 from onboard360.domain.funnel import OUTCOMES, STEPS, TTL_EDGES, TTL_LABELS, Step, conversion
 
 # The stamps after ``started``, in step order (domain/funnel.py).
@@ -261,7 +261,9 @@ async def days_page(
     top = last
     if cursor is not None:
         (ordinal,) = decode_cursor(DAYS_KEYSET, cursor)
-        top = min(last, date.fromordinal(max(ordinal, 2)) - timedelta(days=1))
+        if not 1 < ordinal <= date.max.toordinal():
+            raise InvalidCursor
+        top = min(last, date.fromordinal(ordinal) - timedelta(days=1))
     bottom = max(first, top - timedelta(days=limit - 1))
     if top < first:
         return [], None

@@ -10,6 +10,11 @@ map). The service (``create_app``) serves it over real HTTP on 127.0.0.1 in this
 Each call is made ``--repeat`` times after 2 warm-up calls, one at a time on one
 keep-alive connection; reported: median and p95 in ms and × the baseline's median.
 
+``--migration`` also times migration 0015 on the seeded rows: the database goes back to
+0014 (the column and the indexes dropped) and up to 0015 again; reported: the backfill of
+``returning_client`` (from the first batch to the first index build) and the concurrent
+index builds.
+
 Baseline: ``GET /bench/select1``, a route added to the same app that runs ``SELECT 1``
 through the service's own pool — an HTTP request and one database round trip.
 """
@@ -27,7 +32,7 @@ import httpx
 import psycopg
 from fastapi import FastAPI, Request
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 
 from bench.common import databases, libpq, median, percentile, token
 from bench.funnel_seed import HUBS, PRODUCT, SEED, seed_params
@@ -73,6 +78,36 @@ def seed(url: str, onboardings: int) -> float:
             conn.execute(_psycopg_sql(statement), seed_params(onboardings))
         conn.execute("VACUUM ANALYZE onboardings")
     return time.perf_counter() - started
+
+
+def migration(url: str) -> dict[str, float]:
+    """Migration 0015 again over the seeded rows: seconds of the backfill and the indexes."""
+    from alembic import command  # noqa: PLC0415
+
+    from onboard360.db.migrate import alembic_config, upgrade  # noqa: PLC0415
+
+    command.downgrade(alembic_config(url), "0014")
+    seen: list[tuple[float, str]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((time.perf_counter(), " ".join(statement.split())[:40]))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    started = time.perf_counter()
+    try:
+        upgrade(url, "0015")
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    done = time.perf_counter()
+    batches = [at for at, words in seen if words.startswith("UPDATE onboardings SET returning")]
+    indexes = [at for at, words in seen if words.startswith("CREATE INDEX CONCURRENTLY")]
+    first_index = indexes[0] if indexes else done
+    return {
+        "total_s": done - started,
+        "backfill_s": first_index - (batches[0] if batches else started),
+        "batches": len(batches),
+        "indexes_s": done - first_index,
+    }
 
 
 def sizes(url: str) -> dict[str, int]:
@@ -141,7 +176,7 @@ def measure(base_url: str, repeat: int) -> dict[str, dict[str, Any]]:
     return results
 
 
-def run_size(onboardings: int, repeat: int) -> dict[str, Any]:
+def run_size(onboardings: int, repeat: int, with_migration: bool = False) -> dict[str, Any]:
     with databases() as dbs:
         _, url = dbs.fresh()
         seconds = seed(url, onboardings)
@@ -155,7 +190,20 @@ def run_size(onboardings: int, repeat: int) -> dict[str, Any]:
                 f"{call['median_ms'] / base:>8.1f}  journeys {call['journeys']}",
                 flush=True,
             )
-        return {"onboardings": onboardings, "sizes": sizes(url), "calls": measured}
+        result: dict[str, Any] = {
+            "onboardings": onboardings,
+            "sizes": sizes(url),
+            "calls": measured,
+        }
+        if with_migration:
+            result["migration"] = took = migration(url)
+            print(
+                f"  migration 0015 over {onboardings:,} journeys: backfill "
+                f"{took['backfill_s']:.1f} s ({took['batches']:.0f} batches), "
+                f"indexes {took['indexes_s']:.1f} s",
+                flush=True,
+            )
+        return result
 
 
 def report(results: list[dict[str, Any]]) -> None:
@@ -185,10 +233,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.funnel", description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--migration", action="store_true", help="also time migration 0015")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     started = time.monotonic()
-    results = [run_size(n, args.repeat) for n in args.sizes]
+    results = [run_size(n, args.repeat, args.migration) for n in args.sizes]
     report(results)
     print(f"took {time.monotonic() - started:.0f} s")
     if args.json:

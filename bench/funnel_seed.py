@@ -17,11 +17,12 @@ PRODUCT = "default"
 SEED = [
     """
     INSERT INTO onboardings (id, hub, product, external_user_id, state_sha256, created_at,
-      expires_at, returning_client, popup_opened_at, popup_blocked_at, redirected_at,
+      expires_at, returning_client, prefill, popup_opened_at, popup_blocked_at, redirected_at,
       first_channel_at, running_at, key_stored_at, activated_at, abandoned_at,
       abandoned_step)
     SELECT md5('j' || n)::uuid, CASE WHEN n % 3 = 0 THEN 'dp' ELSE 'pp' END, :product,
       'user-' || n, decode(md5('s' || n), 'hex'), t, t + interval '1 hour', n % 9 = 0,
+      CASE WHEN n % 9 = 0 THEN '{"login": true}'::jsonb ELSE '{}'::jsonb END,
       CASE WHEN n % 100 < 85 THEN t + make_interval(secs => 5 + n % 7 * 10) END,
       CASE WHEN n % 100 BETWEEN 80 AND 84 THEN t + interval '1 minute' END,
       CASE WHEN n % 100 < 60 THEN t + make_interval(secs => 120 + n % 13 * 60) END,

@@ -23,7 +23,7 @@ from tests.e2e.popup_steps import (
 from tests.e2e.service_stack import onboard_over_http, worker_running
 from tests.e2e.test_dashboard_browser import VIEWPORTS, off_thread
 from tests.integration.dashboard_http import PASSWORD, make_operator
-from tests.integration.service_http import execute
+from tests.integration.service_http import mark_abandoned, mark_resumed
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
 
@@ -35,30 +35,6 @@ def stack(database_url: str) -> Iterator[Stack]:
     options = {"auto_advance": True, "io_signature": True, "echo_state": False}
     with running_stack(database_url, hub_options=options) as s, worker_running(s):
         yield s
-
-
-def abandon(stack: Stack, onboarding_id: str, step: str) -> None:
-    # Until the abandonment sweep is merged, the abandoned_* columns are written here
-    # directly (the lead switches this to the real path).
-    execute(
-        stack,
-        "UPDATE onboardings SET abandoned_at = now(), abandoned_step = %s, "
-        "abandoned_reason = 'expired without its redirect' WHERE id = %s",
-        step,
-        onboarding_id,
-    )
-
-
-def resume(stack: Stack, old: str, new: str) -> None:
-    # Until POST /api/v1/onboardings/{id}/resume is merged, the resumed attempt's journey
-    # columns are written here directly (the lead switches this to the real path).
-    execute(
-        stack,
-        "UPDATE onboardings SET journey_id = %s, resumed_from = %s WHERE id = %s",
-        old,
-        old,
-        new,
-    )
 
 
 def drive(stack: Stack, browser: Browser) -> None:
@@ -101,13 +77,13 @@ def _drive(stack: Stack, person: Callable[[], Page]) -> None:
 
     gave_up = stack.start_onboarding("pp", "crm-gave-up")
     open_popup(person(), gave_up["connect_url"]).close()  # closed 360dialog's window
-    abandon(stack, gave_up["id"], "popup_opened")
+    mark_abandoned(stack, gave_up["id"], "popup_opened")
 
     first = stack.start_onboarding("pp", "crm-resumed")
     open_popup(person(), first["connect_url"]).close()
-    abandon(stack, first["id"], "popup_opened")
+    mark_abandoned(stack, first["id"], "popup_opened")
     again = stack.start_onboarding("pp", "crm-resumed")
-    resume(stack, first["id"], again["id"])
+    mark_resumed(stack, first["id"], again["id"])
     page = person()  # back another day, on another device
     popup = open_popup(page, again["connect_url"])
     sign_up(popup, "resumed@acme.test")

@@ -49,6 +49,34 @@ def execute(stack: Stack, query: str, *params: Any) -> None:
         conn.execute(query, params)  # type: ignore[arg-type]
 
 
+# ---- journeys: until the abandonment sweep and POST /onboardings/{id}/resume are merged,
+# the funnel's tests write their columns directly, here only (switch these to the real path).
+
+
+def mark_abandoned(stack: Stack, onboarding_id: str, step: str) -> None:
+    execute(
+        stack,
+        "UPDATE onboardings SET abandoned_at = now(), abandoned_step = %s, "
+        "abandoned_reason = 'expired without its redirect' WHERE id = %s",
+        step,
+        onboarding_id,
+    )
+
+
+def mark_resumed(stack: Stack, old: str, new: str) -> None:
+    """``new`` (a later attempt of the same user) resumes ``old``'s journey."""
+    execute(
+        stack,
+        "UPDATE onboardings SET journey_id = coalesce("
+        "(SELECT journey_id FROM onboardings WHERE id = %s), %s::uuid), resumed_from = %s "
+        "WHERE id = %s",
+        old,
+        old,
+        old,
+        new,
+    )
+
+
 def snapshot(stack: Stack) -> dict[str, Any]:
     """Everything a replay must leave as it was (timestamps of untouched rows included)."""
     return {

@@ -18,6 +18,8 @@ from tests.integration.service_http import (
     execute,
     get_redirect,
     live_channel,
+    mark_abandoned,
+    mark_resumed,
     onboarded_channels,
     redirect_query,
     rows,
@@ -36,18 +38,6 @@ def open_popup(stack: Stack, created: dict[str, Any]) -> None:
         timeout=10,
     )
     assert answer.status_code == 303, answer.text
-
-
-def resume(stack: Stack, old: str, new: str) -> None:
-    # Until POST /onboardings/{id}/resume is merged, the journey columns of a resumed
-    # attempt are written here directly (the lead switches this to the real path).
-    execute(
-        stack,
-        "UPDATE onboardings SET journey_id = %s, resumed_from = %s WHERE id = %s",
-        old,
-        old,
-        new,
-    )
 
 
 def journeys_by_rows(stack: Stack, hubs: list[str]) -> dict[str, dict[str, Any]]:
@@ -95,21 +85,13 @@ def driven(stack: Stack) -> dict[str, Any]:
     open_popup(stack, resumed_by)
     client, channels = sandbox_channels(stack, "pp", permission=True)
     get_redirect(stack, "pp", redirect_query(state_of(resumed_by), client, channels))
-    resume(stack, abandoned["id"], resumed_by["id"])
-    execute(
-        stack,
-        "UPDATE onboardings SET abandoned_at = now(), abandoned_step = 'popup_opened' "
-        "WHERE id = %s",
-        abandoned["id"],
-    )
+    mark_resumed(stack, abandoned["id"], resumed_by["id"])
+    mark_abandoned(stack, abandoned["id"], "popup_opened")
     gave_up = stack.start_onboarding("pp", user="user-4")
     open_popup(stack, gave_up)
-    execute(
-        stack,
-        "UPDATE onboardings SET popup_blocked_at = now(), abandoned_at = now(), "
-        "abandoned_step = 'popup_opened' WHERE id = %s",
-        gave_up["id"],
-    )
+    # Written directly until the connect page's popup_blocked_at is merged.
+    execute(stack, "UPDATE onboardings SET popup_blocked_at = now() WHERE id = %s", gave_up["id"])
+    mark_abandoned(stack, gave_up["id"], "popup_opened")
     # Direct Payment without API-key permission: numbers, no key.
     denied, _, (channel,) = onboarded_channels(stack, "dp", permission=False)
     stack.sandbox.set_status(channel, "running")

@@ -214,3 +214,36 @@ def test_a_range_given_by_its_first_day_is_its_thirty_days_up_to_today(stack: St
         body = stack.api.get("/api/v1/funnel", params={"from": first.isoformat()}).json()
         assert (body["from"], body["to"]) == (first.isoformat(), last.isoformat())
         assert body["journeys"] == (1 if first <= today <= last else 0)
+
+
+def test_a_returning_client_sharing_a_live_number_again_reaches_activated(stack: Stack) -> None:
+    first, client, channel = live_channel(stack, "pp")
+    again = stack.start_onboarding("pp")  # the same user, back to share the number again
+    answer = get_redirect(stack, "pp", redirect_query(state_of(again), client, [channel]))
+    assert answer.status_code == 200, answer.text
+    stack.settle()
+    stamps = {
+        str(r["id"]): r
+        for r in rows(
+            stack,
+            "SELECT id, redirected_at, first_channel_at, running_at, key_stored_at, "
+            "activated_at FROM onboardings",
+        )
+    }
+    # channel.activated went to the product before this attempt owned the number: the
+    # stage refresh that made it its own stamped every step, activated included, once.
+    for attempt in (first, again):
+        row = stamps[attempt["id"]]
+        times = [
+            row[k]
+            for k in (
+                "redirected_at",
+                "first_channel_at",
+                "running_at",
+                "key_stored_at",
+                "activated_at",
+            )
+        ]
+        assert None not in times, row
+        assert times == sorted(times), row
+    assert stamps[again["id"]]["activated_at"] > stamps[first["id"]]["activated_at"]

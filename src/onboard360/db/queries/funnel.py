@@ -5,9 +5,8 @@ Both questions read the journeys of the range the same way (``_JOURNEYS``): the 
 attempts started in it, an index-only scan of ``onboardings_funnel`` over that range,
 and their resumed attempts through ``onboardings_resumed`` (migration 0015), so the
 cost follows the range's journeys, never the table's history. ``summary`` aggregates
-them once (counts, exact percentiles, side counts); ``days`` counts them per day,
-outcome, abandoned step and time-to-live bucket, which also gives the summary's
-breakdowns. Days are UTC days.
+them in one pass (counts, exact percentiles, outcomes, abandoned by step, time-to-live
+buckets, side counts); ``days`` counts them per day and outcome. Days are UTC days.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ _STAMPS = ("popup_opened", "redirected", "first_channel", "running", "key_stored
 _SIDE = ("popup_blocked", "popup_closed")
 _LATEST = ("abandoned_at", "abandoned_step")
 
+_EDGES = ", ".join(f"{edge}.0" for edge in TTL_EDGES)
 _ROOT_COLUMNS = ", ".join(
     ["o.id", "o.created_at"]
     + [f"o.{s}_at" for s in (*_STAMPS, *_SIDE)]
@@ -59,7 +59,9 @@ WITH roots AS (
   FROM roots r LEFT JOIN later l ON l.id = r.id
 ), outcomes AS (
   SELECT j.*, CASE WHEN coalesce(j.key_stored, j.activated) IS NOT NULL THEN 'live'
-    WHEN j.abandoned_at IS NOT NULL THEN 'abandoned' ELSE 'in_progress' END AS outcome
+    WHEN j.abandoned_at IS NOT NULL THEN 'abandoned' ELSE 'in_progress' END AS outcome,
+    width_bucket(extract(epoch FROM j.key_stored - j.started)::float8,
+      ARRAY[{_EDGES}]::float8[]) AS ttl
   FROM journeys j
 )"""  # noqa: S608 - column names are ours
 
@@ -83,6 +85,25 @@ def _times(index: int) -> str:
 _STEP_COLUMNS = ", ".join(
     f"{_reached(i)} AS {s}, {_times(i)} AS {s}_times" for i, s in enumerate(_STAMPS)
 )
+# The abandonment sweep names the last step an attempt reached with the funnel's own step
+# names; anything else (or none) is counted as "other".
+_STEP_NAMES = ", ".join(f"'{step}'" for step in STEPS)
+_BREAKDOWN = ", ".join(
+    [f"count(*) FILTER (WHERE outcome = '{o}') AS outcome_{o}" for o in OUTCOMES]
+    + [
+        f"count(*) FILTER (WHERE outcome = 'live' AND ttl = {i}) AS ttl_{i}"
+        for i in range(len(TTL_LABELS))
+    ]
+    + [
+        f"count(*) FILTER (WHERE outcome = 'abandoned' AND abandoned_step = '{step}') "
+        f"AS abandoned_{step}"
+        for step in STEPS
+    ]
+    + [
+        "count(*) FILTER (WHERE outcome = 'abandoned' AND "
+        f"coalesce(abandoned_step, '') NOT IN ({_STEP_NAMES})) AS abandoned_other"
+    ]
+)
 _SUMMARY = text(
     _JOURNEYS  # noqa: S608 - column names are ours
     + f"SELECT count(*) AS started, {_STEP_COLUMNS}"
@@ -91,18 +112,16 @@ _SUMMARY = text(
         FILTER (WHERE key_stored IS NOT NULL) AS ttl_times,
       count(*) FILTER (WHERE popup_blocked IS NOT NULL AND redirected IS NULL) AS blocked,
       count(*) FILTER (WHERE popup_closed IS NOT NULL AND redirected IS NULL) AS closed,
-      count(*) FILTER (WHERE resumed) AS resumed
-    FROM outcomes"""
+      count(*) FILTER (WHERE resumed) AS resumed, """
+    + _BREAKDOWN
+    + " FROM outcomes"
 ).bindparams(bindparam("hubs", type_=ARRAY(Text)), bindparam("returning", type_=Boolean))
 
 _DAYS = text(
     _JOURNEYS  # noqa: S608 - column names are ours
     + """
-    SELECT (started AT TIME ZONE 'UTC')::date AS day, outcome,
-      CASE WHEN outcome = 'abandoned' THEN coalesce(abandoned_step, 'unknown') END AS step,
-      width_bucket(extract(epoch FROM key_stored - started)::float8,
-        CAST(:edges AS float8[])) AS ttl, count(*) AS n
-    FROM outcomes GROUP BY 1, 2, 3, 4"""
+    SELECT (started AT TIME ZONE 'UTC')::date AS day, outcome, count(*) AS n
+    FROM outcomes GROUP BY 1, 2"""
 ).bindparams(bindparam("hubs", type_=ARRAY(Text)), bindparam("returning", type_=Boolean))
 
 
@@ -149,7 +168,7 @@ async def _day_rows(
         return []
     params = {"hubs": list(hubs), "returning": returning, **_bounds(first, last)}
     await conn.execute(_WORK_MEM)
-    return list(await conn.execute(_DAYS, {**params, "edges": [float(e) for e in TTL_EDGES]}))
+    return list(await conn.execute(_DAYS, params))
 
 
 async def summary(
@@ -182,16 +201,13 @@ async def summary(
             )
         )
         before = reached
-    by_day = await _day_rows(conn, hubs, first, last, returning)
-    buckets = [0] * len(TTL_LABELS)
-    abandoned: dict[str, int] = {}
-    outcomes = dict.fromkeys(OUTCOMES, 0)
-    for r in by_day:
-        outcomes[r.outcome] += r.n
-        if r.outcome == "live" and r.ttl is not None:
-            buckets[r.ttl] += r.n
-        if r.step is not None:
-            abandoned[r.step] = abandoned.get(r.step, 0) + r.n
+
+    def counted(name: str) -> int:
+        return int(getattr(row, name)) if row is not None else 0
+
+    outcomes = {o: counted(f"outcome_{o}") for o in OUTCOMES}
+    buckets = [counted(f"ttl_{i}") for i in range(len(TTL_LABELS))]
+    abandoned = {step: n for step in (*STEPS, "other") if (n := counted(f"abandoned_{step}"))}
     ttl = (row.ttl_times if row is not None else None) or (None, None)
     return Funnel(
         first=first,
@@ -210,11 +226,11 @@ async def summary(
                 for i, label in enumerate(TTL_LABELS)
             ],
         },
-        popup_blocked_unfinished=int(row.blocked) if row is not None else 0,
-        popup_closed_unfinished=int(row.closed) if row is not None else 0,
-        resumed=int(row.resumed) if row is not None else 0,
+        popup_blocked_unfinished=counted("blocked"),
+        popup_closed_unfinished=counted("closed"),
+        resumed=counted("resumed"),
         abandoned=outcomes["abandoned"],
-        abandoned_by_step=dict(sorted(abandoned.items())),
+        abandoned_by_step=abandoned,
         outcomes=outcomes,
     )
 

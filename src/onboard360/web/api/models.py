@@ -209,7 +209,10 @@ class TimeToLive(BaseModel):
 
 class Abandoned(BaseModel):
     total: int = Field(description="journeys whose latest attempt was abandoned, not live")
-    by_step: dict[str, int] = Field(description="the abandoned attempt's abandoned_step")
+    by_step: dict[str, int] = Field(
+        description="by the abandoned attempt's abandoned_step (a step name; anything else: "
+        "other); only steps with a journey"
+    )
 
 
 class FunnelOutcomes(BaseModel):

@@ -2,9 +2,11 @@
 journey, a step and an outcome are).
 
 Both questions read the journeys of the range the same way (``_JOURNEYS``): the first
-attempts started in it, an index-only scan of ``onboardings_funnel`` over that range,
-and their resumed attempts through ``onboardings_resumed`` (migration 0015), so the
-cost follows the range's journeys, never the table's history. ``summary`` aggregates
+attempts started in it (an index-only scan of ``onboardings_funnel`` over that range, or
+for a short range the planner may prefer 0011's ``onboardings_newest`` and the range's
+heap pages) and their resumed attempts through ``onboardings_resumed`` (migration 0015),
+so the cost follows the range's journeys, never the table's history
+(tests/integration/test_funnel_plans.py). ``summary`` aggregates
 them in one pass (counts, exact percentiles, outcomes, abandoned by step, time-to-live
 buckets, side counts); ``days`` counts them per day and outcome. Days are UTC days.
 """

@@ -20,7 +20,8 @@ page):
   abandoned_at, abandoned_step) WHERE journey_id IS NULL``: the journeys started in a
   range (a journey's first attempt starts it; a resumed attempt has a ``journey_id``),
   read by an index-only scan of that range and nothing else: the cost follows the
-  range's journeys, not the table's history.
+  range's journeys, not the table's history (for a short range of a small table the
+  planner may take 0011's ``onboardings_newest`` and the range's heap pages instead).
 - ``onboardings_resumed (hub, created_at) INCLUDE (journey_id, the stamps, abandoned_at,
   abandoned_step) WHERE journey_id IS NOT NULL``: the later attempts of those journeys
   (a resumed journey reached a step if any of its attempts did, at the earliest time):

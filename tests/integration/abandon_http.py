@@ -61,3 +61,17 @@ def redirected_ago(stack: Stack, hours: float) -> None:
         "UPDATE onboardings SET redirected_at = now() - %s WHERE redirected_at IS NOT NULL",
         timedelta(hours=hours),
     )
+
+
+def abandon(stack: Stack, onboarding_id: str) -> None:
+    """Let the attempt's expiry pass, then run the abandonment sweep: marked and announced."""
+    expire(stack, onboarding_id)
+    run_sweeps(stack)
+
+
+def resume(stack: Stack, onboarding_id: str) -> dict[str, Any]:
+    """``POST /api/v1/onboardings/{id}/resume``: the fresh attempt of the same journey."""
+    answer = stack.api.post(f"/api/v1/onboardings/{onboarding_id}/resume")
+    assert answer.status_code == 201, answer.text
+    fresh: dict[str, Any] = answer.json()
+    return fresh

@@ -3,7 +3,9 @@
 the real service, database and sandbox. Whatever happened, every onboarding's stored
 stage is the one derived from the rows (domain/stage.py, and the SQL derivation the lists
 used before the stage was stored), and the overview's counts are a ``count(*)`` over the
-derived stages."""
+derived stages. The funnel's step stamps (migration 0014) are consistent with the rows:
+every step the own numbers reach now is stamped, stamps are never moved or cleared, and a
+step's stamp is never earlier than the one before it."""
 
 from __future__ import annotations
 
@@ -18,7 +20,14 @@ from hypothesis import strategies as st
 
 from onboard360.db.pooling import one_off_async_engine
 from onboard360.db.queries.overview import channel_states, stage_counts
-from onboard360.domain.stage import NumberFacts, OnboardingFacts, shown, stage_of
+from onboard360.domain.stage import (
+    NUMBER_STEPS,
+    NumberFacts,
+    OnboardingFacts,
+    number_steps,
+    shown,
+    stage_of,
+)
 from tests.integration.service_http import (
     channel_event,
     execute,
@@ -64,6 +73,7 @@ class World:
     channels: list[tuple[str, str]] = field(default_factory=list)  # hub, channel
     numbers: dict[str, list[str]] = field(default_factory=dict)  # client -> channels
     n: int = 0
+    stamps: dict[Any, dict[str, Any]] = field(default_factory=dict)  # id -> stamps seen
 
 
 steps = st.lists(
@@ -152,7 +162,33 @@ def run(stack: Stack, world: World, step: tuple[Any, ...]) -> None:
         )
 
 
-def derived_by_domain(stack: Stack) -> dict[Any, str]:
+# The funnel's steps after the redirect, in order (db/stages.py and the delivery job).
+STAMPS = ["redirected_at", *(f"{step}_at" for step in NUMBER_STEPS), "activated_at"]
+
+
+def check_stamps(stack: Stack, world: World, reached: dict[Any, tuple[str, ...]]) -> None:
+    for o in rows(stack, f"SELECT id, {', '.join(STAMPS)} FROM onboardings"):  # noqa: S608
+        stamps = {name: o[name] for name in STAMPS}
+        # What the own numbers reached now is stamped (a stamp stays when they fall back).
+        for step in reached[o["id"]]:
+            assert stamps[f"{step}_at"] is not None, (o["id"], step)
+        # A step is stamped only after every step before it, and never earlier than it.
+        times = [stamps[name] for name in STAMPS]
+        stamped = [t for t in times if t is not None]
+        assert times[: len(stamped)] == stamped, stamps
+        assert stamped == sorted(stamped), stamps
+        # Once stamped, a step keeps its time.
+        before = world.stamps.setdefault(o["id"], {})
+        for name, when in stamps.items():
+            if name in before:
+                assert when == before[name], (o["id"], name)
+            elif when is not None:
+                before[name] = when
+
+
+def derived_by_domain(
+    stack: Stack, reached: dict[Any, tuple[str, ...]] | None = None
+) -> dict[Any, str]:
     owners = {
         (r["hub"], r["client_id"]): r["external_user_id"]
         for r in rows(stack, "SELECT hub, client_id, external_user_id FROM clients")
@@ -178,6 +214,8 @@ def derived_by_domain(stack: Stack) -> dict[Any, str]:
         )
         own = [numbers[(o["hub"], c)] for c in o["channels"] if (o["hub"], c) in numbers]
         derived[o["id"]] = shown(stage_of(facts, own), o["expires_at"], now)
+        if reached is not None:
+            reached[o["id"]] = number_steps(facts, own)
     return derived
 
 
@@ -225,7 +263,9 @@ def test_stored_stage_is_always_the_derived_one(stack: Stack, script: list[tuple
         for r in rows(stack, "SELECT id, stage, expires_at FROM onboardings")
     }
     by_sql = {r["id"]: r["derived"] for r in rows(stack, DERIVED)}
-    assert stored == derived_by_domain(stack)
+    reached: dict[Any, tuple[str, ...]] = {}
+    assert stored == derived_by_domain(stack, reached)
+    check_stamps(stack, world, reached)
     assert stored == by_sql
     hub_of = {r["id"]: r["hub"] for r in rows(stack, "SELECT id, hub FROM onboardings")}
     counts = asyncio.run(overview_counts(stack.database_url))

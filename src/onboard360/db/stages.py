@@ -18,6 +18,14 @@ touch and the onboardings it will refresh before it locks or writes any onboardi
 in a later statement: two transactions that change different numbers of one onboarding
 then refresh it one after the other, and the second reads what the first committed, so
 the stored stage is never left computed from a state one of them did not see.
+
+The same pass stamps the steps the funnel reads (migration 0014): ``first_channel_at``,
+``running_at`` and ``key_stored_at``, each once, the first time the onboarding's own
+numbers reach it (``domain.stage.number_steps``), never cleared. A stamp is never earlier
+than the stamps of the steps before it (``greatest``), so a step's time from the one
+before is never negative, whichever clock wrote the earlier one. ``stamp_activated``
+stamps ``activated_at`` when the product accepted ``channel.activated`` for one of the
+onboarding's own numbers.
 """
 
 from __future__ import annotations
@@ -31,7 +39,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.db import state_rows
 from onboard360.db.state_rows import CHANNELS, CLIENTS
-from onboard360.domain.stage import NumberFacts, OnboardingFacts, stage_of
+from onboard360.domain.stage import (
+    NUMBER_STEPS,
+    NumberFacts,
+    OnboardingFacts,
+    number_steps,
+    own_numbers,
+    stage_of,
+)
 
 _CLIENTS_ANY = "o.client_id = ANY(:clients)"
 _IDS_ANY = "o.id = ANY(:ids)"
@@ -57,7 +72,8 @@ _LOCKS = {
 _FACTS = text(
     """
     SELECT o.id, o.redirected_at IS NOT NULL AS redirected, o.verification, o.client_id,
-      o.external_user_id, o.channels, o.stage, k.external_user_id AS client_owner
+      o.external_user_id, o.channels, o.stage, k.external_user_id AS client_owner,
+      o.first_channel_at, o.running_at, o.key_stored_at, o.activated_at
     FROM onboardings o
     LEFT JOIN clients k ON k.hub = o.hub AND k.client_id = o.client_id
     WHERE o.id = ANY(:ids)
@@ -69,13 +85,53 @@ _NUMBERS = text(
     FROM channels c WHERE c.hub = :hub AND c.channel_id = ANY(:channels)
     """
 ).bindparams(bindparam("channels", type_=ARRAY(Text)))
+# ``reached``: how many of NUMBER_STEPS the own numbers reached (0-3); a step already
+# stamped keeps its time. ``at`` is read once per statement, so the steps reached in one
+# refresh share it.
 _WRITE = text(
     """
-    UPDATE onboardings o SET stage = u.stage
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:stages AS text[])) AS u(id, stage)
-    WHERE o.id = u.id AND o.stage IS DISTINCT FROM u.stage
+    UPDATE onboardings o SET stage = u.stage,
+      activated_at = CASE WHEN u.activated AND o.activated_at IS NULL
+        THEN greatest(u.at, o.redirected_at, o.first_channel_at, o.running_at, o.key_stored_at)
+        ELSE o.activated_at END,
+      first_channel_at = CASE WHEN u.reached >= 1 AND o.first_channel_at IS NULL
+        THEN greatest(u.at, o.redirected_at) ELSE o.first_channel_at END,
+      running_at = CASE WHEN u.reached >= 2 AND o.running_at IS NULL
+        THEN greatest(u.at, o.redirected_at, o.first_channel_at) ELSE o.running_at END,
+      key_stored_at = CASE WHEN u.reached >= 3 AND o.key_stored_at IS NULL
+        THEN greatest(u.at, o.redirected_at, o.first_channel_at, o.running_at)
+        ELSE o.key_stored_at END
+    FROM (SELECT id, stage, reached, activated, clock_timestamp() AS at
+          FROM unnest(CAST(:ids AS uuid[]), CAST(:stages AS text[]), CAST(:reached AS int[]),
+            CAST(:activated AS boolean[])) AS v(id, stage, reached, activated)) u
+    WHERE o.id = u.id
     """
 )
+# The product accepted channel.activated for this number: every onboarding it is an own
+# number of (listed by its redirect, of its client, the client bound to its user) reached
+# the funnel's last step, once.
+_ACTIVATED = text(
+    """
+    UPDATE onboardings o
+    SET activated_at = greatest(clock_timestamp(), o.key_stored_at, o.running_at)
+    FROM channels c, clients k
+    WHERE c.hub = :hub AND c.channel_id = :channel AND o.hub = c.hub
+      AND o.client_id = c.client_id AND c.channel_id = ANY(o.channels)
+      AND k.hub = o.hub AND k.client_id = o.client_id
+      AND k.external_user_id = o.external_user_id AND o.activated_at IS NULL
+      AND o.key_stored_at IS NOT NULL
+    """
+)
+# Numbers whose channel.activated the product already accepted: an onboarding that comes
+# to own one later (its redirect applied after the key) reached the last step too.
+_DELIVERED = text(
+    """
+    SELECT DISTINCT e.channel_id FROM product_events e
+    WHERE e.hub = :hub AND e.channel_id = ANY(:channels)
+      AND e.event_type = 'channel.activated' AND e.delivered_at IS NOT NULL
+    """
+).bindparams(bindparam("channels", type_=ARRAY(Text)))
+_STAMPS = tuple(f"{step}_at" for step in NUMBER_STEPS)
 
 
 async def lock_in_order(
@@ -131,6 +187,9 @@ async def refresh(
         found = await conn.execute(_NUMBERS, {"hub": hub, "channels": listed})
         numbers = {n.channel_id: NumberFacts(**n._mapping) for n in found}
     moved: dict[uuid.UUID, str] = {}
+    computed: dict[uuid.UUID, tuple[str, int]] = {}
+    stale: set[uuid.UUID] = set()
+    owned: dict[uuid.UUID, list[str]] = {}
     for row in rows:
         facts = OnboardingFacts(
             redirected=row.redirected,
@@ -140,9 +199,45 @@ async def refresh(
             channels=tuple(row.channels or ()),
             client_owner=row.client_owner,
         )
-        stage = stage_of(facts, (numbers[c] for c in facts.channels if c in numbers))
+        own = own_numbers(facts, (numbers[c] for c in facts.channels if c in numbers))
+        stage = stage_of(facts, own)
+        reached = len(number_steps(facts, own))
+        computed[row.id] = (stage, reached)
         if stage != row.stage:
             moved[row.id] = stage
-    if moved:
-        await conn.execute(_WRITE, {"ids": list(moved), "stages": list(moved.values())})
+        if stage != row.stage or any(getattr(row, s) is None for s in _STAMPS[:reached]):
+            stale.add(row.id)
+        if reached == len(_STAMPS) and row.activated_at is None:
+            owned[row.id] = [n.channel_id for n in own]
+    activated = set(await _activated_already(conn, hub, owned))
+    if writes := sorted(stale | activated):
+        await conn.execute(
+            _WRITE,
+            {
+                "ids": writes,
+                "stages": [computed[oid][0] for oid in writes],
+                "reached": [computed[oid][1] for oid in writes],
+                "activated": [oid in activated for oid in writes],
+            },
+        )
     return len(moved)
+
+
+async def _activated_already(
+    conn: AsyncConnection, hub: str, owned: dict[uuid.UUID, list[str]]
+) -> list[uuid.UUID]:
+    """Of these onboardings (id -> own numbers), those with a number whose
+    ``channel.activated`` the product already accepted."""
+    wanted = sorted({c for channels in owned.values() for c in channels})
+    if not wanted:
+        return []
+    found = await conn.execute(_DELIVERED, {"hub": hub, "channels": wanted})
+    delivered = {row.channel_id for row in found}
+    return [oid for oid, channels in owned.items() if delivered.intersection(channels)]
+
+
+async def stamp_activated(conn: AsyncConnection, hub: str, channel_id: str) -> int:
+    """Stamp ``activated_at`` on the onboardings ``channel_id`` is an own number of (the
+    product accepted its ``channel.activated``); how many were stamped now."""
+    result = await conn.execute(_ACTIVATED, {"hub": hub, "channel": channel_id})
+    return result.rowcount

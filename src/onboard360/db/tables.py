@@ -78,6 +78,9 @@ onboardings = Table(
     _at("abandoned_at"),
     Column("abandoned_step", Text),
     Column("abandoned_reason", Text),
+    # Started for a user who already had a client on the hub (migration 0018; the funnel's
+    # new vs returning).
+    Column("returning_client", Boolean, nullable=False, server_default="false"),
 )
 
 clients = Table(

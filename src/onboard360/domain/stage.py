@@ -95,6 +95,24 @@ def stage_of(facts: OnboardingFacts, numbers: Iterable[NumberFacts]) -> StoredSt
     return "action_needed"
 
 
+# The steps an attempt's own numbers tell (stamped once each by db/stages.py, migration
+# 0014), in order: each implies the ones before it (a key is generated only for a running
+# number), so a number already terminated when the redirect came still counts as created.
+NUMBER_STEPS: Final = ("first_channel", "running", "key_stored")
+
+
+def number_steps(facts: OnboardingFacts, numbers: Iterable[NumberFacts]) -> tuple[str, ...]:
+    """The steps of ``NUMBER_STEPS`` the onboarding's own numbers have reached now."""
+    shared = own_numbers(facts, numbers)
+    if not shared:
+        return ()
+    if any(n.key_status == "stored" for n in shared):
+        return NUMBER_STEPS
+    if any(statuses.is_live(n.status) for n in shared):
+        return NUMBER_STEPS[:2]
+    return NUMBER_STEPS[:1]
+
+
 def shown(stored: str, expires_at: datetime, now: datetime) -> Stage:
     """The stage people see: a stored ``waiting_for_popup`` past its expiry is expired."""
     if stored == WAITING and expires_at <= now:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from onboard360.db import tables as t
+from onboard360.db.stages import stamp_activated
+from onboard360.domain.effects import ProductEvent
 from onboard360.handoff import deliver
 from onboard360.jobs.backoff import DeliveryFailed
 from onboard360.jobs.endpoints import endpoint_state, note_failure, note_success
@@ -53,6 +55,10 @@ async def deliver_product_event(
     )
     dead = not result.ok and not result.gone and last_attempt
     async with service.engine.begin() as conn:
+        if result.ok and row.event_type == ProductEvent.CHANNEL_ACTIVATED and row.channel_id:
+            # The funnel's last step (db/stages.py); before the event's own row, in the
+            # order a transition takes onboardings, then events.
+            await stamp_activated(conn, row.hub, row.channel_id)
         attempt = await conn.scalar(
             t.product_events.update()
             .where(t.product_events.c.id == event_id)

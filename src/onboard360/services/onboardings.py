@@ -128,6 +128,7 @@ async def create(
                 external_user_id=external_user_id,
                 state_sha256=state_digest(state),
                 prefill=prefill.as_dict(),
+                returning_client=prefill.login,
                 expires_at=expires,
                 **journey,
             )

@@ -16,6 +16,7 @@ Every refusal is the API's usual 422 ``validation_failed`` naming the field
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -29,6 +30,7 @@ _BOOLEANS = {"true": True, "false": False}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # An RFC 3339 date-time (OpenAPI's ``format: date-time``) with its offset; seconds may
 # be left out, as ISO 8601 allows.
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -81,6 +83,12 @@ def _uuid_text(value: Any) -> Any:
     return value
 
 
+def _date_text(value: Any) -> Any:
+    if isinstance(value, str) and not _DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD, e.g. 2026-12-04")
+    return value
+
+
 def _date_time_text(value: Any) -> Any:
     if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
         raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-12-04T10:00:00Z")
@@ -91,6 +99,7 @@ def _date_time_text(value: Any) -> Any:
 QueryInt = Annotated[int, BeforeValidator(_integer_text)]
 QueryBool = Annotated[bool, BeforeValidator(_boolean_text)]
 PathUUID = Annotated[UUID, BeforeValidator(_uuid_text)]
+QueryDate = Annotated[date, BeforeValidator(_date_text)]
 # A body field JSON has no type for: a string in its declared format, then parsed (give
 # the field ``Field(strict=False)``: strict mode wants a datetime object, not text).
 DateTimeText = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]

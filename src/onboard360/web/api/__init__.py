@@ -11,6 +11,7 @@ every refusal is ``{"error": {"type", "code", "message"}}`` (``web/errors.py``).
 | ``channels.py`` | list and read channels; read and rotate a channel's API key |
 | ``clients.py`` | list and read clients; a client's timeline |
 | ``overview.py`` | per-hub counts, the needs-attention lists, search |
+| ``funnel.py`` | the funnel: steps, conversion, times, outcomes per day |
 | ``events.py`` | the events sent to the product, with their delivery status |
 | ``deliveries.py`` | an event's delivery log, replays, the endpoint's state |
 | ``adoption.py`` | adopt a hub's existing channels: dry run, import keys, take over |
@@ -26,6 +27,7 @@ from onboard360.web.api import (
     clients,
     deliveries,
     events,
+    funnel,
     onboardings,
     overview,
 )
@@ -33,7 +35,17 @@ from onboard360.web.api.common import NO_STORE, hub_names, product_hub, product_
 from onboard360.web.strict import no_unknown_query
 
 router = APIRouter(dependencies=[Depends(no_unknown_query)])
-for _module in (onboardings, button, channels, clients, overview, events, deliveries, adoption):
+for _module in (
+    onboardings,
+    button,
+    channels,
+    clients,
+    overview,
+    funnel,
+    events,
+    deliveries,
+    adoption,
+):
     router.include_router(_module.router)
 
 __all__ = ["NO_STORE", "hub_names", "product_hub", "product_hubs", "router"]

@@ -191,3 +191,77 @@ class Event(BaseModel):
     attempts: int
     last_status: int | None
     last_error: str | None
+
+
+class FunnelStep(BaseModel):
+    step: Literal[
+        "started",
+        "popup_opened",
+        "redirected",
+        "first_channel",
+        "running",
+        "key_stored",
+        "activated",
+    ]
+    reached: int = Field(description="journeys that reached this step (or a later one)")
+    conversion: float | None = Field(
+        description="reached / the step before's reached (0–1); null for the first step "
+        "or when none reached the step before"
+    )
+    median_seconds: float | None = Field(description="median time from the step before")
+    p90_seconds: float | None = Field(description="90th percentile time from the step before")
+
+
+class TimeToLiveBucket(BaseModel):
+    label: str
+    min_seconds: int
+    max_seconds: int | None = Field(description="exclusive; null for the last bucket")
+    journeys: int
+
+
+class TimeToLive(BaseModel):
+    median_seconds: float | None
+    p90_seconds: float | None
+    buckets: list[TimeToLiveBucket]
+
+
+class Abandoned(BaseModel):
+    total: int = Field(description="journeys whose latest attempt was abandoned, not live")
+    by_step: dict[str, int] = Field(
+        description="by the abandoned attempt's abandoned_step (a step name; anything else: "
+        "other); only steps with a journey"
+    )
+
+
+class FunnelOutcomes(BaseModel):
+    live: int = Field(description="reached key_stored")
+    abandoned: int
+    in_progress: int
+
+
+class Funnel(BaseModel):
+    from_: str = Field(alias="from", description="first UTC day (YYYY-MM-DD)")
+    to: str = Field(description="last UTC day, included")
+    hubs: list[str] = Field(description="the hubs counted (after the hub and billing filters)")
+    billing: Literal["partner", "direct"] | None
+    client: Literal["new", "returning"] | None
+    journeys: int = Field(description="journeys started in the range: first attempts")
+    steps: list[FunnelStep]
+    outcomes: FunnelOutcomes
+    abandoned: Abandoned
+    resumed: int = Field(description="journeys with more than one attempt")
+    popup_blocked_unfinished: int = Field(
+        description="the browser blocked the popup and no redirect came back"
+    )
+    popup_closed_unfinished: int = Field(
+        description="the popup was closed before the redirect and none came back"
+    )
+    time_to_live: TimeToLive = Field(description="started → key_stored, journeys gone live")
+
+
+class FunnelDay(BaseModel):
+    day: str = Field(description="UTC day (YYYY-MM-DD)")
+    started: int
+    live: int
+    abandoned: int
+    in_progress: int

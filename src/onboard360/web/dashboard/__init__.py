@@ -5,6 +5,7 @@
 | ``sessions.py`` | session cookies, CSRF tokens, the login rate limit, the route class |
 | ``auth.py`` | login, logout, static files |
 | ``overview.py`` | per hub: onboardings by stage, channels by state, needs-attention lists |
+| ``funnel.py`` | conversion and time per step, outcomes per day, time to live (SVG) |
 | ``search.py`` | by phone number, client id, channel id, the partner's user id |
 | ``clients.py`` | a client's channels and timeline |
 | ``actions.py`` | retry provisioning, rotate a key, resend an event, reconcile a client |
@@ -25,6 +26,7 @@ from onboard360.web.dashboard import (
     claims,
     clients,
     deliveries,
+    funnel,
     links,
     overview,
     search,
@@ -33,6 +35,7 @@ from onboard360.web.dashboard import (
 ROUTERS = [
     auth.router,
     overview.router,
+    funnel.router,
     search.router,
     clients.router,
     actions.router,

@@ -1,0 +1,249 @@
+"""The funnel over a year of journeys: ``GET /api/v1/funnel`` for the last 7, 30 and 365
+days and a page of ``/funnel/days``, at 100,000 and 1,000,000 onboardings.
+
+    .venv/bin/python -m bench.funnel [--sizes 100000 1000000] [--repeat 15]
+
+For each size, a fresh migrated database gets a year of journeys (``bench/funnel_seed.py``:
+first attempts evenly over 365 days on two hubs, one in 33 resumed), then ``VACUUM
+ANALYZE`` (as autovacuum leaves a settled table: the index-only scans need the visibility
+map). The service (``create_app``) serves it over real HTTP on 127.0.0.1 in this process.
+Each call is made ``--repeat`` times after 2 warm-up calls, one at a time on one
+keep-alive connection; reported: median and p95 in ms and × the baseline's median.
+
+``--migration`` also times migration 0018 on the seeded rows: the database goes back to
+0017 (the column and the indexes dropped) and up to 0018 again; reported: the backfill of
+``returning_client`` (from the first batch to the first index build) and the concurrent
+index builds.
+
+Baseline: ``GET /bench/select1``, a route added to the same app that runs ``SELECT 1``
+through the service's own pool — an HTTP request and one database round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+from fastapi import FastAPI, Request
+from pydantic import SecretStr
+from sqlalchemy import Engine, event, text
+
+from bench.common import databases, libpq, median, percentile, token
+from bench.funnel_seed import HUBS, PRODUCT, SEED, seed_params
+from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.settings import Settings
+from onboard360.runtime.crypto import generate_key
+from onboard360.runtime.serving import running
+from onboard360.web.app import create_app
+
+PRODUCT_TOKEN = token()
+
+
+def calls() -> list[tuple[str, str]]:
+    today = datetime.now(UTC).date()
+
+    def since(days: int) -> str:
+        return f"from={(today - timedelta(days=days - 1)).isoformat()}&to={today.isoformat()}"
+
+    return [
+        ("SELECT 1 (baseline)", "/bench/select1"),
+        ("GET /api/v1/funnel 7 days", f"/api/v1/funnel?{since(7)}"),
+        ("GET /api/v1/funnel 30 days", f"/api/v1/funnel?{since(30)}"),
+        ("GET /api/v1/funnel 365 days", f"/api/v1/funnel?{since(365)}"),
+        (
+            "GET /api/v1/funnel 30 d, direct, returning",
+            f"/api/v1/funnel?{since(30)}&billing=direct&client=returning",
+        ),
+        ("GET /api/v1/funnel/days 365 d (31 days)", f"/api/v1/funnel/days?{since(365)}"),
+    ]
+
+
+BASELINE = "SELECT 1 (baseline)"
+
+
+def _psycopg_sql(statement: str) -> str:
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.replace("%", "%%"))
+
+
+def seed(url: str, onboardings: int) -> float:
+    started = time.perf_counter()
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        for statement in SEED:
+            conn.execute(_psycopg_sql(statement), seed_params(onboardings))
+        conn.execute("VACUUM ANALYZE onboardings")
+    return time.perf_counter() - started
+
+
+def migration(url: str) -> dict[str, float]:
+    """Migration 0018 again over the seeded rows: seconds of the backfill and the indexes."""
+    from alembic import command  # noqa: PLC0415
+
+    from onboard360.db.migrate import alembic_config, upgrade  # noqa: PLC0415
+
+    command.downgrade(alembic_config(url), "0017")
+    seen: list[tuple[float, str]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((time.perf_counter(), " ".join(statement.split())[:40]))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    started = time.perf_counter()
+    try:
+        upgrade(url, "0018")
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    done = time.perf_counter()
+    batches = [at for at, words in seen if words.startswith("UPDATE onboardings SET returning")]
+    indexes = [at for at, words in seen if words.startswith("CREATE INDEX CONCURRENTLY")]
+    first_index = indexes[0] if indexes else done
+    return {
+        "total_s": done - started,
+        "backfill_s": first_index - (batches[0] if batches else started),
+        "batches": len(batches),
+        "indexes_s": done - first_index,
+    }
+
+
+def sizes(url: str) -> dict[str, int]:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT relname, pg_relation_size(oid) FROM pg_class WHERE relname IN "
+            "('onboardings', 'onboardings_funnel', 'onboardings_resumed')"
+        ).fetchall()
+    return {name: int(size) for name, size in found}
+
+
+def settings() -> Settings:
+    def hub(name: str, billing: str) -> HubConfig:
+        return HubConfig(
+            name=name,
+            partner_id=f"BenchFunnel{name}PA",
+            billing=billing,  # type: ignore[arg-type]
+            api_key=SecretStr(token()),
+            webhook_secret=SecretStr(token()),
+            hub_url="http://127.0.0.1:9",
+            partner_api_url="http://127.0.0.1:9/api/v2",
+            messaging_api_url="http://127.0.0.1:9",
+        )
+
+    return Settings(
+        public_url="http://127.0.0.1:8000",
+        encryption_keys=[SecretStr(generate_key())],
+        hubs=[hub(HUBS[0], "partner"), hub(HUBS[1], "direct")],
+        products=[ProductConfig(name=PRODUCT, api_tokens=[SecretStr(PRODUCT_TOKEN)])],
+        log_level="warning",
+    )
+
+
+def app_with_baseline(url: str) -> FastAPI:
+    app = create_app(settings(), url)
+
+    @app.get("/bench/select1", include_in_schema=False)
+    async def select1(request: Request) -> dict[str, int]:
+        async with request.app.state.service.engine.connect() as conn:
+            return {"one": int(await conn.scalar(text("SELECT 1")) or 0)}
+
+    return app
+
+
+def measure(base_url: str, repeat: int) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    headers = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as http:
+        for label, path in calls():
+            times = []
+            answer = None
+            for attempt in range(2 + repeat):
+                started = time.perf_counter()
+                answer = http.get(path)
+                elapsed = (time.perf_counter() - started) * 1000
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+                if attempt >= 2:
+                    times.append(elapsed)
+            body = answer.json() if answer is not None else {}
+            results[label] = {
+                "median_ms": median(times),
+                "p95_ms": percentile(times, 95),
+                "journeys": body.get("journeys") if isinstance(body, dict) else None,
+            }
+    return results
+
+
+def run_size(onboardings: int, repeat: int, with_migration: bool = False) -> dict[str, Any]:
+    with databases() as dbs:
+        _, url = dbs.fresh()
+        seconds = seed(url, onboardings)
+        print(f"{onboardings:,} journeys seeded in {seconds:.1f} s", flush=True)
+        with running(app_with_baseline(url)) as base_url:
+            measured = measure(base_url, repeat)
+        base = measured[BASELINE]["median_ms"]
+        for label, call in measured.items():
+            print(
+                f"  {label:<44}{call['median_ms']:>9.1f}{call['p95_ms']:>9.1f}"
+                f"{call['median_ms'] / base:>8.1f}  journeys {call['journeys']}",
+                flush=True,
+            )
+        result: dict[str, Any] = {
+            "onboardings": onboardings,
+            "sizes": sizes(url),
+            "calls": measured,
+        }
+        if with_migration:
+            result["migration"] = took = migration(url)
+            print(
+                f"  migration 0018 over {onboardings:,} journeys: backfill "
+                f"{took['backfill_s']:.1f} s ({took['batches']:.0f} batches), "
+                f"indexes {took['indexes_s']:.1f} s",
+                flush=True,
+            )
+        return result
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    header = f"{'call':<44}" + "".join(
+        f"{'p50 ' + _short(r['onboardings']):>11}{'p95':>9}{'× sel1':>8}" for r in results
+    )
+    print(header)
+    for label, _ in calls():
+        line = f"{label:<44}"
+        for r in results:
+            call, base = r["calls"][label], r["calls"][BASELINE]["median_ms"]
+            line += f"{call['median_ms']:>11.1f}{call['p95_ms']:>9.1f}"
+            line += f"{call['median_ms'] / base:>8.1f}"
+        print(line)
+    for r in results:
+        print(
+            f"{_short(r['onboardings'])}: "
+            + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in sorted(r["sizes"].items()))
+        )
+
+
+def _short(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.funnel", description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--migration", action="store_true", help="also time migration 0018")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    started = time.monotonic()
+    results = [run_size(n, args.repeat, args.migration) for n in args.sizes]
+    report(results)
+    print(f"took {time.monotonic() - started:.0f} s")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -33,9 +32,9 @@ import psycopg
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from bench.common import databases, libpq, median, token
+from bench.common import databases, libpq, median, offline_hub, psycopg_sql
 from bench.history_seed import HUB, PRODUCT, SEED, seed_params
-from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.hubs import ProductConfig
 from onboard360.config.settings import Settings
 from onboard360.jobs import abandon
 from onboard360.runtime.crypto import generate_key
@@ -55,22 +54,14 @@ def seed(url: str, onboardings: int) -> None:
     """bench.history's year of history, then VACUUM ANALYZE."""
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         for statement in SEED:
-            conn.execute(_psycopg(statement), seed_params(onboardings))
+            conn.execute(psycopg_sql(statement), seed_params(onboardings))
         conn.execute("VACUUM ANALYZE")
 
 
 def settings() -> Settings:
     """One hub (nothing calls 360dialog) and a product without an endpoint: the events
     are stored, no delivery job is made."""
-    hub = HubConfig(
-        name=HUB,
-        partner_id="BenchAbandPA",
-        api_key=SecretStr(token()),
-        webhook_secret=SecretStr(token()),
-        hub_url="http://127.0.0.1:9",
-        partner_api_url="http://127.0.0.1:9/api/v2",
-        messaging_api_url="http://127.0.0.1:9",
-    )
+    hub = offline_hub(HUB, "BenchAbandPA")
     return Settings(
         encryption_keys=[SecretStr(generate_key())],
         hubs=[hub],
@@ -114,16 +105,12 @@ def _explain(url: str) -> dict[str, float]:
     found = {}
     with psycopg.connect(libpq(url)) as conn:
         for kind, pick in abandon.PICKS.items():
-            sql = _psycopg(pick)
+            sql = psycopg_sql(pick)
             (plan,) = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()
             plan = json.loads(plan) if isinstance(plan, str) else plan
             found[kind] = plan[0]["Execution Time"]
             conn.rollback()
     return found
-
-
-def _psycopg(statement: str) -> str:
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.replace("%", "%%"))
 
 
 async def _run(url: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import statistics
@@ -21,8 +22,12 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from fastapi import FastAPI, Request
 from psycopg import sql
+from pydantic import SecretStr
+from sqlalchemy import text
 
+from onboard360.config.hubs import HubConfig
 from onboard360.db.embedded import to_sqlalchemy_url
 from onboard360.db.migrate import upgrade
 
@@ -162,3 +167,34 @@ def median(values: Sequence[float]) -> float:
 
 def token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def psycopg_sql(statement: str) -> str:
+    """A statement with SQLAlchemy's ``:name`` placeholders in psycopg's ``%(name)s``."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.replace("%", "%%"))
+
+
+def offline_hub(name: str, partner_id: str, billing: str = "partner") -> HubConfig:
+    """A hub whose 360dialog is nowhere: for benches that never call it."""
+    return HubConfig(
+        name=name,
+        partner_id=partner_id,
+        billing=billing,  # type: ignore[arg-type]
+        api_key=SecretStr(token()),
+        webhook_secret=SecretStr(token()),
+        hub_url="http://127.0.0.1:9",
+        partner_api_url="http://127.0.0.1:9/api/v2",
+        messaging_api_url="http://127.0.0.1:9",
+    )
+
+
+def with_select1(app: FastAPI) -> FastAPI:
+    """The app with ``GET /bench/select1``, the baseline: ``SELECT 1`` through the app's
+    own pool, an HTTP request and one database round trip, nothing else."""
+
+    @app.get("/bench/select1", include_in_schema=False)
+    async def select1(request: Request) -> dict[str, int]:
+        async with request.app.state.service.engine.connect() as conn:
+            return {"one": int(await conn.scalar(text("SELECT 1")) or 0)}
+
+    return app

@@ -23,18 +23,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 
-from bench.common import databases, libpq, median, percentile, token
+from bench.common import (
+    databases,
+    libpq,
+    median,
+    offline_hub,
+    percentile,
+    psycopg_sql,
+    token,
+    with_select1,
+)
 from bench.funnel_seed import HUBS, PRODUCT, SEED, seed_params
 from onboard360.config.hubs import HubConfig, ProductConfig
 from onboard360.config.settings import Settings
@@ -67,15 +75,11 @@ def calls() -> list[tuple[str, str]]:
 BASELINE = "SELECT 1 (baseline)"
 
 
-def _psycopg_sql(statement: str) -> str:
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.replace("%", "%%"))
-
-
 def seed(url: str, onboardings: int) -> float:
     started = time.perf_counter()
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         for statement in SEED:
-            conn.execute(_psycopg_sql(statement), seed_params(onboardings))
+            conn.execute(psycopg_sql(statement), seed_params(onboardings))
         conn.execute("VACUUM ANALYZE onboardings")
     return time.perf_counter() - started
 
@@ -121,16 +125,7 @@ def sizes(url: str) -> dict[str, int]:
 
 def settings() -> Settings:
     def hub(name: str, billing: str) -> HubConfig:
-        return HubConfig(
-            name=name,
-            partner_id=f"BenchFunnel{name}PA",
-            billing=billing,  # type: ignore[arg-type]
-            api_key=SecretStr(token()),
-            webhook_secret=SecretStr(token()),
-            hub_url="http://127.0.0.1:9",
-            partner_api_url="http://127.0.0.1:9/api/v2",
-            messaging_api_url="http://127.0.0.1:9",
-        )
+        return offline_hub(name, f"BenchFunnel{name}PA", billing)
 
     return Settings(
         public_url="http://127.0.0.1:8000",
@@ -142,14 +137,7 @@ def settings() -> Settings:
 
 
 def app_with_baseline(url: str) -> FastAPI:
-    app = create_app(settings(), url)
-
-    @app.get("/bench/select1", include_in_schema=False)
-    async def select1(request: Request) -> dict[str, int]:
-        async with request.app.state.service.engine.connect() as conn:
-            return {"one": int(await conn.scalar(text("SELECT 1")) or 0)}
-
-    return app
+    return with_select1(create_app(settings(), url))
 
 
 def measure(base_url: str, repeat: int) -> dict[str, dict[str, Any]]:

@@ -40,14 +40,23 @@ from typing import Any
 
 import httpx
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 
-from bench.common import databases, libpq, median, percentile, token
+from bench.common import (
+    databases,
+    libpq,
+    median,
+    offline_hub,
+    percentile,
+    psycopg_sql,
+    token,
+    with_select1,
+)
 from bench.history_retention import describe, retention, seed_traffic
 from bench.history_seed import HUB, PRODUCT, SEED, proportions, seed_params
-from onboard360.config.hubs import HubConfig, ProductConfig
+from onboard360.config.hubs import ProductConfig
 from onboard360.config.settings import Settings
 from onboard360.db.migrate import upgrade
 from onboard360.db.pooling import one_off_async_engine
@@ -96,10 +105,6 @@ CALLS = (
 BASELINE = CALLS[0][0]
 
 
-def _psycopg_sql(statement: str) -> str:
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.replace("%", "%%"))
-
-
 def seed(url: str, onboardings: int) -> dict[str, float]:
     """The history, then VACUUM ANALYZE; seconds per step."""
     params = seed_params(onboardings)
@@ -108,7 +113,7 @@ def seed(url: str, onboardings: int) -> dict[str, float]:
         for statement in SEED:
             table = statement.split("INSERT INTO", 1)[1].split()[0]
             started = time.perf_counter()
-            conn.execute(_psycopg_sql(statement), params)
+            conn.execute(psycopg_sql(statement), params)
             steps[table] = time.perf_counter() - started
         started = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
@@ -165,15 +170,7 @@ def backfill(url: str) -> dict[str, float]:
 
 
 def settings() -> Settings:
-    hub = HubConfig(
-        name=HUB,
-        partner_id="BenchHistPA",
-        api_key=SecretStr(token()),
-        webhook_secret=SecretStr(token()),
-        hub_url="http://127.0.0.1:9",
-        partner_api_url="http://127.0.0.1:9/api/v2",
-        messaging_api_url="http://127.0.0.1:9",
-    )
+    hub = offline_hub(HUB, "BenchHistPA")
     product = ProductConfig(name=PRODUCT, api_tokens=[SecretStr(PRODUCT_TOKEN)])
     return Settings(
         public_url="http://127.0.0.1:8000",
@@ -186,14 +183,7 @@ def settings() -> Settings:
 
 
 def app_with_baseline(url: str) -> FastAPI:
-    app = create_app(settings(), url)
-
-    @app.get("/bench/select1", include_in_schema=False)
-    async def select1(request: Request) -> dict[str, int]:
-        async with request.app.state.service.engine.connect() as conn:
-            return {"one": int(await conn.scalar(text("SELECT 1")) or 0)}
-
-    return app
+    return with_select1(create_app(settings(), url))
 
 
 def make_operator(url: str) -> None:

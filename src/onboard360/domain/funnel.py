@@ -27,9 +27,9 @@ to live is ``started`` → ``key_stored``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
-STEPS: Final = (
+StepName = Literal[
     "started",
     "popup_opened",
     "redirected",
@@ -37,7 +37,8 @@ STEPS: Final = (
     "running",
     "key_stored",
     "activated",
-)
+]
+STEPS: Final[tuple[StepName, ...]] = get_args(StepName)
 OUTCOMES: Final = ("live", "abandoned", "in_progress")
 Outcome = Literal["live", "abandoned", "in_progress"]
 Billing = Literal["partner", "direct"]

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from onboard360.domain.funnel import StepName
+
 Stage = Literal["waiting_for_popup", "confirming", "connecting", "action_needed", "live", "expired"]
 AttentionKind = Literal[
     "waiting_for_permission",
@@ -194,15 +196,7 @@ class Event(BaseModel):
 
 
 class FunnelStep(BaseModel):
-    step: Literal[
-        "started",
-        "popup_opened",
-        "redirected",
-        "first_channel",
-        "running",
-        "key_stored",
-        "activated",
-    ]
+    step: StepName
     reached: int = Field(description="journeys that reached this step (or a later one)")
     conversion: float | None = Field(
         description="reached / the step before's reached (0–1); null for the first step "

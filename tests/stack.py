@@ -135,7 +135,16 @@ class Stack:
         def dump(models: list[Any]) -> str:
             return json.dumps([plain(dict(m)) for m in models])
 
+        s = self.settings
+        timers = {
+            "ONBOARD360_ONBOARDING_TTL_SECONDS": str(s.onboarding_ttl_seconds),
+            "ONBOARD360_ABANDON_AFTER_HOURS": str(s.abandon_after_hours),
+            "ONBOARD360_ABANDON_NOTIFY_WITHIN_HOURS": str(s.abandon_notify_within_hours),
+            # A command (`onboard360 abandon`) then reads the same clock as the service.
+            **({"ONBOARD360_TEST_CLOCK_URL": s.test_clock_url} if s.test_clock_url else {}),
+        }
         return {
+            **timers,
             "ONBOARD360_DATABASE_URL": to_libpq_uri(self.database_url),
             "ONBOARD360_PUBLIC_URL": self.settings.public_url,
             "ONBOARD360_ENCRYPTION_KEYS": json.dumps(plain(self.settings.encryption_keys)),

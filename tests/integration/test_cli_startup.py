@@ -73,7 +73,7 @@ def test_a_malformed_database_url_is_refused(command: str) -> None:
     refused(run_cli(command, env=env), "invalid configuration: database_url")
 
 
-@pytest.mark.parametrize("command", ["serve", "worker", "rotate-encryption-key"])
+@pytest.mark.parametrize("command", ["serve", "worker", "rotate-encryption-key", "abandon"])
 def test_an_unreachable_database_is_refused_without_its_password(command: str) -> None:
     url = f"postgresql+psycopg://o360:{PASSWORD}@127.0.0.1:1/nowhere"
     result = run_cli(command, env=service_env(url))

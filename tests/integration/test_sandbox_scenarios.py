@@ -190,3 +190,27 @@ numbers = ["+4915199990001"]
     ]
     assert stack.api.get(f"/api/v1/onboardings/{left}").json()["redirected_at"] is None
     assert stack.api.get(f"/api/v1/onboardings/{again}").json()["client_id"] == client.id
+
+
+def test_the_abandoned_and_resumed_story_leaves_one_journey_and_one_announcement(
+    stack: Stack,
+) -> None:
+    """What the shipped story leaves behind: the first attempt marked abandoned at its
+    first step, announced once; the resumed one live in its journey; the client signed
+    up at 360dialog with the email the first attempt was prefilled with."""
+    result = play(stack, "abandoned-and-resumed")
+    assert result.exit_code == 0, result.output
+    run_id = result.stdout.split("run ")[1].split(")")[0]
+
+    listed = stack.api.get(
+        "/api/v1/onboardings", params={"external_user_id": f"resumer-{run_id}"}
+    ).json()["data"]
+    first, again = sorted(listed, key=lambda o: o["created_at"])
+    assert (first["abandoned_step"], first["abandoned_reason"]) == ("started", "popup_not_opened")
+    assert (again["journey_id"], again["resumed_from"]) == (first["id"], first["id"])
+    assert (again["stage"], again["abandoned_at"]) == ("live", None)
+    (client,) = stack.sandbox.clients.values()
+    assert client.id == again["client_id"]
+    assert client.email == f"resumer-{run_id}@example.com"
+    abandoned = [e for e in stack.product_events() if e["type"] == "onboarding.abandoned"]
+    assert [e["data"]["onboarding_id"] for e in abandoned] == [first["id"]]

@@ -179,3 +179,39 @@ def test_steps_that_need_onboard360_are_refused_up_front_without_it() -> None:
         "talk to onboard360: give --service-url and --token (or ONBOARD360_URL and "
         "ONBOARD360_API_TOKEN)"
     )
+
+
+def test_a_popup_opens_either_a_new_onboarding_or_an_earlier_one() -> None:
+    neither = '[[steps]]\ndo = "popup"\nnumbers = ["+4915100000001"]\n'
+    both = '[[steps]]\ndo = "popup"\nhub = "pp"\nonboarding = "x"\n'
+    wanted = "give either hub (a new onboarding) or onboarding (an earlier one)"
+    assert error_of(neither) == f"story.toml:1: step 1 (popup): {wanted}"
+    assert error_of(both) == f"story.toml:1: step 1 (popup): {wanted}"
+
+
+def test_a_resume_refers_to_an_earlier_attempt_and_its_outputs_are_checked() -> None:
+    started = '[[steps]]\ndo = "start_onboarding"\nas = "first"\nhub = "pp"\n'
+    ok = started + (
+        '\n[[steps]]\ndo = "resume"\nas = "again"\nonboarding = "$first.onboarding"\n'
+        '\n[[steps]]\ndo = "popup"\nonboarding = "$again.onboarding"\n'
+        '\n[[steps]]\ndo = "expect_onboarding"\nonboarding = "$again.onboarding"\n'
+        'abandoned = false\nhas = { journey_id = "$first.onboarding" }\n'
+    )
+    assert len(parse_scenario(ok, FILE).steps) == 4
+    no_output = started + '\n[[steps]]\ndo = "popup"\nonboarding = "$first.journey_id"\n'
+    assert error_of(no_output) == (
+        "story.toml:8: step 2 (popup): onboarding: $first.journey_id: 'first' has no output "
+        "'journey_id'; it has expires_at, onboarding, partner_id"
+    )
+    assert error_of('[[steps]]\ndo = "resume"\n') == (
+        "story.toml:1: step 1 (resume): onboarding: is required"
+    )
+
+
+def test_a_sweep_takes_no_fields_and_a_count_is_at_least_one() -> None:
+    message = error_of('[[steps]]\ndo = "sweep"\nhub = "pp"\n')
+    assert message.startswith("story.toml:3: step 1 (sweep): hub: unknown field")
+    zero = '[[steps]]\ndo = "expect_event"\nevent = "onboarding.abandoned"\ncount = 0\n'
+    assert error_of(zero) == (
+        "story.toml:4: step 1 (expect_event): count: Input should be greater than or equal to 1"
+    )

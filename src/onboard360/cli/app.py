@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from onboard360.cli.abandon import abandon
 from onboard360.cli.adopt import adopt
 from onboard360.cli.common import (
     ConfigOption,
@@ -325,6 +326,7 @@ def generate_key_command() -> None:
 
 app.add_typer(sandbox_app, name="sandbox")
 app.command("prune")(prune)
+app.command("abandon")(abandon)
 app.add_typer(users_app, name="users")
 app.add_typer(endpoint_app, name="endpoint")
 app.add_typer(events_app, name="events")

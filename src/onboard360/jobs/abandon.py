@@ -200,18 +200,27 @@ class SweepReport:
 
 
 async def sweep(
-    service: Service, *, now: datetime | None = None, batch: int = BATCH
+    service: Service, *, now: datetime | None = None, batch: int = BATCH, dry_run: bool = False
 ) -> SweepReport:
-    """One sweep over every hub's candidates, as of ``now``."""
+    """One sweep over every hub's candidates, as of ``now`` (onboard360's clock: a test
+    clock when following one). ``dry_run``: count what it would mark and announce, and
+    write nothing (each batch's transaction still locks its candidates, briefly)."""
     moment = now or clock.now()
     rules = policy(service.settings)
     report = SweepReport()
     for hub in service.settings.hubs:
         for kind in PICKS:
             await _sweep_kind(
-                service, hub, kind, now=moment, rules=rules, batch=batch, report=report
+                service,
+                hub,
+                kind,
+                now=moment,
+                rules=rules,
+                batch=batch,
+                report=report,
+                dry_run=dry_run,
             )
-    if report.abandoned:
+    if report.abandoned and not dry_run:
         log.info("abandoned onboardings marked", **vars(report))
     return report
 
@@ -225,6 +234,7 @@ async def _sweep_kind(
     rules: Policy,
     batch: int,
     report: SweepReport,
+    dry_run: bool = False,
 ) -> None:
     pick = text(PICKS[kind])
     # The keyset walks past candidates the rule leaves (a keyed number, not live yet).
@@ -243,11 +253,15 @@ async def _sweep_kind(
                 for verdict in [abandonment(attempt, numbers, now, rules)]
                 if verdict is not None
             ]
-            marked, told = await mark(conn, hub, service, found)
+            if dry_run:  # each candidate found is unmarked and locked: each would be marked
+                marked, told = len(found), sum(f.verdict.notify for f in found)
+            else:
+                marked, told = await mark(conn, hub, service, found)
         report.abandoned += marked
         report.notified += told
-        ABANDONED_ONBOARDINGS.labels(hub.name, "true").inc(told)
-        ABANDONED_ONBOARDINGS.labels(hub.name, "false").inc(marked - told)
+        if not dry_run:
+            ABANDONED_ONBOARDINGS.labels(hub.name, "true").inc(told)
+            ABANDONED_ONBOARDINGS.labels(hub.name, "false").inc(marked - told)
         if len(picked) < batch:
             return
         after_at, after_id = picked[-1].sort_at, picked[-1].id

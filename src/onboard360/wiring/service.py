@@ -119,6 +119,9 @@ async def open_service(
     follower = None
     if settings.test_clock_url:
         log.warning("following a test clock: for tests only", url=settings.test_clock_url)
+        # Read once before anything runs: a command's first clock.now() (`onboard360
+        # abandon` sweeps at once) is then already the test clock's, not the wall clock.
+        await read_test_clock(settings.test_clock_url, http)
         follower = asyncio.create_task(follow_test_clock(settings.test_clock_url, http))
     try:
         yield Service(settings, engine, keyring, http, retry)
@@ -137,13 +140,18 @@ async def follow_test_clock(url: str, http: httpx.AsyncClient, every: float = 0.
     Tests only (``test_clock_url``); an unreachable clock leaves ours where it was."""
     readable = True
     while True:
-        try:
-            answer = await http.get(url, timeout=2)
-            clock.SERVICE_CLOCK.follow(float(answer.json()["ahead_seconds"]))
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
-            if readable:
-                log.warning("test clock unreadable", url=url)
-            readable = False
-        else:
-            readable = True
+        readable = await read_test_clock(url, http, was_readable=readable)
         await asyncio.sleep(every)
+
+
+async def read_test_clock(url: str, http: httpx.AsyncClient, *, was_readable: bool = True) -> bool:
+    """Set onboard360's clock from the test clock at ``url`` once; whether it answered (an
+    unreadable clock is logged when it stops answering and leaves ours where it was)."""
+    try:
+        answer = await http.get(url, timeout=2)
+        clock.SERVICE_CLOCK.follow(float(answer.json()["ahead_seconds"]))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        if was_readable:
+            log.warning("test clock unreadable", url=url)
+        return False
+    return True

@@ -83,6 +83,9 @@ class Context:
     run_id: str
     say: Callable[[str], None] = print
     notes: list[str] = field(default_factory=list)
+    # The popup links (onboard360's opener URL) of the onboardings earlier steps started or
+    # resumed, by onboarding id: a later `popup` with `onboarding` opens one.
+    links: dict[str, str] = field(default_factory=dict)
 
     def require_service(self, what: str) -> ServiceApi:
         if self.service is None:

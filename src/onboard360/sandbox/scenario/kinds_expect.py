@@ -63,12 +63,15 @@ class ExpectEvent(Expectation):
     client: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     delivered: bool = True
+    # Exactly this many such events (e.g. 1: once, not again after a second sweep).
+    count: int | None = Field(None, ge=1, le=200)
 
     def expected(self) -> str:
         about = f" for {self.channel}" if self.channel else ""
         about += f" of client {self.client}" if self.client else ""
         extra = f" with {self.data}" if self.data else ""
-        return f"the product to receive {self.event}{about}{extra}"
+        times = "" if self.count is None else f" exactly {self.count} time(s)"
+        return f"the product to receive {self.event}{about}{extra}{times}"
 
     def run(self, ctx: Context) -> dict[str, Any]:
         hits: list[dict[str, Any]] = []
@@ -89,7 +92,8 @@ class ExpectEvent(Expectation):
                 and matches(e["data"], self.data)
                 and (e["delivered"] or not self.delivered)
             ]
-            return bool(hits), "events: " + (
+            met = bool(hits) if self.count is None else len(hits) == self.count
+            return met, f"{len(hits)} such; events: " + (
                 ", ".join(self.seen(e) for e in reversed(events)) or "none"
             )
 
@@ -153,24 +157,33 @@ class ExpectChannel(HasValues):
 
 
 class ExpectOnboarding(HasValues):
-    """An onboarding reached a stage (``live``, ``action_needed``, …) and/or has values."""
+    """An onboarding reached a stage (``live``, ``action_needed``, …) and/or has values;
+    ``abandoned``: it is marked abandoned (or not); ``has`` may name ``abandoned_step``,
+    ``abandoned_reason``, ``journey_id``, ``resumed_from``."""
 
     kind: ClassVar[str] = "expect_onboarding"
     needs_service: ClassVar[bool] = True
 
     onboarding: str
     stage: str | None = None
+    abandoned: bool | None = None
     has: dict[str, Any] = Field(default_factory=dict)
 
     def subject(self) -> str:
         return f"onboarding {self.onboarding}"
 
     def wanted(self) -> dict[str, Any]:
-        return {**({"stage": self.stage} if self.stage else {}), **self.has}
+        marked = {} if self.abandoned is None else {"abandoned": self.abandoned}
+        return {**({"stage": self.stage} if self.stage else {}), **marked, **self.has}
 
     def reader(self, ctx: Context) -> Callable[[], dict[str, Any]]:
         service = ctx.require_service("expect_onboarding")
-        return lambda: service.request("GET", f"/onboardings/{self.onboarding}")
+
+        def read() -> dict[str, Any]:
+            view: dict[str, Any] = service.request("GET", f"/onboardings/{self.onboarding}")
+            return {**view, "abandoned": view.get("abandoned_at") is not None}
+
+        return read
 
 
 class ExpectSandbox(HasValues):

@@ -1,5 +1,6 @@
 """Steps that make things happen at 360dialog (the sandbox): hubs, clients, channels, their
-lifecycle, any partner webhook, permissions, faults and the clock; and onboard360's sync."""
+lifecycle, any partner webhook, permissions, faults and the clock; and onboard360's sync
+and abandonment sweep."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from onboard360.sandbox.scenario.base import Duration, Failed, OutputType, Step
 from onboard360.sandbox.scenario.context import Context
 
 Id = str  # an id, or a reference to one ($name.output)
-SYNC_TIMEOUT_SECONDS = 300
+COMMAND_TIMEOUT_SECONDS = 300  # an onboard360 command a step runs (sync, abandon)
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -204,6 +205,24 @@ class Advance(Step):
         return {}
 
 
+def run_onboard360(ctx: Context, *args: str) -> None:
+    """Run ``onboard360 ARGS`` with this process's environment (the service's settings, as
+    the command reads them); its output goes to the step's notes, a failure fails it."""
+    command = [sys.executable, "-m", "onboard360", *args]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        env=os.environ.copy(),
+        check=False,
+    )
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise Failed(f"onboard360 {args[0]} exited {done.returncode}: {lines[-1] if lines else ''}")
+    ctx.notes.append(done.stdout.strip())
+
+
 class Sync(Step):
     """Run ``onboard360 sync`` (reconcile with 360dialog now). It reads the service's
     settings from this process's environment, as the command does."""
@@ -213,19 +232,17 @@ class Sync(Step):
     hub: str | None = None
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        command = [sys.executable, "-m", "onboard360", "sync"]
-        if self.hub:
-            command += ["--hub", self.hub]
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=SYNC_TIMEOUT_SECONDS,
-            env=os.environ.copy(),
-            check=False,
-        )
-        if done.returncode != 0:
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            raise Failed(f"onboard360 sync exited {done.returncode}: {lines[-1] if lines else ''}")
-        ctx.notes.append(done.stdout.strip())
+        run_onboard360(ctx, "sync", *(["--hub", self.hub] if self.hub else []))
+        return {}
+
+
+class Sweep(Step):
+    """Run ``onboard360 abandon`` (the abandonment sweep a worker runs on abandon_cron)
+    now: attempts abandoned by onboard360's clock are marked and announced. Settings as
+    ``sync``."""
+
+    kind: ClassVar[str] = "sweep"
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        run_onboard360(ctx, "abandon")
         return {}

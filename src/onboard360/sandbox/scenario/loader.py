@@ -187,7 +187,8 @@ def build_step(raw: Any, locate: Locator) -> Step:
         elif first["type"] == "missing":
             message = "is required"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise locate.error(key, f"{'.'.join(loc)}: {message}{more}") from None
+        where = f"{'.'.join(loc)}: " if loc else ""  # a rule of the whole step has no field
+        raise locate.error(key, f"{where}{message}{more}") from None
 
 
 def check_reference(

@@ -18,7 +18,7 @@ import httpx
 
 from tests.integration.popup_http import Popup, onboard
 from tests.sandbox_fixtures import wait_until
-from tests.stack import Stack
+from tests.stack import Stack, running_stack
 
 
 @contextlib.contextmanager
@@ -89,3 +89,15 @@ def product_received(stack: Stack, event_type: str, channel_id: str) -> None:
         )
 
     wait_until(arrived, timeout=15, what=f"{event_type} for {channel_id} at the product")
+
+
+# The hosted page's browser tests: the sandbox does not echo state, so the hosted page
+# ties each redirect to its attempt by the cookie the popup opener set (web/attempts.py).
+HOSTED_PAGE_HUBS = {"auto_advance": True, "io_signature": True, "echo_state": False}
+
+
+@contextlib.contextmanager
+def hosted_page_stack(database_url: str) -> Iterator[Stack]:
+    """The service, the sandbox (``HOSTED_PAGE_HUBS``) and a worker running meanwhile."""
+    with running_stack(database_url, hub_options=HOSTED_PAGE_HUBS) as s, worker_running(s):
+        yield s

@@ -18,11 +18,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.popup_steps import add_numbers, expect_live, share_and_finish, sign_up
-from tests.e2e.service_stack import worker_running
+from tests.e2e.service_stack import hosted_page_stack
 from tests.e2e.shots import VIEWPORTS, Shots
 from tests.integration.service_http import rows
 from tests.sandbox_fixtures import wait_until
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
 
@@ -31,8 +31,7 @@ BLOCK_POPUPS = "window.open = function () { return null; };"
 
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
-    options = {"auto_advance": True, "io_signature": True, "echo_state": False}
-    with running_stack(database_url, hub_options=options) as s, worker_running(s):
+    with hosted_page_stack(database_url) as s:
         yield s
 
 

@@ -20,20 +20,19 @@ from tests.e2e.popup_steps import (
     sign_up,
     sign_up_for_direct_payment,
 )
-from tests.e2e.service_stack import onboard_over_http, worker_running
+from tests.e2e.service_stack import hosted_page_stack, onboard_over_http
 from tests.e2e.test_dashboard_browser import VIEWPORTS, off_thread
 from tests.integration.abandon_http import abandon, resume
 from tests.integration.dashboard_http import PASSWORD, make_operator
 from tests.sandbox_fixtures import wait_until
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
-    options = {"auto_advance": True, "io_signature": True, "echo_state": False}
-    with running_stack(database_url, hub_options=options) as s, worker_running(s):
+    with hosted_page_stack(database_url) as s:
         yield s
 
 

@@ -24,20 +24,17 @@ from tests.e2e.popup_steps import (
     sign_up,
     sign_up_for_direct_payment,
 )
-from tests.e2e.service_stack import onboard_over_http, product_received, worker_running
+from tests.e2e.service_stack import hosted_page_stack, onboard_over_http, product_received
 from tests.integration.service_http import rows
 from tests.sandbox_fixtures import wait_until
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def stack(database_url: str) -> Iterator[Stack]:
-    # The sandbox does not echo state: the hosted page ties each redirect to its attempt
-    # by the cookie the popup opener set (web/attempts.py).
-    options = {"auto_advance": True, "io_signature": True, "echo_state": False}
-    with running_stack(database_url, hub_options=options) as s, worker_running(s):
+    with hosted_page_stack(database_url) as s:
         yield s
 
 

@@ -19,13 +19,14 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 from fastapi import FastAPI, Request
 from psycopg import sql
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 
 from onboard360.config.hubs import HubConfig
 from onboard360.db.embedded import to_sqlalchemy_url
@@ -198,3 +199,59 @@ def with_select1(app: FastAPI) -> FastAPI:
             return {"one": int(await conn.scalar(text("SELECT 1")) or 0)}
 
     return app
+
+
+@contextlib.contextmanager
+def statement_clock() -> Iterator[list[tuple[float, str]]]:
+    """(time, first words) of every statement any SQLAlchemy engine sends meanwhile."""
+    seen: list[tuple[float, str]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((time.perf_counter(), " ".join(statement.split())[:60]))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+def time_migration(url: str, *, down_to: str, up_to: str, batch: str) -> dict[str, float]:
+    """Migration ``up_to`` again over the seeded rows (the database goes back to
+    ``down_to`` first): seconds from its first batch (statements starting with ``batch``)
+    to its first concurrent index build, and of the index builds."""
+    from alembic import command  # noqa: PLC0415
+
+    from onboard360.db.migrate import alembic_config  # noqa: PLC0415
+
+    command.downgrade(alembic_config(url), down_to)
+    started = time.perf_counter()
+    with statement_clock() as seen:
+        upgrade(url, up_to)
+    done = time.perf_counter()
+    batches = [at for at, words in seen if words.startswith(batch)]
+    indexes = [at for at, words in seen if words.startswith("CREATE INDEX CONCURRENTLY")]
+    first_index = indexes[0] if indexes else done
+    return {
+        "total_s": done - started,
+        "backfill_s": first_index - (batches[0] if batches else started),
+        "batches": len(batches),
+        "indexes_s": done - first_index,
+    }
+
+
+def timed_gets(
+    http: httpx.Client, path: str, *, warmups: int, repeat: int
+) -> tuple[list[float], httpx.Response]:
+    """``warmups`` then ``repeat`` GETs of ``path`` one after the other: the timed ones'
+    milliseconds and the last answer. Anything but a 200 ends the bench."""
+    times: list[float] = []
+    for attempt in range(warmups + repeat):
+        started = time.perf_counter()
+        answer = http.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+        if attempt >= warmups:
+            times.append(elapsed)
+    return times, answer

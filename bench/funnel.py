@@ -31,7 +31,6 @@ import httpx
 import psycopg
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import Engine, event
 
 from bench.common import (
     databases,
@@ -40,6 +39,8 @@ from bench.common import (
     offline_hub,
     percentile,
     psycopg_sql,
+    time_migration,
+    timed_gets,
     token,
     with_select1,
 )
@@ -86,32 +87,9 @@ def seed(url: str, onboardings: int) -> float:
 
 def migration(url: str) -> dict[str, float]:
     """Migration 0018 again over the seeded rows: seconds of the backfill and the indexes."""
-    from alembic import command  # noqa: PLC0415
-
-    from onboard360.db.migrate import alembic_config, upgrade  # noqa: PLC0415
-
-    command.downgrade(alembic_config(url), "0017")
-    seen: list[tuple[float, str]] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((time.perf_counter(), " ".join(statement.split())[:40]))
-
-    event.listen(Engine, "before_cursor_execute", note)
-    started = time.perf_counter()
-    try:
-        upgrade(url, "0018")
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
-    done = time.perf_counter()
-    batches = [at for at, words in seen if words.startswith("UPDATE onboardings SET returning")]
-    indexes = [at for at, words in seen if words.startswith("CREATE INDEX CONCURRENTLY")]
-    first_index = indexes[0] if indexes else done
-    return {
-        "total_s": done - started,
-        "backfill_s": first_index - (batches[0] if batches else started),
-        "batches": len(batches),
-        "indexes_s": done - first_index,
-    }
+    return time_migration(
+        url, down_to="0017", up_to="0018", batch="UPDATE onboardings SET returning"
+    )
 
 
 def sizes(url: str) -> dict[str, int]:
@@ -145,17 +123,8 @@ def measure(base_url: str, repeat: int) -> dict[str, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=120) as http:
         for label, path in calls():
-            times = []
-            answer = None
-            for attempt in range(2 + repeat):
-                started = time.perf_counter()
-                answer = http.get(path)
-                elapsed = (time.perf_counter() - started) * 1000
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
-                if attempt >= 2:
-                    times.append(elapsed)
-            body = answer.json() if answer is not None else {}
+            times, answer = timed_gets(http, path, warmups=2, repeat=repeat)
+            body = answer.json()
             results[label] = {
                 "median_ms": median(times),
                 "p95_ms": percentile(times, 95),

@@ -34,15 +34,12 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import psycopg
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import Engine, event
 
 from bench.common import (
     databases,
@@ -51,6 +48,8 @@ from bench.common import (
     offline_hub,
     percentile,
     psycopg_sql,
+    time_migration,
+    timed_gets,
     token,
     with_select1,
 )
@@ -58,7 +57,6 @@ from bench.history_retention import describe, retention, seed_traffic
 from bench.history_seed import HUB, PRODUCT, SEED, proportions, seed_params
 from onboard360.config.hubs import ProductConfig
 from onboard360.config.settings import Settings
-from onboard360.db.migrate import upgrade
 from onboard360.db.pooling import one_off_async_engine
 from onboard360.runtime.crypto import generate_key
 from onboard360.runtime.serving import running
@@ -132,41 +130,9 @@ def table_sizes(url: str) -> dict[str, dict[str, int]]:
     return {name: {"rows": max(int(n), 0), "bytes": int(size)} for name, n, size in rows}
 
 
-@contextmanager
-def statement_clock() -> Iterator[list[tuple[float, str]]]:
-    """(time, first words) of every statement any SQLAlchemy engine sends meanwhile."""
-    seen: list[tuple[float, str]] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((time.perf_counter(), " ".join(statement.split())[:60]))
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
-
-
 def backfill(url: str) -> dict[str, float]:
     """Migration 0011 again over the seeded rows: seconds of the backfill and the indexes."""
-    from alembic import command  # noqa: PLC0415
-
-    from onboard360.db.migrate import alembic_config  # noqa: PLC0415
-
-    command.downgrade(alembic_config(url), "0010")
-    started = time.perf_counter()
-    with statement_clock() as seen:
-        upgrade(url, "0011")
-    done = time.perf_counter()
-    batches = [at for at, words in seen if words.startswith(BATCH_STATEMENT)]
-    indexes = [at for at, words in seen if words.startswith("CREATE INDEX CONCURRENTLY")]
-    first_index = indexes[0] if indexes else done
-    return {
-        "total_s": done - started,
-        "backfill_s": first_index - (batches[0] if batches else started),
-        "batches": len(batches),
-        "indexes_s": done - first_index,
-    }
+    return time_migration(url, down_to="0010", up_to="0011", batch=BATCH_STATEMENT)
 
 
 def settings() -> Settings:
@@ -211,15 +177,7 @@ def measure(base_url: str, repeat: int) -> dict[str, dict[str, float]]:
     with httpx.Client(base_url=base_url, headers=headers, timeout=60) as http:
         log_in(http)
         for label, path in CALLS:
-            times = []
-            for attempt in range(3 + repeat):
-                started = time.perf_counter()
-                answer = http.get(path)
-                elapsed = (time.perf_counter() - started) * 1000
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
-                if attempt >= 3:
-                    times.append(elapsed)
+            times, _ = timed_gets(http, path, warmups=3, repeat=repeat)
             results[label] = {"median_ms": median(times), "p95_ms": percentile(times, 95)}
     return results
 

@@ -54,7 +54,7 @@ from bench.common import (
     with_select1,
 )
 from bench.history_retention import describe, retention, seed_traffic
-from bench.history_seed import HUB, PRODUCT, SEED, proportions, seed_params
+from bench.history_seed import GROWING, HUB, PRODUCT, SEED, proportions, seed_params
 from onboard360.config.hubs import ProductConfig
 from onboard360.config.settings import Settings
 from onboard360.db.pooling import one_off_async_engine
@@ -67,16 +67,6 @@ from onboard360.web.app import create_app
 PRODUCT_TOKEN = token()
 OPERATOR = "bench@example.test"
 PASSWORD = "bench history password 16"
-TABLES = (
-    "onboardings",
-    "clients",
-    "channels",
-    "product_events",
-    "timeline",
-    "inbox_events",
-    "delivery_attempts",
-    "procrastinate_jobs",
-)
 BATCH_STATEMENT = "SELECT id::text FROM (SELECT id FROM onboardings"  # 0011's batch bound
 HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
@@ -125,7 +115,7 @@ def table_sizes(url: str) -> dict[str, dict[str, int]]:
         rows = conn.execute(
             "SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
             "FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r'",
-            [list(TABLES)],
+            [list(GROWING)],
         ).fetchall()
     return {name: {"rows": max(int(n), 0), "bytes": int(size)} for name, n, size in rows}
 

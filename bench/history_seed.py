@@ -9,6 +9,19 @@ from typing import Any
 
 HUB = "pp"
 PRODUCT = "default"
+# Every table a year fills: the history seeded here, and the traffic beside it
+# (bench/history_retention.py). The bench reports their sizes; the plan test holds
+# their reads to indexes.
+GROWING = (
+    "onboardings",
+    "clients",
+    "channels",
+    "product_events",
+    "timeline",
+    "inbox_events",
+    "delivery_attempts",
+    "procrastinate_jobs",
+)
 
 
 def proportions(onboardings: int) -> dict[str, int]:

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from bench.history_retention import TRAFFIC, traffic_params
-from bench.history_seed import HUB, PRODUCT, SEED, seed_params
+from bench.history_seed import GROWING, HUB, PRODUCT, SEED, seed_params
 
 from onboard360.db.queries import clients, overview, search
 from onboard360.domain.stage import STAGES
@@ -23,17 +23,7 @@ from onboard360.jobs import abandon, queue, scrape
 from tests.conftest import fresh_database
 from tests.integration.service_http import to_libpq_uri
 
-# The history and the traffic a year leaves beside it (webhook bodies, the delivery log).
-WATCHED = {
-    "onboardings",
-    "clients",
-    "channels",
-    "product_events",
-    "timeline",
-    "inbox_events",
-    "delivery_attempts",
-    "procrastinate_jobs",
-}
+WATCHED = set(GROWING)
 PARAMS: dict[str, Any] = {
     "hub": HUB,
     "hubs": [HUB],

@@ -33,7 +33,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from bench.common import databases, libpq, median, offline_hub, psycopg_sql
-from bench.history_seed import HUB, PRODUCT, SEED, seed_params
+from bench.history import seed
+from bench.history_seed import HUB, PRODUCT
 from onboard360.config.hubs import ProductConfig
 from onboard360.config.settings import Settings
 from onboard360.jobs import abandon
@@ -48,14 +49,6 @@ FRESH = """
     FROM generate_series(1, 1000) n
 """
 INDEXES = ("onboardings_expiring", "onboardings_stalling")
-
-
-def seed(url: str, onboardings: int) -> None:
-    """bench.history's year of history, then VACUUM ANALYZE."""
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
-        for statement in SEED:
-            conn.execute(psycopg_sql(statement), seed_params(onboardings))
-        conn.execute("VACUUM ANALYZE")
 
 
 def settings() -> Settings:

@@ -175,6 +175,19 @@ def psycopg_sql(statement: str) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.replace("%", "%%"))
 
 
+def timed_inserts(
+    conn: psycopg.Connection[Any], statements: Sequence[str], params: dict[str, Any]
+) -> dict[str, float]:
+    """Run each ``INSERT INTO table …`` (``:name`` placeholders); seconds per table."""
+    steps: dict[str, float] = {}
+    for statement in statements:
+        table = statement.split("INSERT INTO", 1)[1].split()[0]
+        started = time.perf_counter()
+        conn.execute(psycopg_sql(statement), params)  # type: ignore[arg-type]
+        steps[table] = time.perf_counter() - started
+    return steps
+
+
 def offline_hub(name: str, partner_id: str, billing: str = "partner") -> HubConfig:
     """A hub whose 360dialog is nowhere: for benches that never call it."""
     return HubConfig(

@@ -47,9 +47,9 @@ from bench.common import (
     median,
     offline_hub,
     percentile,
-    psycopg_sql,
     time_migration,
     timed_gets,
+    timed_inserts,
     token,
     with_select1,
 )
@@ -95,14 +95,8 @@ BASELINE = CALLS[0][0]
 
 def seed(url: str, onboardings: int) -> dict[str, float]:
     """The history, then VACUUM ANALYZE; seconds per step."""
-    params = seed_params(onboardings)
-    steps: dict[str, float] = {}
     with psycopg.connect(libpq(url), autocommit=True) as conn:
-        for statement in SEED:
-            table = statement.split("INSERT INTO", 1)[1].split()[0]
-            started = time.perf_counter()
-            conn.execute(psycopg_sql(statement), params)
-            steps[table] = time.perf_counter() - started
+        steps = timed_inserts(conn, SEED, seed_params(onboardings))
         started = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         steps["vacuum_analyze"] = time.perf_counter() - started

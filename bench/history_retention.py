@@ -22,43 +22,43 @@ from typing import Any
 
 import psycopg
 
-from bench.common import libpq
+from bench.common import libpq, timed_inserts
 from onboard360.config.settings import Settings
 from onboard360.db.pooling import one_off_async_engine
 from onboard360.jobs.prune import prune
 
 TRAFFIC_TABLES = ("inbox_events", "delivery_attempts", "procrastinate_jobs")
 
-# %(name)s placeholders (psycopg), filled from traffic_params().
+# :name placeholders, as in bench/history_seed.py; filled from traffic_params().
 TRAFFIC = [
     """
     INSERT INTO inbox_events (hub, body_sha256, event_type, body, received_at, processed_at,
       channel_id, client_id)
-    SELECT %(hub)s, sha256(convert_to('i' || n, 'UTF8')), 'channel_running',
+    SELECT :hub, sha256(convert_to('i' || n, 'UTF8')), 'channel_running',
       jsonb_build_object('type', 'channel_running', 'created_at', at,
-        'data', jsonb_build_object('channel_id', 'CH' || (1 + n %% %(channels)s),
-          'client_id', 'C' || (1 + n %% %(clients)s), 'status', 'running',
-          'phone_number', '+4915' || lpad((1 + n %% %(channels)s)::text, 9, '0'),
+        'data', jsonb_build_object('channel_id', 'CH' || (1 + n % :channels),
+          'client_id', 'C' || (1 + n % :clients), 'status', 'running',
+          'phone_number', '+4915' || lpad((1 + n % :channels)::text, 9, '0'),
           'phone_name', 'Shop ' || n, 'email', 'owner' || n || '@example.com')),
-      at, at, 'CH' || (1 + n %% %(channels)s), 'C' || (1 + n %% %(clients)s)
-    FROM (SELECT n, now() - make_interval(secs => (%(inbox)s - n) * 20) AS at
-          FROM generate_series(1, %(inbox)s) n) s
+      at, at, 'CH' || (1 + n % :channels), 'C' || (1 + n % :clients)
+    FROM (SELECT n, now() - make_interval(secs => (:inbox - n) * 20) AS at
+          FROM generate_series(1, :inbox) n) s
     """,
     """
     INSERT INTO delivery_attempts (event_id, product, attempt, started_at, duration_ms, status)
-    SELECT 'ev' || n, %(product)s, 1, now() - make_interval(secs => (%(events)s - n) * 20),
+    SELECT 'ev' || n, :product, 1, now() - make_interval(secs => (:events - n) * 20),
       40, 200
-    FROM generate_series(1, %(events)s) n
+    FROM generate_series(1, :events) n
     """,
     """
     INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, attempts)
     SELECT 'default', 'deliver_product_event', jsonb_build_object('event_id', 'ev' || n),
       'succeeded', 1
-    FROM generate_series(1, %(events)s) n
+    FROM generate_series(1, :events) n
     """,
     """
     INSERT INTO procrastinate_events (job_id, type, at)
-    SELECT j.id, 'succeeded', now() - make_interval(secs => (%(events)s - j.rank) * 20)
+    SELECT j.id, 'succeeded', now() - make_interval(secs => (:events - j.rank) * 20)
     FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM procrastinate_jobs) j
     """,
 ]
@@ -71,14 +71,8 @@ def traffic_params(history: dict[str, Any]) -> dict[str, Any]:
 
 def seed_traffic(url: str, history: dict[str, Any]) -> dict[str, float]:
     """The year of traffic, then VACUUM ANALYZE of its tables; seconds per step."""
-    params = traffic_params(history)
-    steps: dict[str, float] = {}
     with psycopg.connect(libpq(url), autocommit=True) as conn:
-        for statement in TRAFFIC:
-            table = statement.split("INSERT INTO", 1)[1].split()[0]
-            started = time.perf_counter()
-            conn.execute(statement, params)  # type: ignore[arg-type]
-            steps[table] = time.perf_counter() - started
+        steps = timed_inserts(conn, TRAFFIC, traffic_params(history))
         for table in TRAFFIC_TABLES:
             conn.execute(f"VACUUM ANALYZE {table}")
     return steps

@@ -119,7 +119,7 @@ def seeded(template_database: str) -> Iterator[psycopg.Connection[Any]]:
         for statement in SEED:
             conn.execute(_sql(statement), params)
         for statement in TRAFFIC:
-            conn.execute(statement, traffic_params(params))
+            conn.execute(_sql(statement), traffic_params(params))
         conn.execute("VACUUM ANALYZE")  # as autovacuum leaves a settled table
         yield conn
 

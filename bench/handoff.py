@@ -19,8 +19,8 @@ just before each channel. Ratios are medians of the handoff over the baseline.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -43,7 +43,7 @@ from onboard360.domain import RedirectResult, format_redirect
 from onboard360.handoff import generate_secret
 from onboard360.runtime.crypto import generate_key
 from onboard360.runtime.logging import configure_logging
-from onboard360.runtime.serving import running
+from onboard360.runtime.serving import in_background, running
 from onboard360.sandbox.app import create_app as create_sandbox
 from onboard360.sandbox.models import HubSpec
 from onboard360.sandbox.state import Sandbox
@@ -93,27 +93,11 @@ class Sink:
 @contextlib.contextmanager
 def worker_thread(settings: Settings, database_url: str) -> Iterator[None]:
     """procrastinate's worker, continuously, on its own loop; cancelled on the way out."""
-    loop = asyncio.new_event_loop()
-    task: asyncio.Task[None] | None = None
-
-    def run() -> None:
-        nonlocal task
-        asyncio.set_event_loop(loop)
-        task = loop.create_task(
-            run_worker(settings, database_url, install_signal_handlers=False, concurrency=4)
-        )
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-        loop.close()
-
-    thread = threading.Thread(target=run, name="bench-worker", daemon=True)
-    thread.start()
-    try:
+    work = functools.partial(
+        run_worker, settings, database_url, install_signal_handlers=False, concurrency=4
+    )
+    with in_background(work, name="bench-worker"):
         yield
-    finally:
-        if task is not None:
-            loop.call_soon_threadsafe(task.cancel)
-        thread.join(timeout=15)
 
 
 @dataclass

@@ -8,14 +8,14 @@ a person would see.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from onboard360.runtime.serving import in_background
 from tests.integration.popup_http import Popup, onboard
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
@@ -25,32 +25,11 @@ from tests.stack import Stack, running_stack
 def worker_running(stack: Stack, concurrency: int = 4, **options: Any) -> Iterator[None]:
     """A worker in a background thread until the block ends; cancelling it drains it.
     ``options`` go to run_worker. The block fails if the worker ended before it did."""
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(stack.worker(until_idle=False, concurrency=concurrency, **options))
-    failure: list[BaseException] = []
-
-    def work() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            pass
-        except BaseException as exc:  # reported when the block ends
-            failure.append(exc)
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=work, name="worker", daemon=True)
-    thread.start()
-    try:
+    work = functools.partial(stack.worker, until_idle=False, concurrency=concurrency, **options)
+    with in_background(work, name="worker") as thread:  # raises the worker's failure
         yield
-        assert thread.is_alive(), f"the worker ended on its own: {failure}"
-    finally:
-        if thread.is_alive():
-            loop.call_soon_threadsafe(task.cancel)
-        thread.join(timeout=15)
-    if failure:
-        raise failure[0]
+        ended_early = not thread.is_alive()
+    assert not ended_early, "the worker ended on its own"
 
 
 # ---- the same, over HTTP, for what a test only needs to have happened --------------------

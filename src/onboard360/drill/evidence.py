@@ -21,15 +21,13 @@ import psycopg
 from psycopg.rows import dict_row
 
 from onboard360.drill.product import key_sha
+from onboard360.jobs.queue import ALL_TASKS
 
 LIFECYCLE_EVENTS = ("client_created", "channel_created", "channel_ready", "channel_running")
 DELIVERY_LOG_LIMIT = 10_000
-OUR_TASKS = (
-    "process_inbox_events",
-    "provision_key",
-    "deliver_product_event",
-    "configure_messaging",
-)
+# The drain waits for every task of ours: a job it ignored (a redirect still being
+# verified, a key check) could write a product event after it and leave it undelivered.
+OUR_TASKS = ALL_TASKS
 STALLED_LOG_EVENT = "stalled job retried"
 
 

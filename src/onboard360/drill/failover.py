@@ -16,6 +16,16 @@ from typing import Any
 from onboard360.drill import evidence as witness
 from onboard360.drill.chaos import ChaosLog
 
+# Each undelivered event with what says why: its age, its attempts, its delivery jobs.
+_UNDELIVERED = """
+SELECT e.id, e.event_type, e.channel_id, e.attempts, e.failed_at IS NOT NULL AS failed,
+       round(extract(epoch FROM now() - e.created_at)::numeric, 1)::float8 AS age_seconds,
+       (SELECT string_agg(j.id || ' ' || j.status, ', ' ORDER BY j.id)
+          FROM procrastinate_jobs j
+         WHERE j.task_name = 'deliver_product_event' AND j.args->>'event_id' = e.id::text) AS jobs
+  FROM product_events e WHERE e.delivered_at IS NULL ORDER BY e.created_at LIMIT 20
+"""
+
 
 async def gather(database_url: str) -> dict[str, Any]:
     async with await witness.connect(database_url) as conn:
@@ -25,11 +35,7 @@ async def gather(database_url: str) -> dict[str, Any]:
                 " WHERE disabled_at IS NOT NULL"
             )
         ).fetchall()
-        undelivered = await (
-            await conn.execute(
-                "SELECT count(*) AS n FROM product_events WHERE delivered_at IS NULL"
-            )
-        ).fetchone()
+        undelivered = await (await conn.execute(_UNDELIVERED)).fetchall()
         unknown = await (
             await conn.execute(
                 "SELECT channel_id, count(*) AS n FROM timeline"
@@ -45,7 +51,7 @@ async def gather(database_url: str) -> dict[str, Any]:
         ).fetchone()
     return {
         "endpoints_disabled": [dict(row) for row in disabled],
-        "events_undelivered": int(undelivered["n"]) if undelivered else 0,
+        "events_undelivered": [dict(row) for row in undelivered],
         "key_outcome_unknown": {row["channel_id"]: int(row["n"]) for row in unknown},
         "delivery_timeouts": int(failed_deliveries["timeouts"]) if failed_deliveries else 0,
         "delivery_refusals": int(failed_deliveries["refused"]) if failed_deliveries else 0,
@@ -64,8 +70,8 @@ def judge(
         problems.append(
             f"the product endpoint {row['product']} was disabled: {row['disabled_reason']}"
         )
-    if found["events_undelivered"]:
-        problems.append(f"{found['events_undelivered']} event(s) never reached the product")
+    if undelivered := found["events_undelivered"]:
+        problems.append(f"{len(undelivered)} event(s) never reached the product: {undelivered}")
     counts = {
         "database_restarts": len(log.database_restarts),
         "database_down_seconds": round(sum(log.database_restarts), 1),
@@ -75,7 +81,7 @@ def judge(
         "delivery_refusals": found["delivery_refusals"],
         "delivery_timeouts": found["delivery_timeouts"],
         "endpoint_disabled": bool(found["endpoints_disabled"]),
-        "events_undelivered": found["events_undelivered"],
+        "events_undelivered": len(found["events_undelivered"]),
         "key_outcome_unknown": sum(found["key_outcome_unknown"].values()),
         "extra_generations": {
             "after_kill": keys["extra_after_crash"],

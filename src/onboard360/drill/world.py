@@ -141,6 +141,11 @@ class World:
             "ONBOARD360_PRODUCTS": json.dumps(products),
             # Off: the drill's final `onboard360 sync` is what must recover lost webhooks.
             "ONBOARD360_RECONCILE_CRON": "",
+            # Off too: they fire at wall-clock boundaries, so a run could start after the
+            # drain and write an event the verdict then counts as undelivered.
+            "ONBOARD360_KEY_CHECK_EVERY_MINUTES": "0",
+            "ONBOARD360_ABANDON_CRON": "",
+            "ONBOARD360_PRUNE_CRON": "",
             "ONBOARD360_WORKER_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
             "ONBOARD360_STALLED_WORKER_SECONDS": str(STALLED_SECONDS),
             # A process restarted while the drill's PostgreSQL is down waits for it.

@@ -52,6 +52,18 @@ KEY_HEALTH_TASK: Final = "check_keys"
 PRUNE_TASK: Final = "prune"
 # Periodic only (abandon_cron): the abandonment sweep (jobs/abandon.py).
 ABANDON_TASK: Final = "abandon_onboardings"
+# Every task of ours (tests/unit/jobs/test_queue_constructors.py checks it against the app).
+ALL_TASKS: Final = (
+    INBOX_TASK,
+    PROVISION_TASK,
+    DELIVER_TASK,
+    MESSAGING_TASK,
+    VERIFY_TASK,
+    RECONCILE_TASK,
+    KEY_HEALTH_TASK,
+    PRUNE_TASK,
+    ABANDON_TASK,
+)
 
 DEFAULT_QUEUE: Final = "default"
 

@@ -10,8 +10,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -170,3 +171,51 @@ def running(app: ASGIApp, host: str = "127.0.0.1", port: int | None = None) -> I
         thread.join(timeout=10)
         if sock is not None:
             sock.close()
+
+
+@contextlib.contextmanager
+def in_background(
+    work: Callable[[], Coroutine[Any, Any, object]], name: str
+) -> Iterator[threading.Thread]:
+    """Run ``work()`` on its own event loop in a daemon thread until the block ends, then
+    cancel it; yields the thread (alive while the work runs) and raises the work's failure.
+
+    The loop is ``asyncio.run``'s: when the work ends, every task it left behind (a
+    connection pool's workers, spawned but not yet started) is cancelled and awaited before
+    the loop closes. A bare ``run_until_complete`` + ``close`` strands them, and Python
+    later reports each unstarted coroutine as never awaited, in whatever test runs then.
+    """
+    started = threading.Event()
+    handle: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handle.append((asyncio.get_running_loop(), task))
+        started.set()
+        await work()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # raised in the caller's thread
+            failure.append(exc)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    started.wait()
+    try:
+        yield thread
+    finally:
+        if handle and thread.is_alive():
+            loop, task = handle[0]
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(task.cancel)
+        thread.join(timeout=15)
+    if failure:
+        raise failure[0]

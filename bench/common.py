@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -254,12 +254,20 @@ def time_migration(url: str, *, down_to: str, up_to: str, batch: str) -> dict[st
 
 
 def timed_gets(
-    http: httpx.Client, path: str, *, warmups: int, repeat: int
+    http: httpx.Client,
+    path: str,
+    *,
+    warmups: int,
+    repeat: int,
+    before: Callable[[int], None] | None = None,
 ) -> tuple[list[float], httpx.Response]:
     """``warmups`` then ``repeat`` GETs of ``path`` one after the other: the timed ones'
-    milliseconds and the last answer. Anything but a 200 ends the bench."""
+    milliseconds and the last answer; ``before(i)``, untimed, before the i-th. Anything
+    but a 200 ends the bench."""
     times: list[float] = []
     for attempt in range(warmups + repeat):
+        if before is not None:
+            before(attempt)
         started = time.perf_counter()
         answer = http.get(path)
         elapsed = (time.perf_counter() - started) * 1000

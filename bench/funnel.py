@@ -1,6 +1,13 @@
 """The funnel over a year of journeys: ``GET /api/v1/funnel`` for the last 7, 30 and 365
 days and a page of ``/funnel/days``, at 100,000 and 1,000,000 onboardings.
 
+The funnel keeps each past day's counts (db/queries/funnel.py, migration 0019), so three
+kinds of call are timed: the **first** question over a year, which counts and keeps its
+363 past days (one call, on the freshly seeded table); the questions after it, which add
+up kept days and count yesterday and today; and a year's question after a change to one
+journey of an old day (each time another day; the change is made untimed before the
+call), which counts that day again.
+
     .venv/bin/python -m bench.funnel [--sizes 100000 1000000] [--repeat 15]
 
 For each size, a fresh migrated database gets a year of journeys (``bench/funnel_seed.py``:
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,7 +104,7 @@ def sizes(url: str) -> dict[str, int]:
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         found = conn.execute(
             "SELECT relname, pg_relation_size(oid) FROM pg_class WHERE relname IN "
-            "('onboardings', 'onboardings_funnel', 'onboardings_resumed')"
+            "('onboardings', 'onboardings_funnel', 'onboardings_resumed', 'funnel_counts')"
         ).fetchall()
     return {name: int(size) for name, size in found}
 
@@ -118,18 +126,50 @@ def app_with_baseline(url: str) -> FastAPI:
     return with_select1(create_app(settings(), url))
 
 
-def measure(base_url: str, repeat: int) -> dict[str, dict[str, Any]]:
+FIRST = "GET /api/v1/funnel 365 days, first (keeps)"
+AFTER_CHANGE = "GET /api/v1/funnel 365 d, an old day changed"
+
+
+def _year() -> str:
+    today = datetime.now(UTC).date()
+    return f"/api/v1/funnel?from={(today - timedelta(days=364)).isoformat()}&to={today}"
+
+
+def change_an_old_day(url: str) -> Callable[[int], None]:
+    """Before the i-th call: touch one journey started 30 + i days ago (0019's trigger
+    marks its day stale)."""
+
+    def change(i: int) -> None:
+        day = datetime.now(UTC).date() - timedelta(days=30 + i)
+        with psycopg.connect(libpq(url), autocommit=True) as conn:
+            conn.execute(
+                "UPDATE onboardings SET popup_closed_at = popup_closed_at WHERE id = ("
+                " SELECT id FROM onboardings WHERE hub = %s AND created_at >= %s"
+                " ORDER BY created_at LIMIT 1)",
+                (HUBS[0], day),
+            )
+
+    return change
+
+
+def measure(base_url: str, url: str, repeat: int) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     headers = {"Authorization": f"Bearer {PRODUCT_TOKEN}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as http:
+
+    def record(label: str, times: list[float], answer: httpx.Response) -> None:
+        body = answer.json()
+        results[label] = {
+            "median_ms": median(times),
+            "p95_ms": percentile(times, 95),
+            "journeys": body.get("journeys") if isinstance(body, dict) else None,
+        }
+
+    with httpx.Client(base_url=base_url, headers=headers, timeout=300) as http:
+        record(FIRST, *timed_gets(http, _year(), warmups=0, repeat=1))
         for label, path in calls():
-            times, answer = timed_gets(http, path, warmups=2, repeat=repeat)
-            body = answer.json()
-            results[label] = {
-                "median_ms": median(times),
-                "p95_ms": percentile(times, 95),
-                "journeys": body.get("journeys") if isinstance(body, dict) else None,
-            }
+            record(label, *timed_gets(http, path, warmups=2, repeat=repeat))
+        changed = timed_gets(http, _year(), warmups=0, repeat=repeat, before=change_an_old_day(url))
+        record(AFTER_CHANGE, *changed)
     return results
 
 
@@ -139,7 +179,7 @@ def run_size(onboardings: int, repeat: int, with_migration: bool = False) -> dic
         seconds = seed(url, onboardings)
         print(f"{onboardings:,} journeys seeded in {seconds:.1f} s", flush=True)
         with running(app_with_baseline(url)) as base_url:
-            measured = measure(base_url, repeat)
+            measured = measure(base_url, url, repeat)
         base = measured[BASELINE]["median_ms"]
         for label, call in measured.items():
             print(
@@ -168,7 +208,7 @@ def report(results: list[dict[str, Any]]) -> None:
         f"{'p50 ' + _short(r['onboardings']):>11}{'p95':>9}{'× sel1':>8}" for r in results
     )
     print(header)
-    for label, _ in calls():
+    for label in results[0]["calls"]:
         line = f"{label:<44}"
         for r in results:
             call, base = r["calls"][label], r["calls"][BASELINE]["median_ms"]

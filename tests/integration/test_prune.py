@@ -9,6 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.common import psycopg_sql
+from bench.funnel_seed import SEED as FUNNEL_SEED
+from bench.funnel_seed import seed_params
 
 from onboard360.config.settings import Settings
 from onboard360.db.pooling import one_off_async_engine
@@ -139,3 +142,32 @@ def test_timeline_and_delivered_events_only_when_a_setting_says_so(seeded: str) 
     assert left["timeline"] == ["new"]
     assert left["events"] == ["dead", "fresh", "pending"]
     assert left["attempts"] == [("dead", 1), ("fresh", 1), ("pending", 1)]
+
+
+def test_a_run_counts_the_funnels_stale_days_again(database_url: str) -> None:
+    """Journeys changed on past days leave marks (migration 0019); a run counts those days
+    again and the marks go, so they never pile up where nobody asks for the funnel."""
+    with psycopg.connect(to_libpq_uri(database_url), autocommit=True) as conn:
+        for statement in FUNNEL_SEED:  # a year of journeys, written now: every day marked
+            conn.execute(psycopg_sql(statement), seed_params(300))
+        marked = conn.execute("SELECT count(DISTINCT (hub, day)) FROM funnel_stale").fetchone()
+    assert marked is not None
+    assert marked[0] > 100
+
+    _prune(database_url, Settings(), dry_run=True)  # a dry run counts nothing again
+    with psycopg.connect(to_libpq_uri(database_url)) as conn:
+        assert conn.execute("SELECT count(*) FROM funnel_stale").fetchone() != (0,)
+
+    _prune(database_url, Settings())
+    with psycopg.connect(to_libpq_uri(database_url)) as conn:
+        left = conn.execute("SELECT count(*) FROM funnel_stale WHERE day < current_date - 1")
+        assert left.fetchone() == (0,)
+        kept = conn.execute(
+            "SELECT coalesce(sum(n), 0) FROM funnel_counts WHERE name = 'started'"
+        ).fetchone()
+        journeys = conn.execute(
+            "SELECT count(*) FROM onboardings WHERE journey_id IS NULL"
+            " AND created_at < date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 day'"
+            " AND created_at >= (SELECT min(day) FROM funnel_days_kept)"
+        ).fetchone()
+    assert kept == journeys

@@ -15,6 +15,9 @@ Never removed, whatever the settings:
 - timeline lines and product events unless ``retention_timeline_days`` /
   ``retention_product_events_days`` are set; then only delivered events.
 
+A run also counts again the funnel's kept days that changes made stale
+(db/queries/funnel.py), so their marks (``funnel_stale``) never pile up unread.
+
 A webhook redelivered after its inbox row was removed is stored and processed again;
 processing is idempotent (the state machines change nothing for a state they are in).
 """
@@ -31,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onboard360.config.settings import Settings
 from onboard360.db.pooling import one_off_async_engine
+from onboard360.db.queries.funnel_counts import keep_stale_days
 from onboard360.jobs import queue
 from onboard360.runtime.logging import get_logger
 from onboard360.runtime.metrics import PRUNED_ROWS
@@ -155,7 +159,12 @@ async def prune(
                 counts[table] = await _count(conn, table, cutoff)
         else:
             counts[table] = await _prune_table(engine, table, cutoff, batch)
-    log.info("retention applied" if not dry_run else "retention dry run", **counts)
+    if dry_run:
+        log.info("retention dry run", **counts)
+        return counts
+    async with engine.begin() as conn:  # the funnel's stale days, so marks do not pile up
+        hubs = await keep_stale_days(conn)
+    log.info("retention applied", funnel_stale_hubs_recounted=hubs, **counts)
     return counts
 
 

@@ -61,7 +61,7 @@ async def funnel(asked: Asked, service: ServiceDep) -> dict[str, Any]:
     step, resumed journeys, popups blocked or closed without a redirect, time to live.
     422 ``invalid_range``: from after to, or over 366 days; 422 ``invalid_filter``: a hub
     of the other billing model."""
-    async with service.engine.connect() as conn:
+    async with service.engine.begin() as conn:  # keeps the days it counts
         counted = await summary(
             conn, asked.hubs, asked.first, asked.last, returning=asked.returning
         )
@@ -77,7 +77,7 @@ async def funnel_days(
 ) -> dict[str, Any]:
     """The same journeys per UTC day and outcome, newest day first; every day of the
     range is listed, also those without a journey."""
-    async with service.engine.connect() as conn:
+    async with service.engine.begin() as conn:  # keeps the days it counts
         rows, next_cursor = await days_page(
             conn,
             asked.hubs,

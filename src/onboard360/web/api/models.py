@@ -202,8 +202,13 @@ class FunnelStep(BaseModel):
         description="reached / the step before's reached (0–1); null for the first step "
         "or when none reached the step before"
     )
-    median_seconds: float | None = Field(description="median time from the step before")
-    p90_seconds: float | None = Field(description="90th percentile time from the step before")
+    median_seconds: float | None = Field(
+        description="median time from the step before (within 1/16 s or 4.4%: read from "
+        "the days' histograms)"
+    )
+    p90_seconds: float | None = Field(
+        description="90th percentile time from the step before (within 1/16 s or 4.4%)"
+    )
 
 
 class TimeToLiveBucket(BaseModel):

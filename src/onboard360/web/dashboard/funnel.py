@@ -67,7 +67,7 @@ async def funnel_page(request: Request, session: SessionDep, service: ServiceDep
     except ApiError as exc:
         message = "There is no such hub." if exc.status == 404 else f"{exc.message}."
         raise PageError(exc.status, message) from None
-    async with service.engine.connect() as conn:
+    async with service.engine.begin() as conn:  # keeps the days it counts
         span = (asked.hubs, asked.first, asked.last)
         counted = await summary(conn, *span, returning=asked.returning)
         per_day = await days(conn, *span, returning=asked.returning)

@@ -100,6 +100,40 @@ def migration(url: str) -> dict[str, float]:
     )
 
 
+TRIGGERS = ", ".join(f"onboardings_funnel_stale_{e}" for e in ("insert", "update", "delete"))
+
+
+def trigger_cost(url: str, updates: int = 2000, rounds: int = 3) -> dict[str, float]:
+    """Microseconds per one-row UPDATE of an onboarding (autocommit, one round trip
+    each), with migration 0019's triggers on and off, interleaved over ``rounds``: of a
+    journey started today (the steady state: no mark) and of one started 30 days ago
+    (a mark appended each time)."""
+    today = datetime.now(UTC).date()
+    update = "UPDATE onboardings SET popup_closed_at = popup_closed_at WHERE id = %s"
+    found: dict[str, list[float]] = {}
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        ids = {
+            age: conn.execute(
+                "SELECT id FROM onboardings WHERE created_at >= %s ORDER BY created_at LIMIT 1",
+                (today - timedelta(days=days),),
+            ).fetchone()[0]  # type: ignore[index]
+            for age, days in (("today", 0), ("30 days ago", 30))
+        }
+        for _ in range(rounds):
+            for on in (True, False):
+                for name in TRIGGERS.split(", "):
+                    switch = "ENABLE" if on else "DISABLE"
+                    conn.execute(f"ALTER TABLE onboardings {switch} TRIGGER {name}")
+                for age, row in ids.items():
+                    started = time.perf_counter()
+                    for _ in range(updates):
+                        conn.execute(update, (row,))
+                    took = (time.perf_counter() - started) / updates * 1e6
+                    found.setdefault(f"{age}, triggers {'on' if on else 'off'}", []).append(took)
+        conn.execute("DELETE FROM funnel_stale")
+    return {label: median(times) for label, times in found.items()}
+
+
 def sizes(url: str) -> dict[str, int]:
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         found = conn.execute(
@@ -191,7 +225,15 @@ def run_size(onboardings: int, repeat: int, with_migration: bool = False) -> dic
             "onboardings": onboardings,
             "sizes": sizes(url),
             "calls": measured,
+            "trigger_us": (cost := trigger_cost(url)),
         }
+        for age in ("today", "30 days ago"):
+            on, off = cost[f"{age}, triggers on"], cost[f"{age}, triggers off"]
+            print(
+                f"  one-row UPDATE of a journey started {age}: {on:.0f} µs with 0019's "
+                f"trigger, {off:.0f} µs without (× {on / off:.2f})",
+                flush=True,
+            )
         if with_migration:
             result["migration"] = took = migration(url)
             print(

@@ -8,6 +8,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import httpx
+
 from onboard360.handoff import verify
 from onboard360.jobs.abandon import SweepReport, sweep
 from onboard360.wiring.service import open_service
@@ -75,3 +77,10 @@ def resume(stack: Stack, onboarding_id: str) -> dict[str, Any]:
     assert answer.status_code == 201, answer.text
     fresh: dict[str, Any] = answer.json()
     return fresh
+
+
+def advance_sandbox_clock(stack: Stack, seconds: float) -> None:
+    moved = httpx.patch(
+        f"{stack.sandbox_url}/sandbox/clock", json={"advance_seconds": seconds}, timeout=10
+    )
+    assert moved.status_code == 200, moved.text

@@ -11,8 +11,9 @@ import pytest
 import structlog
 
 from onboard360.runtime.logging import configure_logging
+from onboard360.runtime.serving import free_port
 from tests.integration.dashboard_http import Dashboard, logged_in
-from tests.stack import Stack
+from tests.stack import Stack, running_stack
 
 
 @pytest.fixture
@@ -34,3 +35,12 @@ def dashboard(stack: Stack) -> Iterator[Dashboard]:
     """A logged-in operator's HTTP client for the dashboard."""
     with logged_in(stack, "ops@example.test") as d:
         yield d
+
+
+@pytest.fixture
+def clocked(database_url: str) -> Iterator[Stack]:
+    """The stack with onboard360 following the sandbox's clock (test_clock_url)."""
+    port = free_port()
+    clock_url = f"http://127.0.0.1:{port}/sandbox/clock"
+    with running_stack(database_url, sandbox_port=port, test_clock_url=clock_url) as s:
+        yield s

@@ -5,38 +5,22 @@ nothing."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 
-import httpx
-import pytest
-
-from onboard360.runtime.serving import free_port
 from tests.cli_process import run_onboard360
-from tests.integration.abandon_http import announced, marks, stored_events
+from tests.integration.abandon_http import (
+    advance_sandbox_clock,
+    announced,
+    marks,
+    stored_events,
+)
 from tests.integration.service_http import rows
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 ANNOUNCED_ONE = "marked 1 onboarding(s) abandoned, 1 announced with onboarding.abandoned"
 
 
-@pytest.fixture
-def clocked(database_url: str) -> Iterator[Stack]:
-    """The stack with onboard360 following the sandbox's clock (test_clock_url)."""
-    port = free_port()
-    clock_url = f"http://127.0.0.1:{port}/sandbox/clock"
-    with running_stack(database_url, sandbox_port=port, test_clock_url=clock_url) as s:
-        yield s
-
-
 def abandon(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return run_onboard360("abandon", *args, env={**stack.env(), **env}, timeout=60)
-
-
-def advance_sandbox_clock(stack: Stack, seconds: float) -> None:
-    moved = httpx.patch(
-        f"{stack.sandbox_url}/sandbox/clock", json={"advance_seconds": seconds}, timeout=10
-    )
-    assert moved.status_code == 200, moved.text
 
 
 def test_abandon_sweeps_by_the_test_clock_once_and_dry_run_writes_nothing(

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
         max_length=2048,
         pattern=r"^https?://[^\s]+$",
         description="tests only: a sandbox's /sandbox/clock; onboard360's timers (onboarding "
-        "expiry, the abandonment sweep and resume, the redirect's client-age check) follow "
+        "expiry, the abandonment sweep and resume, the redirect's client-age check, job "
+        "retries' backoff) follow "
         "how far that clock is ahead (a scenario's --speed or `advance`). Never in production",
     )
     worker_heartbeat_seconds: float = Field(

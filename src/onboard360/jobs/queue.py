@@ -1,7 +1,8 @@
 """The one door to procrastinate's queue: task names, job specs, defer, what is queued.
 
-Only this module (and migration 0010, which holds the SQL functions below) names
-procrastinate's tables and functions; everything else builds a ``JobSpec`` with one of
+Only this module (and migrations 0010, which holds the SQL functions below, and 0020,
+whose ``follow_test_clock`` moves waiting jobs for a test clock) names procrastinate's
+tables and functions; everything else builds a ``JobSpec`` with one of
 the constructors here and hands it to ``defer`` on the connection of the transaction
 that writes the row asking for the job, so the job exists exactly when that row does (no
 dual write). Jobs are deferred through procrastinate's own ``JobManager`` on that
@@ -18,7 +19,8 @@ Upgrading procrastinate (pinned to 3.10 in pyproject) must check, in this module
 - ``procrastinate_defer_jobs_v1`` and ``procrastinate_job_to_defer_v1`` (the receiver's
   one-statement store-and-defer, ``inbox_defer_sql``) keep their name and field order;
 - ``procrastinate_jobs`` keeps ``task_name``, ``status`` (todo, doing, failed), ``args``;
-  if not, a new migration re-creates ``key_job_queued``/``key_job_failed`` (0010);
+  if not, a new migration re-creates ``key_job_queued``/``key_job_failed`` (0010) and
+  ``follow_test_clock`` (0020, which also needs ``scheduled_at``);
 - the registered tasks' parameters still match the constructors
   (tests/unit/jobs/test_queue_constructors.py).
 """

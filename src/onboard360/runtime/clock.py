@@ -11,7 +11,10 @@ Two users, one abstraction:
 - **onboard360's own timers** (onboarding expiry and what is measured against it) read
   ``now()`` here: the wall clock, unless the service is configured for tests with
   ``test_clock_url``; then it follows how far the sandbox's clock is ahead
-  (wiring/service.py polls it), so an ``advance`` expires onboardings too.
+  (wiring/service.py polls it), so an ``advance`` expires onboardings too, and the jobs
+  waiting for a retry move as far earlier (migration 0020), so their backoff passes too.
+  Periodic jobs (the abandonment sweep, key checks) keep their wall-clock schedule: a
+  test runs them itself (``onboard360 abandon``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from onboard360.config.hubs import HubConfig, ProductConfig
@@ -121,8 +123,11 @@ async def open_service(
         log.warning("following a test clock: for tests only", url=settings.test_clock_url)
         # Read once before anything runs: a command's first clock.now() (`onboard360
         # abandon` sweeps at once) is then already the test clock's, not the wall clock.
-        await read_test_clock(settings.test_clock_url, http)
-        follower = asyncio.create_task(follow_test_clock(settings.test_clock_url, http))
+        ahead = await read_test_clock(settings.test_clock_url, http)
+        applied = await move_queue(engine, ahead) if ahead is not None else None
+        follower = asyncio.create_task(
+            follow_test_clock(settings.test_clock_url, http, engine, applied=applied)
+        )
     try:
         yield Service(settings, engine, keyring, http, retry)
     finally:
@@ -134,24 +139,55 @@ async def open_service(
         await engine.dispose()
 
 
-async def follow_test_clock(url: str, http: httpx.AsyncClient, every: float = 0.1) -> None:
+async def follow_test_clock(
+    url: str,
+    http: httpx.AsyncClient,
+    engine: AsyncEngine,
+    *,
+    applied: float | None = None,
+    every: float = 0.1,
+) -> None:
     """Keep onboard360's clock as far ahead of real time as the test clock at ``url`` (a
-    sandbox's /sandbox/clock) is: its ``advance`` then expires onboardings here too.
-    Tests only (``test_clock_url``); an unreachable clock leaves ours where it was."""
+    sandbox's /sandbox/clock) is: its ``advance`` then expires onboardings here too, and
+    brings due the retries it skipped over (``move_queue``; ``applied``: how far ahead
+    this process last moved the queue). Tests only (``test_clock_url``); an unreachable
+    clock leaves ours where it was."""
     readable = True
     while True:
-        readable = await read_test_clock(url, http, was_readable=readable)
+        ahead = await read_test_clock(url, http, was_readable=readable)
+        readable = ahead is not None
+        if ahead is not None and ahead != applied:
+            try:
+                applied = await move_queue(engine, ahead)
+            except (DBAPIError, OSError) as exc:  # the next poll tries again
+                log.warning("test clock: queue not moved", error=type(exc).__name__)
         await asyncio.sleep(every)
 
 
-async def read_test_clock(url: str, http: httpx.AsyncClient, *, was_readable: bool = True) -> bool:
-    """Set onboard360's clock from the test clock at ``url`` once; whether it answered (an
-    unreadable clock is logged when it stops answering and leaves ours where it was)."""
+# Jobs waiting for a retry move as far earlier as the clock moved ahead (migration 0020).
+_FOLLOW_QUEUE = text("SELECT follow_test_clock(:ahead)")
+
+
+async def move_queue(engine: AsyncEngine, ahead: float) -> float:
+    """Tell the queue the test clock is ``ahead`` seconds ahead (once per move, whichever
+    process sees it first: migration 0020); answers ``ahead``."""
+    async with engine.begin() as conn:
+        await conn.execute(_FOLLOW_QUEUE, {"ahead": ahead})
+    return ahead
+
+
+async def read_test_clock(
+    url: str, http: httpx.AsyncClient, *, was_readable: bool = True
+) -> float | None:
+    """Set onboard360's clock from the test clock at ``url`` once; how far ahead it is,
+    or None when it did not answer (logged when it stops answering; ours stays where it
+    was)."""
     try:
         answer = await http.get(url, timeout=2)
-        clock.SERVICE_CLOCK.follow(float(answer.json()["ahead_seconds"]))
+        ahead = float(answer.json()["ahead_seconds"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         if was_readable:
             log.warning("test clock unreadable", url=url)
-        return False
-    return True
+        return None
+    clock.SERVICE_CLOCK.follow(ahead)
+    return ahead

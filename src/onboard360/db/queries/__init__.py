@@ -4,7 +4,7 @@
 | --- | --- |
 | ``overview.py`` | an onboarding's stage, channels by state, the needs-attention lists |
 | ``funnel.py`` | the journeys of a range of days: steps, conversion, times, outcomes per day |
-| ``funnel_counts.py`` | counting a range's journeys; each past day's counts kept, counted again when a change marks it stale |
+| ``funnel_counts.py`` | counting journeys; past days kept, counted again when marked stale |
 | ``search.py`` | what a phone number, client id, channel id or partner user id finds |
 | ``clients.py`` | a client's channels, key generations, events and timeline |
 | ``onboardings.py`` | onboarding attempts: a product's list, by id, by state, by cookie |

@@ -10,11 +10,13 @@ from typing import Any
 import psycopg
 import pytest
 from bench.common import psycopg_sql
+from bench.funnel import settings as funnel_settings
 from bench.funnel_seed import SEED as FUNNEL_SEED
 from bench.funnel_seed import seed_params
 
 from onboard360.config.settings import Settings
 from onboard360.db.pooling import one_off_async_engine
+from onboard360.domain.funnel import MAX_DAYS
 from onboard360.jobs.prune import prune
 from onboard360.runtime.metrics import PRUNED_ROWS
 from tests.integration.service_http import to_libpq_uri
@@ -144,9 +146,10 @@ def test_timeline_and_delivered_events_only_when_a_setting_says_so(seeded: str) 
     assert left["attempts"] == [("dead", 1), ("fresh", 1), ("pending", 1)]
 
 
-def test_a_run_counts_the_funnels_stale_days_again(database_url: str) -> None:
+def test_a_run_counts_the_funnels_stale_days_again_and_keeps_the_year(database_url: str) -> None:
     """Journeys changed on past days leave marks (migration 0019); a run counts those days
-    again and the marks go, so they never pile up where nobody asks for the funnel."""
+    again and the marks go, so they never pile up where nobody asks for the funnel; with
+    hubs configured it keeps every past day of the last year, so questions find them."""
     with psycopg.connect(to_libpq_uri(database_url), autocommit=True) as conn:
         for statement in FUNNEL_SEED:  # a year of journeys, written now: every day marked
             conn.execute(psycopg_sql(statement), seed_params(300))
@@ -158,7 +161,7 @@ def test_a_run_counts_the_funnels_stale_days_again(database_url: str) -> None:
     with psycopg.connect(to_libpq_uri(database_url)) as conn:
         assert conn.execute("SELECT count(*) FROM funnel_stale").fetchone() != (0,)
 
-    _prune(database_url, Settings())
+    _prune(database_url, Settings())  # no hub configured: the stale days only
     with psycopg.connect(to_libpq_uri(database_url)) as conn:
         left = conn.execute("SELECT count(*) FROM funnel_stale WHERE day < current_date - 1")
         assert left.fetchone() == (0,)
@@ -171,3 +174,8 @@ def test_a_run_counts_the_funnels_stale_days_again(database_url: str) -> None:
             " AND created_at >= (SELECT min(day) FROM funnel_days_kept)"
         ).fetchone()
     assert kept == journeys
+
+    _prune(database_url, funnel_settings())  # hubs pp and dp: their whole past year
+    with psycopg.connect(to_libpq_uri(database_url)) as conn:
+        days = conn.execute("SELECT hub, count(*) FROM funnel_days_kept GROUP BY 1 ORDER BY 1")
+        assert days.fetchall() == [("dp", MAX_DAYS), ("pp", MAX_DAYS)]

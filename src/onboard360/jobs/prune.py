@@ -15,8 +15,9 @@ Never removed, whatever the settings:
 - timeline lines and product events unless ``retention_timeline_days`` /
   ``retention_product_events_days`` are set; then only delivered events.
 
-A run also counts again the funnel's kept days that changes made stale
-(db/queries/funnel.py), so their marks (``funnel_stale``) never pile up unread.
+A run also keeps the funnel's past days (db/queries/funnel_counts.py): the last year's
+days not kept yet, and again the kept days a change made stale, so that questions find
+them kept and the marks (``funnel_stale``) never pile up unread.
 
 A webhook redelivered after its inbox row was removed is stored and processed again;
 processing is idempotent (the state machines change nothing for a state they are in).
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onboard360.config.settings import Settings
 from onboard360.db.pooling import one_off_async_engine
-from onboard360.db.queries.funnel_counts import keep_stale_days
+from onboard360.db.queries.funnel_counts import keep_days
 from onboard360.jobs import queue
 from onboard360.runtime.logging import get_logger
 from onboard360.runtime.metrics import PRUNED_ROWS
@@ -162,9 +163,9 @@ async def prune(
     if dry_run:
         log.info("retention dry run", **counts)
         return counts
-    async with engine.begin() as conn:  # the funnel's stale days, so marks do not pile up
-        hubs = await keep_stale_days(conn)
-    log.info("retention applied", funnel_stale_hubs_recounted=hubs, **counts)
+    async with engine.begin() as conn:  # the funnel's past days: kept, stale ones again
+        stale = await keep_days(conn, [hub.name for hub in settings.hubs])
+    log.info("retention applied", funnel_stale_spans_recounted=stale, **counts)
     return counts
 
 

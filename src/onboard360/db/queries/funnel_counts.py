@@ -9,8 +9,8 @@ up its range's kept days (``_KEPT_TOTALS``: a range of the primary key, a few hu
 per day) and counts yesterday and today afresh, so its cost follows the number of days,
 not the journeys in them. A kept day that a change made stale (0019's trigger marks it),
 or one not counted yet, is counted first (``_keep``), under one advisory lock so two
-questions never count the same day at once; the retention job does the same for stale
-days nobody asked about (``keep_stale_days``).
+questions never count the same day at once; the retention job keeps the last year's days
+and counts stale ones again every night (``keep_days``), so questions find them kept.
 
 Counting reads a range's journeys (``_JOURNEYS``): the first attempts started in it (an
 index-only scan of ``onboardings_funnel``, or 0011's ``onboardings_newest`` and the
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboard360.domain.funnel import (
     BUCKETS_PER_DOUBLING,
+    MAX_DAYS,
     OUTCOMES,
     STEPS,
     SUB_SECOND_BUCKETS,
@@ -260,12 +261,18 @@ def _fresh_from(today: date | None) -> date:
     return (today or datetime.now(UTC).date()) - timedelta(days=1)
 
 
-async def keep_stale_days(conn: AsyncConnection, today: date | None = None) -> int:
-    """Count again the kept days that a change made stale, so their marks do not pile up
-    where nobody asks (the retention job calls this); answers how many hubs had some."""
-    stale = list(await conn.execute(_STALE, {"before": _fresh_from(today)}))
-    if stale:
-        await conn.execute(_WORK_MEM)
+async def keep_days(conn: AsyncConnection, hubs: Sequence[str], today: date | None = None) -> int:
+    """Count and keep the hubs' past days of the last year not kept yet, and count again
+    every kept day a change made stale, so that questions find them kept and marks never
+    pile up where nobody asks (the retention job calls this nightly). Answers how many
+    (hub, first day, last day) spans of stale days it found."""
+    fresh_from = _fresh_from(today)
+    stale = list(await conn.execute(_STALE, {"before": fresh_from}))
+    await conn.execute(_WORK_MEM)
+    if hubs:
+        await _keep(
+            conn, hubs, fresh_from - timedelta(days=MAX_DAYS), fresh_from - timedelta(days=1)
+        )
     for row in stale:
         await _keep(conn, [row.hub], row.first, row.last)
     return len(stale)

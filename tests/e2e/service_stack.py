@@ -17,6 +17,7 @@ import httpx
 
 from onboard360.runtime.serving import in_background
 from tests.integration.popup_http import Popup, onboard
+from tests.integration.service_http import rows
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack, running_stack
 
@@ -24,9 +25,16 @@ from tests.stack import Stack, running_stack
 @contextlib.contextmanager
 def worker_running(stack: Stack, concurrency: int = 4, **options: Any) -> Iterator[None]:
     """A worker in a background thread until the block ends; cancelling it drains it.
-    ``options`` go to run_worker. The block fails if the worker ended before it did."""
+    ``options`` go to run_worker. The block starts once the worker has registered with the
+    queue (its start-up, and what it logs then, is over); it fails if the worker ended
+    before it did."""
     work = functools.partial(stack.worker, until_idle=False, concurrency=concurrency, **options)
     with in_background(work, name="worker") as thread:  # raises the worker's failure
+        wait_until(
+            lambda: not thread.is_alive() or rows(stack, "SELECT 1 FROM procrastinate_workers"),
+            timeout=30,
+            what="the worker to start",
+        )
         yield
         ended_early = not thread.is_alive()
     assert not ended_early, "the worker ended on its own"

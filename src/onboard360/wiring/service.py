@@ -119,24 +119,30 @@ async def open_service(
         timeout=httpx.Timeout(retry.request_timeout, connect=min(5.0, retry.request_timeout))
     )
     follower = None
-    if settings.test_clock_url:
-        log.warning("following a test clock: for tests only", url=settings.test_clock_url)
-        # Read once before anything runs: a command's first clock.now() (`onboard360
-        # abandon` sweeps at once) is then already the test clock's, not the wall clock.
-        ahead = await read_test_clock(settings.test_clock_url, http)
-        applied = await move_queue(engine, ahead) if ahead is not None else None
-        follower = asyncio.create_task(
-            follow_test_clock(settings.test_clock_url, http, engine, applied=applied)
-        )
-    try:
+    try:  # everything opened above is closed below, whatever happens from here
+        if settings.test_clock_url:
+            follower = await _start_following(settings.test_clock_url, http, engine)
         yield Service(settings, engine, keyring, http, retry)
     finally:
         if follower is not None:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
+        if settings.test_clock_url:
             clock.SERVICE_CLOCK.follow(0)
         await http.aclose()
         await engine.dispose()
+
+
+async def _start_following(
+    url: str, http: httpx.AsyncClient, engine: AsyncEngine
+) -> asyncio.Task[None]:
+    """Follow the test clock at ``url``: read it once before anything runs (a command's
+    first clock.now(), `onboard360 abandon` sweeping at once, is then already the test
+    clock's), then keep following it in a task."""
+    log.warning("following a test clock: for tests only", url=url)
+    ahead = await read_test_clock(url, http)
+    applied = None if ahead is None else await move_queue(engine, ahead)
+    return asyncio.create_task(follow_test_clock(url, http, engine, applied=applied))
 
 
 async def follow_test_clock(
@@ -157,10 +163,8 @@ async def follow_test_clock(
         ahead = await read_test_clock(url, http, was_readable=readable)
         readable = ahead is not None
         if ahead is not None and ahead != applied:
-            try:
-                applied = await move_queue(engine, ahead)
-            except (DBAPIError, OSError) as exc:  # the next poll tries again
-                log.warning("test clock: queue not moved", error=type(exc).__name__)
+            moved = await move_queue(engine, ahead)
+            applied = applied if moved is None else moved
         await asyncio.sleep(every)
 
 
@@ -168,11 +172,16 @@ async def follow_test_clock(
 _FOLLOW_QUEUE = text("SELECT follow_test_clock(:ahead)")
 
 
-async def move_queue(engine: AsyncEngine, ahead: float) -> float:
+async def move_queue(engine: AsyncEngine, ahead: float) -> float | None:
     """Tell the queue the test clock is ``ahead`` seconds ahead (once per move, whichever
-    process sees it first: migration 0020); answers ``ahead``."""
-    async with engine.begin() as conn:
-        await conn.execute(_FOLLOW_QUEUE, {"ahead": ahead})
+    process sees it first: migration 0020); answers ``ahead``, or None when the database
+    did not answer (logged; the next poll tries again)."""
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(_FOLLOW_QUEUE, {"ahead": ahead})
+    except (DBAPIError, OSError) as exc:
+        log.warning("test clock: queue not moved", error=type(exc).__name__)
+        return None
     return ahead
 
 

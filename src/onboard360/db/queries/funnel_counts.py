@@ -193,6 +193,12 @@ _UNKEPT = text(
          OR EXISTS (SELECT 1 FROM funnel_stale s WHERE s.hub = h.hub AND s.day = d.day))
     ORDER BY 1"""
 ).bindparams(_HUBS)
+# The days of [first, last] that some hub of ``hubs`` kept and a change made stale.
+_MARKED = text(
+    """
+    SELECT DISTINCT day FROM funnel_stale
+    WHERE hub = ANY(:hubs) AND day >= :first AND day <= :last ORDER BY 1"""
+).bindparams(_HUBS)
 _RUN = "hub = ANY(:hubs) AND day >= :first AND day <= :last"
 _MARKS = text(f"SELECT id FROM funnel_stale WHERE {_RUN}").bindparams(_HUBS)
 _FORGET = text(f"DELETE FROM funnel_counts WHERE {_RUN}").bindparams(_HUBS)
@@ -235,16 +241,20 @@ def _runs(days: Sequence[date]) -> Iterable[tuple[date, date]]:
     return [(first, last) for first, last in runs]
 
 
-async def _keep(conn: AsyncConnection, hubs: Sequence[str], first: date, last: date) -> None:
-    """Count and keep every day of [first, last] that the hubs have not kept, or kept stale.
+async def _keep(
+    conn: AsyncConnection, hubs: Sequence[str], first: date, last: date, *, stale_only: bool = False
+) -> None:
+    """Count and keep every day of [first, last] that the hubs have not kept, or kept stale
+    (with ``stale_only``, the stale ones only).
 
     A run's stale marks are read before its days are counted, and only those are
     deleted: a change committed meanwhile leaves a mark of its own for the next time."""
     span = {"hubs": list(hubs), "first": first, "last": last}
-    if not list(await conn.execute(_UNKEPT, span)):
+    needed = _MARKED if stale_only else _UNKEPT
+    if not list(await conn.execute(needed, span)):
         return
     await conn.execute(_KEEP_LOCK)
-    days = [row.day for row in await conn.execute(_UNKEPT, span)]  # kept by another meanwhile?
+    days = [row.day for row in await conn.execute(needed, span)]  # kept by another meanwhile?
     for run_first, run_last in _runs(days):
         run = {"hubs": list(hubs), "first": run_first, "last": run_last}
         marks = [row.id for row in await conn.execute(_MARKS, run)]
@@ -273,8 +283,8 @@ async def keep_days(conn: AsyncConnection, hubs: Sequence[str], today: date | No
         await _keep(
             conn, hubs, fresh_from - timedelta(days=MAX_DAYS), fresh_from - timedelta(days=1)
         )
-    for row in stale:
-        await _keep(conn, [row.hub], row.first, row.last)
+    for row in stale:  # marks older than a year too, and only the marked days
+        await _keep(conn, [row.hub], row.first, row.last, stale_only=True)
     return len(stale)
 
 

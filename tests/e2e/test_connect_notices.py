@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e.popup_steps import add_numbers, expect_live, share_and_finish, sign_up
 from tests.e2e.service_stack import hosted_page_stack
 from tests.e2e.shots import VIEWPORTS, Shots
-from tests.integration.service_http import rows
+from tests.integration.service_http import onboarding_row
 from tests.sandbox_fixtures import wait_until
 from tests.stack import Stack
 
@@ -61,9 +61,8 @@ def blocking_visitor(browser: Browser, device: str) -> Iterator[Page]:
 
 
 def stamp(stack: Stack, onboarding_id: str, column: str) -> datetime | None:
-    query = f"SELECT {column} AS at FROM onboardings WHERE id = %s"  # noqa: S608 - test's own
-    (row,) = rows(stack, query, onboarding_id)
-    return row["at"]
+    at: datetime | None = onboarding_row(stack, onboarding_id)[column]
+    return at
 
 
 def test_a_blocked_popup_goes_on_in_this_tab_and_comes_back(
@@ -96,7 +95,7 @@ def test_a_blocked_popup_goes_on_in_this_tab_and_comes_back(
     expect(page.locator("#closing")).not_to_contain_text("close this window")
     expect_live(page, "+4915200000051")
     shots.take(page, "back-and-live")
-    (row,) = rows(stack, "SELECT * FROM onboardings WHERE id = %s", created["id"])
+    row = onboarding_row(stack, created["id"])
     assert row["redirected_at"] is not None
     assert row["popup_closed_at"] is None
     assert row["popup_blocked_at"] < row["popup_opened_at"] < row["redirected_at"]
@@ -174,6 +173,6 @@ def test_a_popup_that_only_looks_closed_is_followed_to_the_end(
     expect_live(page, "+4915200000071")
     expect(notice).to_be_hidden()
     shots.take(page, "followed-to-live")
-    (row,) = rows(stack, "SELECT * FROM onboardings WHERE id = %s", created["id"])
+    row = onboarding_row(stack, created["id"])
     assert row["popup_closed_at"] is not None
     assert row["redirected_at"] is not None

@@ -39,6 +39,12 @@ def rows(stack: Stack, query: str, *params: Any) -> list[dict[str, Any]]:
         return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
 
 
+def onboarding_row(stack: Stack, onboarding_id: str) -> dict[str, Any]:
+    """The onboarding's row, every column."""
+    (row,) = rows(stack, "SELECT * FROM onboardings WHERE id = %s", onboarding_id)
+    return row
+
+
 def count(stack: Stack, table: str) -> int:
     query = f"SELECT count(*) AS n FROM {table}"  # noqa: S608 - tables named by tests
     return int(rows(stack, query)[0]["n"])

@@ -13,8 +13,10 @@ import httpx
 from pydantic import SecretStr
 
 from onboard360.config.hubs import ProductConfig
+from onboard360.web.attempts import COOKIE_PREFIX
 from tests.integration.service_http import (
     execute,
+    onboarding_row,
     redirect_query,
     rows,
     sandbox_channels,
@@ -22,8 +24,6 @@ from tests.integration.service_http import (
     state_of,
 )
 from tests.stack import Stack, running_stack
-
-COOKIE_PREFIX = "onboard360_attempt_"
 
 
 @contextmanager
@@ -58,15 +58,10 @@ def assert_no_attempt_of_ours(
     attempt the browser tried to name is untouched: nothing bound, nothing keyed."""
     answer = http.get(f"/connect/pp?{redirect_query(None, client, channels)}")
     assert answer.status_code == 200, answer.text
-    assert onboarding(stack, onboarding_id)["redirected_at"] is None
+    assert onboarding_row(stack, onboarding_id)["redirected_at"] is None
     owners = rows(stack, "SELECT external_user_id FROM clients WHERE client_id = %s", client)
     assert [row["external_user_id"] for row in owners] in ([], [None])
     assert rows(stack, "SELECT * FROM key_generations") == []
-
-
-def onboarding(stack: Stack, onboarding_id: str) -> dict[str, object]:
-    (row,) = rows(stack, "SELECT * FROM onboardings WHERE id = %s", onboarding_id)
-    return row
 
 
 def test_a_redirect_without_state_finds_its_attempt_by_the_cookie(stack: Stack) -> None:
@@ -76,7 +71,7 @@ def test_a_redirect_without_state_finds_its_attempt_by_the_cookie(stack: Stack) 
         open_popup(http, "pp", state_of(created))
         answer = http.get(f"/connect/pp?{redirect_query(None, client, channels)}")
     assert answer.status_code == 200, answer.text
-    row = onboarding(stack, created["id"])
+    row = onboarding_row(stack, created["id"])
     assert (row["client_id"], row["channels"]) == (client, channels)
     (bound,) = rows(stack, "SELECT external_user_id FROM clients WHERE client_id = %s", client)
     assert bound["external_user_id"] == "user-a"
@@ -96,7 +91,7 @@ def test_the_cookie_is_http_only_lax_scoped_and_only_its_digest_is_stored(stack:
     assert {"httponly", "samesite=lax", "path=/connect/pp"} <= attributes
     max_age = next(int(a.split("=")[1]) for a in attributes if a.startswith("max-age="))
     assert 0 < max_age <= stack.settings.onboarding_ttl_seconds
-    row = onboarding(stack, created["id"])
+    row = onboarding_row(stack, created["id"])
     assert row["attempt_cookie_sha256"] is not None
     assert token.encode() not in bytes(row["attempt_cookie_sha256"])
     assert token not in str(rows(stack, "SELECT * FROM onboardings"))
@@ -124,7 +119,7 @@ def test_state_finds_its_own_cookie_among_many(stack: Stack) -> None:
             open_popup(http, "pp", state_of(each))
         query = redirect_query(state_of(created[0]), client, channels)
         assert http.get(f"/connect/pp?{query}").status_code == 200
-    assert onboarding(stack, created[0]["id"])["client_id"] == client
+    assert onboarding_row(stack, created[0]["id"])["client_id"] == client
 
 
 def test_a_cookie_made_up_for_someone_elses_attempt_identifies_nothing(stack: Stack) -> None:
@@ -157,8 +152,8 @@ def test_the_latest_popup_opened_in_a_browser_gets_the_redirect(stack: Stack) ->
         # A reload of the popup's last page is a replay: answered, counted once.
         assert http.get(f"/connect/pp?{query}").status_code == 200
     assert snapshot(stack) == before
-    assert onboarding(stack, second["id"])["client_id"] == client
-    assert onboarding(stack, first["id"])["redirected_at"] is None
+    assert onboarding_row(stack, second["id"])["client_id"] == client
+    assert onboarding_row(stack, first["id"])["redirected_at"] is None
 
 
 def test_a_replay_goes_to_the_attempt_that_recorded_it_not_a_newer_one(stack: Stack) -> None:
@@ -173,7 +168,7 @@ def test_a_replay_goes_to_the_attempt_that_recorded_it_not_a_newer_one(stack: St
     # Only the second opening's cookie digest and time moved; no redirect was applied.
     for name in ("channels", "clients", "timeline", "product_events"):
         assert after[name] == before[name]
-    assert onboarding(stack, second["id"])["redirected_at"] is None
+    assert onboarding_row(stack, second["id"])["redirected_at"] is None
 
 
 def test_open_attempts_of_two_users_in_one_browser_are_not_guessed(stack: Stack) -> None:

@@ -11,22 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
+from onboard360.web.attempts import COOKIE_PREFIX
 from tests.integration.service_http import (
     execute,
+    onboarding_row,
     redirect_query,
-    rows,
     sandbox_channels,
     snapshot,
     state_of,
 )
 from tests.stack import Stack
-
-COOKIE_PREFIX = "onboard360_attempt_"
-
-
-def onboarding(stack: Stack, onboarding_id: str) -> dict[str, Any]:
-    (row,) = rows(stack, "SELECT * FROM onboardings WHERE id = %s", onboarding_id)
-    return row
 
 
 def post_step(http: httpx.Client, step: str, hub: str = "pp", **params: str) -> httpx.Response:
@@ -48,7 +42,7 @@ def test_a_blocked_popup_is_stamped_once_the_first_time(stack: Stack, http: http
     created = stack.start_onboarding("pp")
     first = post_step(http, "popup_blocked", start=state_of(created))
     assert first.status_code == 200, first.text
-    stamp = onboarding(stack, created["id"])["popup_blocked_at"]
+    stamp = onboarding_row(stack, created["id"])["popup_blocked_at"]
     assert isinstance(stamp, datetime)
     assert datetime.fromisoformat(first.json()["at"]) == stamp
 
@@ -57,7 +51,7 @@ def test_a_blocked_popup_is_stamped_once_the_first_time(stack: Stack, http: http
     assert again.status_code == 200, again.text
     assert datetime.fromisoformat(again.json()["at"]) == stamp  # the first one stays
     assert snapshot(stack) == before
-    assert onboarding(stack, created["id"])["popup_closed_at"] is None
+    assert onboarding_row(stack, created["id"])["popup_closed_at"] is None
 
 
 def test_a_popup_closed_early_is_stamped_for_the_browser_that_opened_it(
@@ -70,7 +64,7 @@ def test_a_popup_closed_early_is_stamped_for_the_browser_that_opened_it(
     hex_id = created["id"].replace("-", "")
     answer = post_step(http, "popup_closed", attempt=hex_id)
     assert answer.status_code == 200, answer.text
-    stamp = onboarding(stack, created["id"])["popup_closed_at"]
+    stamp = onboarding_row(stack, created["id"])["popup_closed_at"]
     assert isinstance(stamp, datetime)
     before = snapshot(stack)
     assert post_step(http, "popup_closed", start=state_of(created)).status_code == 200
@@ -148,7 +142,7 @@ def test_a_get_is_not_a_step(stack: Stack, http: httpx.Client) -> None:
     created = stack.start_onboarding("pp")
     answer = http.get("/connect/pp/steps/popup_blocked", params={"start": state_of(created)})
     assert answer.status_code == 405
-    assert onboarding(stack, created["id"])["popup_blocked_at"] is None
+    assert onboarding_row(stack, created["id"])["popup_blocked_at"] is None
 
 
 def test_a_tab_visit_comes_back_to_a_welcome_page_and_a_popup_clears_the_mark(
@@ -172,4 +166,4 @@ def test_a_tab_visit_comes_back_to_a_welcome_page_and_a_popup_clears_the_mark(
     assert "Welcome back" in back.text
     assert "close this window" not in back.text
     assert "window.opener" not in back.text
-    assert onboarding(stack, created["id"])["client_id"] == client
+    assert onboarding_row(stack, created["id"])["client_id"] == client

@@ -13,6 +13,7 @@ from tests.integration.service_http import (
     OTHER_TOKEN,
     count,
     execute,
+    onboarding_row,
     redirect_query,
     rows,
     sandbox_channels,
@@ -200,7 +201,7 @@ def test_another_users_cookie_is_no_use_through_the_api(stack: Stack) -> None:
         answer = attacker.post("/api/v1/redirects", json={"query": query, **by_id(mine)})
     assert answer.status_code == 200, answer.text
     assert answer.json()["id"] == mine["id"]
-    (untouched,) = rows(stack, "SELECT * FROM onboardings WHERE id = %s", victim["id"])
+    untouched = onboarding_row(stack, victim["id"])
     assert (untouched["redirected_at"], untouched["client_id"]) == (None, None)
 
 

@@ -21,13 +21,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from onboard360.drill.product import key_sha
-from onboard360.jobs.queue import ALL_TASKS
 
 LIFECYCLE_EVENTS = ("client_created", "channel_created", "channel_ready", "channel_running")
 DELIVERY_LOG_LIMIT = 10_000
-# The drain waits for every task of ours: a job it ignored (a redirect still being
-# verified, a key check) could write a product event after it and leave it undelivered.
-OUR_TASKS = ALL_TASKS
 STALLED_LOG_EVENT = "stalled job retried"
 
 
